@@ -1,0 +1,107 @@
+"""The one exception tree of jupyter-serverless-ml.
+
+::
+
+    JsmlError
+    ├── UsageError            bad argument to a magic, the CLI or the API; nothing was submitted
+    │   └── CaptureError      a name the cell uses cannot be packaged into the bundle
+    ├── ConfigError           $JSML_HOME or configuration unusable
+    ├── BackendError          a backend could not do what was asked
+    │   ├── PlatformUnavailable   the embedded platform cannot be reached or started
+    │   ├── NotFound              no such job, model or version
+    │   └── Conflict              the request conflicts with the current state
+    └── JobFailed             a job ended in Failed (or Stopped while waited on)
+
+Every message says what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class JsmlError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+
+class UsageError(JsmlError, ValueError):
+    """A bad argument: unknown option, bad syntax, missing path. Nothing was submitted."""
+
+
+class CaptureError(UsageError):
+    """A name used by the cell cannot be captured into the bundle."""
+
+
+class ConfigError(JsmlError):
+    """The configuration or `$JSML_HOME` cannot be used."""
+
+
+class BackendError(JsmlError):
+    """A backend refused or failed a request."""
+
+
+class PlatformUnavailable(BackendError):
+    """The embedded local platform is not reachable and could not be started."""
+
+
+class NotFound(BackendError, LookupError):
+    """No such job, model or version."""
+
+
+class Conflict(BackendError):
+    """The request conflicts with the object's current state."""
+
+
+class JobFailed(JsmlError):
+    """A job ended in a non-successful terminal state.
+
+    Attributes: ``job_id``, ``status``, ``reason`` (the failure reason as the job
+    reported it) and ``log_tail`` (its last log lines).
+    """
+
+    def __init__(self, job_id: str, status: str, reason: str, log_tail: str = "") -> None:
+        self.job_id = job_id
+        self.status = status
+        self.reason = reason
+        self.log_tail = log_tail
+        message = f"job {job_id} {status.lower()}: {reason.strip() or 'no reason recorded'}"
+        if log_tail.strip():
+            message += f"\n--- last log lines of {job_id} ---\n{log_tail.rstrip()}"
+        message += f"\n(full log: %logs {job_id}   details: %job {job_id})"
+        super().__init__(message)
+
+
+_BY_NAME: dict[str, type[JsmlError]] = {
+    cls.__name__: cls
+    for cls in (UsageError, CaptureError, ConfigError, BackendError, PlatformUnavailable,
+                NotFound, Conflict)
+}
+
+HTTP_STATUS: dict[type[JsmlError], int] = {
+    NotFound: 404,
+    Conflict: 409,
+    UsageError: 400,
+    CaptureError: 400,
+    ConfigError: 500,
+    PlatformUnavailable: 503,
+    BackendError: 502,
+}
+
+
+def http_status(error: JsmlError) -> int:
+    """The HTTP status the platform answers for ``error``."""
+    for cls in type(error).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500
+
+
+def to_wire(error: JsmlError) -> dict[str, Any]:
+    """The JSON body the platform sends for ``error``."""
+    return {"error": type(error).__name__, "message": str(error)}
+
+
+def from_wire(status: int, body: dict[str, Any]) -> JsmlError:
+    """Rebuild the exception a platform reply describes (the client side of :func:`to_wire`)."""
+    cls = _BY_NAME.get(str(body.get("error")), BackendError)
+    return cls(str(body.get("message") or f"platform answered HTTP {status}"))

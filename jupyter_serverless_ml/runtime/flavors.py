@@ -1,0 +1,206 @@
+"""Model flavors: how a trained object is saved to, and loaded from, a model directory.
+
+A model directory holds the flavor's files plus ``jsml_model.json`` (flavor,
+Python and library versions, class, input signature). Flavors: ``sklearn``
+(joblib), ``xgboost`` (native JSON), ``lightgbm`` (native text for Boosters),
+``pytorch`` (``torch.save``), ``pickle`` (cloudpickle, any picklable object) and
+``files`` (whatever the code wrote into the model directory itself).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import platform
+import sys
+from collections.abc import Mapping
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+META_FILE = "jsml_model.json"
+_DISTS = {"sklearn": "scikit-learn", "xgboost": "xgboost", "lightgbm": "lightgbm",
+          "torch": "torch", "cloudpickle": "cloudpickle", "numpy": "numpy", "pandas": "pandas"}
+
+
+def _version(module: str) -> str | None:
+    try:
+        return metadata.version(_DISTS.get(module, module))
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _is_instance(obj: Any, module: str, qualname: str) -> bool:
+    mod = sys.modules.get(module)
+    cls = getattr(mod, qualname, None) if mod else None
+    return isinstance(cls, type) and isinstance(obj, cls)
+
+
+def detect(model: Any) -> str:
+    """The flavor that fits ``model``."""
+    top = type(model).__module__.split(".")[0]
+    if top == "xgboost":
+        return "xgboost"
+    if top == "lightgbm" and _is_instance(model, "lightgbm", "Booster"):
+        return "lightgbm"
+    if _is_instance(model, "torch.nn", "Module"):
+        return "pytorch"
+    if top in ("sklearn", "lightgbm") or _is_instance(model, "sklearn.base", "BaseEstimator"):
+        return "sklearn"
+    return "pickle"
+
+
+def _class_path(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def save(model: Any, directory: str | Path, signature: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Save ``model`` into ``directory`` by its flavor; returns the metadata written."""
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    flavor = detect(model)
+    libraries: dict[str, str | None] = {}
+    if flavor == "sklearn":
+        import joblib
+
+        joblib.dump(model, path / "model.joblib")
+        files = ["model.joblib"]
+        libraries = {"scikit-learn": _version("sklearn"), "joblib": _version("joblib")}
+        top = type(model).__module__.split(".")[0]
+        if top not in ("sklearn", "__main__"):
+            libraries[top] = _version(top)
+    elif flavor == "xgboost":
+        model.save_model(str(path / "model.json"))
+        files, libraries = ["model.json"], {"xgboost": _version("xgboost")}
+    elif flavor == "lightgbm":
+        model.save_model(str(path / "model.txt"))
+        files, libraries = ["model.txt"], {"lightgbm": _version("lightgbm")}
+    elif flavor == "pytorch":
+        import torch
+
+        torch.save(model, path / "model.pt")
+        files, libraries = ["model.pt"], {"torch": _version("torch")}
+    else:
+        try:
+            import cloudpickle as pickler
+        except ImportError:  # pragma: no cover - cloudpickle is a dependency of every bundle
+            import pickle as pickler  # type: ignore[no-redef]
+        with open(path / "model.pkl", "wb") as fh:
+            pickler.dump(model, fh)
+        files = ["model.pkl"]
+        libraries = {"cloudpickle": _version("cloudpickle")}
+    meta = {
+        "flavor": flavor,
+        "class": _class_path(model),
+        "files": files,
+        "python_version": platform.python_version(),
+        "libraries": {k: v for k, v in libraries.items() if v},
+        "signature": dict(signature) if signature else None,
+    }
+    (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
+    return meta
+
+
+def mark_files(directory: str | Path) -> dict[str, Any] | None:
+    """Describe a model directory the code filled itself (flavor ``files``); None when empty."""
+    path = Path(directory)
+    files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+    if not files:
+        return None
+    meta = {"flavor": "files", "class": None, "files": files,
+            "python_version": platform.python_version(), "libraries": {}, "signature": None}
+    (path / META_FILE).write_text(json.dumps(meta, indent=2))
+    return meta
+
+
+def describe(directory: str | Path) -> dict[str, Any]:
+    """The metadata of a saved model directory."""
+    meta_path = Path(directory) / META_FILE
+    if not meta_path.exists():
+        raise FileNotFoundError(f"{directory} holds no saved model ({META_FILE} missing)")
+    return dict(json.loads(meta_path.read_text()))
+
+
+def load(directory: str | Path) -> Any:
+    """Load the model saved in ``directory`` with its flavor's loader.
+
+    A ``files`` model with a single ``*.joblib``/``*.pkl``/``*.pickle`` file is loaded
+    from it; any other ``files`` model returns its directory path.
+    """
+    path = Path(directory)
+    meta = describe(path)
+    flavor = meta["flavor"]
+    if flavor == "sklearn":
+        import joblib
+
+        return joblib.load(path / "model.joblib")
+    if flavor == "xgboost":
+        module, _, name = str(meta["class"]).rpartition(".")
+        model = getattr(importlib.import_module(module), name)()
+        model.load_model(str(path / "model.json"))
+        return model
+    if flavor == "lightgbm":
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(path / "model.txt"))
+    if flavor == "pytorch":
+        import torch
+
+        return torch.load(path / "model.pt", weights_only=False)
+    if flavor == "pickle":
+        import pickle
+
+        with open(path / "model.pkl", "rb") as fh:
+            return pickle.load(fh)
+    candidates = [f for f in meta["files"] if f.endswith((".joblib", ".pkl", ".pickle"))]
+    if len(candidates) == 1:
+        import joblib
+
+        return joblib.load(path / candidates[0])
+    return path
+
+
+def _json_safe(value: Any) -> Any:
+    if hasattr(value, "item"):
+        return value.item()
+    return value if isinstance(value, (int, float, str, bool)) or value is None else str(value)
+
+
+def infer_signature(model: Any, namespace: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The model's input signature, sampled from training data found in ``namespace``.
+
+    Uses ``feature_names_in_`` (a model fitted on a DataFrame) to find the frame
+    it was fitted on and record column dtypes and a three-row example; else
+    ``n_features_in_`` with the dtype of a matching array.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        columns = [str(c) for c in names]
+        signature: dict[str, Any] = {"inputs": [{"name": c} for c in columns]}
+        for value in namespace.values():
+            cols = getattr(value, "columns", None)
+            if cols is None or not hasattr(value, "dtypes"):
+                continue
+            try:
+                if not set(columns) <= {str(c) for c in cols}:
+                    continue
+                frame = value[columns]
+                signature["inputs"] = [{"name": c, "dtype": str(frame[c].dtype)} for c in columns]
+                signature["example"] = [
+                    {k: _json_safe(v) for k, v in row.items()}
+                    for row in frame.head(3).to_dict(orient="records")
+                ]
+                break
+            except Exception:  # a foreign object with a columns attribute: ignore it
+                continue
+        return signature
+    count = getattr(model, "n_features_in_", None)
+    if isinstance(count, int):
+        signature = {"n_features": count}
+        for value in namespace.values():
+            shape = getattr(value, "shape", None)
+            if isinstance(shape, tuple) and len(shape) == 2 and shape[1] == count:
+                signature["dtype"] = str(getattr(value, "dtype", "")) or None
+                break
+        return signature
+    return None
