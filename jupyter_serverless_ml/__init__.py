@@ -1,1 +1,60 @@
-"""jupyter-serverless-ml."""
+"""jupyter-serverless-ml: managed ("serverless") ML from a notebook.
+
+``%load_ext jupyter_serverless_ml`` registers the magics; the same operations are
+plain functions here (``train``, ``jobs``, ``job``, ``logs``, ``stop``, ``models``,
+``model``, ``load_model``). Inside a training job, ``channel``, ``hp`` and
+``log_metric`` give the job's data, hyperparameters and metrics.
+
+Names are imported lazily so that loading the extension stays fast and no
+cloud SDK is imported until a backend needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "train": "api", "job": "api", "jobs": "api", "logs": "api", "follow_logs": "api",
+    "stop": "api", "bundle": "api", "export_bundle": "api", "models": "api", "model": "api",
+    "load_model": "api",
+    "Job": "handles", "JobList": "handles", "ModelVersion": "handles", "ModelList": "handles",
+    "Progress": "handles",
+    "channel": "runtime.context", "hp": "runtime.context", "log_metric": "runtime.context",
+    "set_default_backend": "config",
+    "JsmlError": "errors", "UsageError": "errors", "CaptureError": "errors",
+    "ConfigError": "errors", "BackendError": "errors", "PlatformUnavailable": "errors",
+    "NotFound": "errors", "Conflict": "errors", "JobFailed": "errors",
+}
+__all__ = sorted([*_EXPORTS, "load_ipython_extension", "unload_ipython_extension"])
+
+if TYPE_CHECKING:
+    from .api import (bundle, export_bundle, follow_logs, job, jobs, load_model, logs, model,
+                      models, stop, train)
+    from .config import set_default_backend
+    from .errors import (BackendError, CaptureError, ConfigError, Conflict, JobFailed, JsmlError,
+                         NotFound, PlatformUnavailable, UsageError)
+    from .handles import Job, JobList, ModelList, ModelVersion, Progress
+    from .runtime.context import channel, hp, log_metric
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_serverless_ml' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext jupyter_serverless_ml``: register the magics."""
+    from .magics import register
+
+    register(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """Nothing to undo: magics stay registered until the kernel restarts."""

@@ -13,6 +13,7 @@ from typing import Any
 
 from .errors import UsageError
 
+_JOB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9_\-]{0,47})$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 _CHANNEL = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)")
@@ -144,3 +145,13 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes}m{sec:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h{minutes:02d}m"
+
+
+def validate_name(name: str) -> str:
+    """Job and model names: 1-48 letters, digits, '-' or '_', starting with a letter or digit."""
+    if not isinstance(name, str) or not _JOB_NAME.match(name):
+        raise UsageError(
+            f"invalid name {name!r}: use 1-48 letters, digits, '-' or '_', starting with a letter "
+            "or digit (e.g. --name churn-v2)"
+        )
+    return name

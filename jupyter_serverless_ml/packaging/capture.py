@@ -151,7 +151,6 @@ def capture(
     Raises :class:`CaptureError` for a name that is not defined, a value that does
     not pickle, or a value over ``max_value_bytes`` (pointing to ``--data``).
     """
-    history = list(history)
     result = Capture(sources=[source])
     result.modules |= imported_modules(source)
     queue = [(name, "used by the cell") for name in sorted(free_names(source))]

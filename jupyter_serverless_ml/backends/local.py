@@ -1,0 +1,100 @@
+"""The local backend: a thin client of the embedded platform daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlparse
+
+from .. import config
+from ..errors import NotFound
+from ..packaging import Bundle
+from ..platform.client import NotReached, PlatformClient, ensure_running
+from ..runtime import flavors
+from .base import Backend, TrainingRequest
+
+
+class LocalBackend(Backend):
+    """Runs jobs on the embedded local platform, started on first use."""
+
+    name = "local"
+
+    def __init__(self, home: Path | None = None) -> None:
+        self._home = home
+        self._client: PlatformClient | None = None
+
+    @property
+    def home(self) -> Path:
+        """The platform home (``$JSML_HOME``)."""
+        if self._home is None:
+            self._home = config.home()
+        return self._home
+
+    @property
+    def client(self) -> PlatformClient:
+        """The platform client (the daemon is started on first use)."""
+        if self._client is None:
+            self._client = ensure_running(self.home)
+        return self._client
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
+              **params: Any) -> Any:
+        """One request; when it never reached a daemon (restarted, moved port), reconnect once."""
+        for attempt in (1, 2):
+            try:
+                if method == "GET":
+                    return self.client.get(path, **params)
+                return self.client.post(path, body)
+            except NotReached:
+                if attempt == 2:
+                    raise
+                self._client = ensure_running(self.home)
+        raise AssertionError("unreachable")
+
+    def bundle_root(self) -> Path:
+        return self.home / "artifacts" / "bundles"
+
+    def submit_training(self, bundle: Bundle, request: TrainingRequest) -> dict[str, Any]:
+        body = dict(vars(request), bundle=str(bundle.path))
+        return dict(self._call("POST", "/v1/jobs", body))
+
+    def _ref(self, ref: str) -> str:
+        return quote(ref, safe="")
+
+    def job(self, ref: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/jobs/{self._ref(ref)}"))
+
+    def jobs(self, *, status: list[str] | None = None, name: str | None = None,
+             limit: int = 100) -> list[dict[str, Any]]:
+        reply = self._call("GET", "/v1/jobs", status=",".join(status) if status else None,
+                                name=name, limit=limit)
+        return list(reply["jobs"])
+
+    def watch(self, job_id: str, *, status: str, log_offset: int, metrics: int,
+              timeout: float) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/jobs/{self._ref(job_id)}/watch", status=status,
+                                    log_offset=log_offset, metrics=metrics, timeout=timeout))
+
+    def logs(self, ref: str, offset: int = 0) -> tuple[str, int]:
+        reply = self._call("GET", f"/v1/jobs/{self._ref(ref)}/logs", offset=offset)
+        return str(reply["text"]), int(reply["offset"])
+
+    def metrics(self, ref: str) -> list[dict[str, Any]]:
+        return list(self._call("GET", f"/v1/jobs/{self._ref(ref)}/metrics")["metrics"])
+
+    def stop(self, ref: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/jobs/{self._ref(ref)}/stop"))
+
+    def models(self, name: str | None = None) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/models", name=name)["models"])
+
+    def model(self, name: str, version: int | None = None) -> dict[str, Any]:
+        path = f"/v1/models/{self._ref(name)}" + (f"/{version}" if version is not None else "")
+        return dict(self._call("GET", path))
+
+    def load_model(self, record: dict[str, Any]) -> Any:
+        parsed = urlparse(str(record["uri"]))
+        path = Path(unquote(parsed.path))
+        if parsed.scheme != "file" or not path.is_dir():
+            raise NotFound(f"model {record['name']}:{record['version']} has no local files at {record['uri']}")
+        return flavors.load(path)

@@ -1,0 +1,288 @@
+"""Handles returned to users: :class:`Job`, :class:`ModelVersion` and their list views.
+
+Each has a text and an HTML representation. They call their backend for
+everything, so a handle from a kernel that restarted still works.
+"""
+
+from __future__ import annotations
+
+import html
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .backends import Backend
+from .display import clock, format_metrics, html_table, status_badge, text_table, when
+from .errors import JobFailed
+from .options import format_duration
+from .packaging import Bundle, load_bundle
+
+TERMINAL = ("Completed", "Failed", "Stopped")
+LOG_TAIL_LINES = 20
+
+
+def _duration(record: dict[str, Any]) -> float | None:
+    start = record.get("started_at")
+    if not start:
+        return None
+    return (record.get("ended_at") or time.time()) - start
+
+
+class Progress:
+    """Prints a job's progress as plain lines: status changes, log lines, metrics."""
+
+    def __init__(self, write: Callable[[str], Any] | None = None) -> None:
+        self.write = write or (lambda text: (sys.stdout.write(text), sys.stdout.flush()))
+
+    def status(self, job_id: str, status: str, message: str = "") -> None:
+        """A status transition."""
+        extra = f" ({message})" if message else ""
+        self.write(f"[{clock(time.time())}] {job_id}: {status}{extra}\n")
+
+    def log(self, text: str) -> None:
+        """New log text, as it came."""
+        self.write(text)
+
+    def metric(self, record: dict[str, Any]) -> None:
+        """A metric as it was logged."""
+        step = f" (step {record['step']})" if record.get("step") is not None else ""
+        self.write(f"[metric] {record['name']}={record['value']:.6g}{step}\n")
+
+
+class Job:
+    """A training job: ``.status``, ``.wait()``, ``.logs()``, ``.metrics``, ``.model()``,
+    ``.bundle``, ``.stop()``."""
+
+    def __init__(self, backend: Backend, record: dict[str, Any]) -> None:
+        self._backend = backend
+        self._record = record
+
+    @property
+    def id(self) -> str:
+        """The job id."""
+        return str(self._record["id"])
+
+    @property
+    def name(self) -> str:
+        """The job (and model) name."""
+        return str(self._record["name"])
+
+    @property
+    def record(self) -> dict[str, Any]:
+        """The backend's full record of the job, as last fetched."""
+        return self._record
+
+    def refresh(self) -> Job:
+        """Fetch the current state from the backend."""
+        self._record = self._backend.job(self.id)
+        return self
+
+    @property
+    def status(self) -> str:
+        """Pending, Preparing, Running, Stopping, Completed, Failed or Stopped (fetched live)."""
+        if self._record["status"] not in TERMINAL:
+            self.refresh()
+        return str(self._record["status"])
+
+    @property
+    def done(self) -> bool:
+        """True once the job reached a terminal state."""
+        return self.status in TERMINAL
+
+    @property
+    def failure_reason(self) -> str | None:
+        """Why the job failed or stopped."""
+        return self._record.get("failure_reason")
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The latest value of each metric."""
+        if self._record["status"] not in TERMINAL or "metrics" not in self._record:
+            self.refresh()
+        return dict(self._record.get("metrics") or {})
+
+    def metric_history(self) -> list[dict[str, Any]]:
+        """Every metric record in the order logged."""
+        return self._backend.metrics(self.id)
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The job's hyperparameters."""
+        return dict(self._record["spec"].get("hyperparameters") or {})
+
+    def logs(self) -> str:
+        """The whole log so far."""
+        parts, offset = [], 0
+        while True:
+            text, offset = self._backend.logs(self.id, offset)
+            if not text:
+                return "".join(parts)
+            parts.append(text)
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The last ``lines`` lines of the log."""
+        return "\n".join(self.logs().splitlines()[-lines:])
+
+    @property
+    def bundle(self) -> Bundle:
+        """The bundle the job ran: what was captured and why (``.captured``), requirements."""
+        return load_bundle(Path(self._record["spec"]["bundle"]))
+
+    @property
+    def model_version(self) -> int | None:
+        """The model version this job registered, once Completed."""
+        self.refresh()
+        return self._record.get("model_version")
+
+    def model(self) -> Any:
+        """Load the trained model into this process."""
+        record = self.refresh()._record.get("model")
+        if not record:
+            from .errors import NotFound
+
+            state = self._record["status"]
+            raise NotFound(
+                f"job {self.id} has no model ({state}"
+                + ("; wait for it with .wait()" if state not in TERMINAL else
+                   "; the cell must leave the model in the variable named by --model-var") + ")"
+            )
+        return self._backend.load_model(record)
+
+    def stop(self) -> Job:
+        """Ask the job to stop (it goes Stopping, then Stopped)."""
+        self._record = self._backend.stop(self.id)
+        return self
+
+    def wait(self, timeout: float | None = None, progress: Progress | None = None,
+             raise_on_failure: bool = True) -> Job:
+        """Block until the job ends, printing progress when ``progress`` is given.
+
+        Raises :class:`JobFailed` when it ends Failed or Stopped (unless
+        ``raise_on_failure`` is False) and ``TimeoutError`` after ``timeout``
+        seconds. Interrupting (Ctrl-C, the notebook's stop button) stops the job
+        and says so.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        status, offset, seen = "", 0, 0
+        if progress is None:
+            status = self._record["status"]
+        try:
+            while True:
+                remaining = 10.0 if deadline is None else min(10.0, deadline - time.monotonic())
+                if remaining <= 0:
+                    raise TimeoutError(f"job {self.id} still {status} after {timeout}s")
+                news = self._backend.watch(self.id, status=status, log_offset=offset if progress else
+                                           1 << 62, metrics=seen if progress else 1 << 62,
+                                           timeout=remaining)
+                self._record = news["job"]
+                if progress is not None:
+                    if news["log"]:
+                        progress.log(news["log"])
+                    for record in news["metrics"]:
+                        progress.metric(record)
+                    offset, seen = news["log_offset"], seen + len(news["metrics"])
+                    if self._record["status"] != status:
+                        progress.status(self.id, self._record["status"])
+                status = self._record["status"]
+                if status in TERMINAL:
+                    break
+        except KeyboardInterrupt:
+            self.stop()
+            (progress or Progress()).write(
+                f"\ninterrupted: stopped job {self.id} (it is {self._record['status']}); "
+                f"its log so far: %logs {self.id}\n")
+            raise
+        if raise_on_failure and status != "Completed":
+            raise JobFailed(self.id, status, self.failure_reason or "", self.log_tail())
+        return self
+
+    def summary(self) -> list[tuple[str, Any]]:
+        """The facts ``%job`` shows, as (label, value) pairs."""
+        r = self._record
+        spec = r["spec"]
+        model = r.get("model")
+        return [
+            ("id", r["id"]), ("name", r["name"]), ("backend", r["backend"]),
+            ("status", r["status"]), ("created", when(r["created_at"])),
+            ("started", when(r.get("started_at"))), ("ended", when(r.get("ended_at"))),
+            ("duration", format_duration(_duration(r))), ("attempt", r.get("attempt", 1)),
+            ("instance", f"{spec.get('instance_type')} x{spec.get('instance_count', 1)}"),
+            ("environment", spec.get("env")),
+            ("sandbox", "bubblewrap" if spec.get("sandbox") else f"none ({spec.get('sandbox_reason')})"),
+            ("hyperparameters", spec.get("hyperparameters") or {}),
+            ("metrics", format_metrics(r.get("metrics") or {})),
+            ("bundle", r.get("bundle_hash")),
+            ("model", f"{r['name']}:{model['version']} {model['uri']}" if model else "-"),
+            ("failure reason", r.get("failure_reason") or "-"),
+        ]
+
+    def __repr__(self) -> str:
+        lines = [f"Job {self.id}"] + [f"  {k:<16} {v}" for k, v in self.summary()[1:]]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for label, value in self.summary():
+            cell = status_badge(str(value)) if label == "status" else html.escape(str(value))
+            if label == "failure reason" and value != "-":
+                cell = f"<pre style='margin:0;white-space:pre-wrap'>{html.escape(str(value))}</pre>"
+            rows.append(f"<tr><th style='text-align:left'>{label}</th><td style='text-align:left'>{cell}</td></tr>")
+        return f"<table>{''.join(rows)}</table>"
+
+
+class JobList(list[Job]):
+    """A list of jobs that renders as a table."""
+
+    HEADERS = ("id", "status", "backend", "created", "duration", "metrics")
+
+    def _rows(self, html_status: bool) -> list[list[Any]]:
+        return [[j.id, ("status", j.record["status"]) if html_status else j.record["status"],
+                 j.record["backend"], when(j.record["created_at"]),
+                 format_duration(_duration(j.record)), format_metrics(j.record.get("metrics") or {})]
+                for j in self]
+
+    def __repr__(self) -> str:
+        return text_table(self.HEADERS, self._rows(False)) if self else "no jobs"
+
+    def _repr_html_(self) -> str:
+        return html_table(self.HEADERS, self._rows(True)) if self else "<i>no jobs</i>"
+
+
+class ModelVersion:
+    """A registered model version: ``name``, ``version``, ``uri``, ``flavor``; ``.load()``."""
+
+    def __init__(self, backend: Backend, record: dict[str, Any]) -> None:
+        self._backend = backend
+        self.record = record
+        self.name: str = record["name"]
+        self.version: int = int(record["version"])
+        self.uri: str = record["uri"]
+        self.flavor: str = record["flavor"]
+        self.job_id: str | None = record.get("job_id")
+        self.metadata: dict[str, Any] = dict(record.get("metadata") or {})
+
+    def load(self) -> Any:
+        """Load the model into this process."""
+        return self._backend.load_model(self.record)
+
+    def __repr__(self) -> str:
+        return (f"ModelVersion {self.name}:{self.version} ({self.flavor}, "
+                f"{self.metadata.get('class')}) from job {self.job_id}\n  {self.uri}")
+
+
+class ModelList(list[ModelVersion]):
+    """A list of model versions that renders as a table."""
+
+    HEADERS = ("model", "version", "flavor", "class", "job", "created")
+
+    def _rows(self) -> list[list[Any]]:
+        return [[m.name, m.version, m.flavor, m.metadata.get("class"), m.job_id,
+                 when(m.record.get("created_at"))] for m in self]
+
+    def __repr__(self) -> str:
+        return text_table(self.HEADERS, self._rows()) if self else "no models"
+
+    def _repr_html_(self) -> str:
+        return html_table(self.HEADERS, self._rows()) if self else "<i>no models</i>"

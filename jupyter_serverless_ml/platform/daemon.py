@@ -1,0 +1,117 @@
+"""The platform daemon: ``python -m jupyter_serverless_ml.platform.daemon``.
+
+Started on first use by any client (see ``client.ensure_running``) or by
+``jsml platform start``. One per ``$JSML_HOME``: it holds an exclusive lock on
+``daemon.lock`` for its lifetime. On start it opens the store, reconciles jobs
+(re-adopting running ones, settling finished or lost ones), binds 127.0.0.1 on a
+random port and then publishes ``platform.json``. SIGTERM stops it cleanly; jobs
+keep running and are re-adopted by the next daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import logging
+import os
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import uvicorn
+
+from .. import config
+from . import sandbox, state
+from .jobs import JobManager
+from .server import Platform, build_app
+from .store import Store
+
+POLL_SECONDS = 0.25
+log = logging.getLogger("jsml.platform")
+
+
+def _bind() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind(("127.0.0.1", int(os.environ.get("JSML_PORT", "0"))))
+    sock.listen(512)
+    sock.set_inheritable(False)
+    return sock
+
+
+async def serve(home: Path) -> None:
+    """Run the daemon until SIGTERM/SIGINT or POST /v1/shutdown."""
+    started = time.time()
+    store = Store(home / "platform.db")
+    support = sandbox.probe()
+    log.info("sandbox: %s (%s)", "bubblewrap" if support.available else "none", support.reason)
+    manager = JobManager(home, store, support)
+    adopted = manager.reconcile()
+    log.info("reconciled %d active job(s)", len(adopted))
+    platform_ = Platform(manager, state.token(home), started)
+    sock = _bind()
+    port = sock.getsockname()[1]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: object) -> AsyncIterator[None]:
+        monitor = asyncio.create_task(_monitor(platform_))
+        state.write_json(home / state.STATE_FILE, {
+            "pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}",
+            "started_at": started, "python": sys.executable})
+        log.info("listening on http://127.0.0.1:%d (pid %d)", port, os.getpid())
+        try:
+            yield
+        finally:
+            monitor.cancel()
+            current = state.read_state(home)
+            if current and current.get("pid") == os.getpid():
+                (home / state.STATE_FILE).unlink(missing_ok=True)
+            log.info("stopped")
+
+    app = build_app(platform_)
+    app.router.lifespan_context = lifespan
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
+                                           lifespan="on", timeout_graceful_shutdown=2))
+
+    def shutdown() -> None:
+        server.should_exit = True
+
+    platform_.shutdown = shutdown
+    await server.serve(sockets=[sock])
+    store.close()
+
+
+async def _monitor(platform_: Platform) -> None:
+    while True:
+        try:
+            platform_.poll()
+        except Exception:  # keep monitoring; the next round retries
+            log.exception("monitor round failed")
+        await asyncio.sleep(POLL_SECONDS)
+
+
+def main() -> int:
+    """Entry point; exits 0 at once when another daemon already owns this home."""
+    home = config.home()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    lock = open(home / "daemon.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.info("another daemon already serves %s; exiting", home)
+        return 0
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(serve(home))
+    else:
+        uvloop.run(serve(home))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,320 @@
+"""The daemon's job manager: submission, supervision, finalisation and reconciliation.
+
+Desired and observed state are in the store; each running attempt has a
+supervisor process (see ``supervisor.py``) that writes its progress to files in
+the job directory. :meth:`JobManager.check` folds those files into the store, so
+the same code path serves live monitoring and re-adoption after a daemon
+restart: a result written while the daemon was down is recorded when it comes
+back, and a supervisor that died without a result makes the job lost (retried
+when the job allows, else Failed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFound, UsageError
+from ..options import validate_name
+from ..runtime.flavors import META_FILE
+from . import procs, state
+from .sandbox import SandboxSupport
+from .store import ACTIVE, TERMINAL, Store
+
+_REQUIRED = ("name", "bundle", "python")
+
+
+def new_job_id(name: str) -> str:
+    """``<name>-<yyyymmdd>-<hhmmss>-<4 hex>``, unique and sortable by time."""
+    return f"{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+class JobManager:
+    """Owns the job directories and the supervisors of the local platform."""
+
+    def __init__(self, home: Path, store: Store, sandbox: SandboxSupport) -> None:
+        self.home = home
+        self.store = store
+        self.sandbox = sandbox
+        self.jobs_dir = home / "jobs"
+        self.models_dir = home / "artifacts" / "models"
+        self.jobs_dir.mkdir(parents=True, exist_ok=True)
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._seen: dict[str, tuple[Any, ...]] = {}
+
+    # -- submission ------------------------------------------------------------
+
+    def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Validate a job request, record it (acknowledged from here on) and launch it."""
+        missing = [k for k in _REQUIRED if not request.get(k)]
+        if missing:
+            raise UsageError(f"job request lacks {', '.join(missing)}")
+        name = validate_name(request["name"])
+        bundle = Path(request["bundle"])
+        if not (bundle / "manifest.json").is_file():
+            raise UsageError(f"bundle {bundle} does not exist or has no manifest; build it first")
+        for channel, path in (request.get("channels") or {}).items():
+            if not Path(path).exists():
+                raise UsageError(f"data channel {channel!r}: {path} does not exist")
+        if request.get("sandbox_required") and not self.sandbox.available:
+            raise UsageError(f"this job requires a sandbox, but none works here: {self.sandbox.reason}")
+        manifest = json.loads((bundle / "manifest.json").read_text())
+        job_id = new_job_id(name)
+        job_dir = self.jobs_dir / job_id
+        job_dir.mkdir(parents=True)
+        spec = {
+            "bundle": str(bundle),
+            "channels": dict(request.get("channels") or {}),
+            "hyperparameters": dict(request.get("hyperparameters") or {}),
+            "instance_type": request.get("instance_type") or "ml.m5.large",
+            "instance_count": int(request.get("instance_count") or 1),
+            "num_cpus": int(request.get("num_cpus") or 1),
+            "num_gpus": int(request.get("num_gpus") or 0),
+            "env": request.get("env") or "kernel",
+            "python": request["python"],
+            "network": bool(request.get("network")),
+            "memory": request.get("memory"),
+            "max_runtime": request.get("max_runtime"),
+            "retries": int(request.get("retries") or 0),
+            "requirements": manifest.get("requirements", []),
+            "mode": manifest.get("mode"),
+            "entry_point": manifest.get("entry_point"),
+            "sandbox": self.sandbox.available,
+            "sandbox_reason": self.sandbox.reason,
+        }
+        job = {"id": job_id, "name": name, "backend": "local", "status": "Pending",
+               "created_at": time.time(), "spec": spec, "bundle_hash": manifest["hash"],
+               "job_dir": str(job_dir)}
+        self.store.insert_job(job)
+        self.launch(job_id)
+        return self.describe(job_id)
+
+    def launch(self, job_id: str) -> None:
+        """Start a supervisor for the job's current attempt."""
+        job = self._get(job_id)
+        job_dir = Path(job["job_dir"])
+        spec = dict(job["spec"], id=job_id, name=job["name"], attempt=job["attempt"], home=str(self.home))
+        state.write_json(job_dir / "job.json", spec)
+        with open(job_dir / "supervisor.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "jupyter_serverless_ml.platform.supervisor", str(job_dir)],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True, close_fds=True,
+            )
+        self._children[proc.pid] = proc
+        self.store.update_job(job_id, supervisor_pid=proc.pid,
+                              supervisor_start=procs.start_time(proc.pid))
+
+    # -- queries ---------------------------------------------------------------
+
+    def _get(self, job_id: str) -> dict[str, Any]:
+        job = self.store.job(job_id)
+        if job is None:
+            raise NotFound(f"no job {job_id!r}; list jobs with %jobs or `jsml jobs`")
+        return job
+
+    def resolve(self, ref: str) -> dict[str, Any]:
+        """A job by id, or the newest job of that name."""
+        job = self.store.job(ref) or self.store.latest_job(ref)
+        if job is None:
+            raise NotFound(f"no job with id or name {ref!r}; list jobs with %jobs or `jsml jobs`")
+        return job
+
+    def describe(self, ref: str) -> dict[str, Any]:
+        """The full public view of a job: row, events, latest metrics, model, log size."""
+        job = self.resolve(ref)
+        job_dir = Path(job["job_dir"])
+        latest: dict[str, float] = {}
+        for record in self.store.metrics(job["id"]):
+            latest[record["name"]] = record["value"]
+        model = self.store.model(job["name"], job["model_version"]) if job["model_version"] else None
+        job.update(
+            events=self.store.events(job["id"]),
+            metrics=latest,
+            metric_count=self.store.metric_count(job["id"]),
+            log_size=_size(job_dir / "job.log"),
+            model=model,
+            bundle_path=job["spec"]["bundle"],
+        )
+        return job
+
+    def read_log(self, job_id: str, offset: int = 0, limit: int = 256 * 1024) -> tuple[str, int]:
+        """Log text from byte ``offset`` (at most ``limit`` bytes) and the next offset."""
+        path = Path(self._get(job_id)["job_dir"]) / "job.log"
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(max(0, offset))
+                data = fh.read(limit)
+        except FileNotFoundError:
+            return "", offset
+        return data.decode(errors="replace"), offset + len(data)
+
+    # -- control ---------------------------------------------------------------
+
+    def stop(self, ref: str) -> dict[str, Any]:
+        """Ask a job to stop (idempotent; a finished job is returned unchanged)."""
+        job = self.resolve(ref)
+        if job["status"] in TERMINAL:
+            return self.describe(job["id"])
+        if procs.is_alive(job["supervisor_pid"], job["supervisor_start"]):
+            self.store.update_job(job["id"], event="stop requested", status="Stopping")
+            os.kill(job["supervisor_pid"], signal.SIGTERM)
+        else:
+            self.store.update_job(job["id"], event="stopped before it ran", status="Stopped",
+                                  ended_at=time.time(), failure_reason="stopped on request")
+        return self.describe(job["id"])
+
+    # -- monitoring ------------------------------------------------------------
+
+    def active_ids(self) -> list[str]:
+        """Ids of jobs not yet in a terminal state."""
+        return [j["id"] for j in self.store.jobs(status=ACTIVE, limit=10_000)]
+
+    def check(self, job_id: str) -> bool:
+        """Fold the job directory's files into the store; True when anything changed."""
+        job = self.store.job(job_id)
+        if job is None or job["status"] in TERMINAL:
+            return False
+        job_dir = Path(job["job_dir"])
+        self._ingest_metrics(job)
+        status_file = state.read_json(job_dir / "status.json") or {}
+        phase = status_file.get("status")
+        if (phase and phase != job["status"] and job["status"] != "Stopping"
+                and status_file.get("attempt") == job["attempt"]):
+            fields: dict[str, Any] = {"status": phase}
+            if phase == "Running" and not job["started_at"]:
+                fields["started_at"] = status_file.get("ts")
+            self.store.update_job(job_id, event=status_file.get("message", ""), **fields)
+        result = state.read_json(job_dir / "result.json")
+        if result is None and not self._supervisor_alive(job):
+            result = state.read_json(job_dir / "result.json")  # written just before it exited
+            if result is None:
+                result = {"status": "Failed", "reason": (
+                    f"lost: the job's supervisor (pid {job['supervisor_pid']}) ended without a result; "
+                    "the process was killed or the machine restarted"), "lost": True}
+        if result is not None and result.get("attempt", job["attempt"]) == job["attempt"]:
+            self._finalize(job, result)
+        fingerprint = (job["status"], phase, _size(job_dir / "job.log"), result is not None)
+        changed = self._seen.get(job_id) != fingerprint
+        self._seen[job_id] = fingerprint
+        return changed or result is not None
+
+    def _supervisor_alive(self, job: dict[str, Any]) -> bool:
+        pid = job["supervisor_pid"]
+        if pid is None:
+            return job["status"] == "Pending" and time.time() - job["created_at"] < 2
+        child = self._children.get(pid)
+        if child is not None and child.poll() is not None:
+            del self._children[pid]
+            return False
+        return procs.is_alive(pid, job["supervisor_start"])
+
+    def _ingest_metrics(self, job: dict[str, Any]) -> None:
+        path = Path(job["job_dir"]) / "ml" / "output" / "metrics.jsonl"
+        try:
+            with open(path, "rb") as fh:
+                fh.seek(job["metrics_offset"])
+                data = fh.read()
+        except FileNotFoundError:
+            return
+        complete = data[: data.rfind(b"\n") + 1]
+        if not complete:
+            return
+        records = []
+        for line in complete.splitlines():
+            try:
+                record = json.loads(line)
+                records.append({"name": str(record["name"]), "value": float(record["value"]),
+                                "step": record.get("step"), "ts": record.get("ts"),
+                                "host": record.get("host", "algo-1")})
+            except (ValueError, KeyError, TypeError):
+                continue  # a line the job wrote by hand that is not a metric
+        self.store.add_metrics(job["id"], records, job["metrics_offset"] + len(complete))
+        job["metrics_offset"] += len(complete)
+
+    def _finalize(self, job: dict[str, Any], result: dict[str, Any]) -> None:
+        status = result["status"]
+        reason = result.get("reason") or ""
+        job_dir = Path(job["job_dir"])
+        if (status == "Failed" and result.get("retryable", True) and job["status"] != "Stopping"
+                and job["attempt"] <= job["spec"]["retries"]):
+            self._retry(job, reason)
+            return
+        if job["status"] == "Stopping" and status == "Failed" and result.get("lost"):
+            status, reason = "Stopped", "stopped on request"
+        model = None
+        if status == "Completed" and (job_dir / "ml" / "model" / META_FILE).exists():
+            model = self._register_model(job)
+        self.store.complete_job_with_model(
+            job["id"], model, status=status, ended_at=result.get("ended_at") or time.time(),
+            failure_reason=reason or None,
+            started_at=job["started_at"] or result.get("ended_at"))
+
+    def _retry(self, job: dict[str, Any], reason: str) -> None:
+        job_dir = Path(job["job_dir"])
+        attempt = job["attempt"]
+        for name in ("result.json", "status.json"):
+            if (job_dir / name).exists():
+                os.replace(job_dir / name, job_dir / f"{name}.attempt-{attempt}")
+        failure = job_dir / "ml" / "output" / "failure"
+        if failure.exists():
+            os.replace(failure, job_dir / f"failure.attempt-{attempt}")
+        shutil.rmtree(job_dir / "ml" / "model", ignore_errors=True)
+        with open(job_dir / "job.log", "ab") as log:
+            log.write(f"[jsml] attempt {attempt} failed; retrying "
+                      f"(attempt {attempt + 1} of {job['spec']['retries'] + 1})\n".encode())
+        self.store.update_job(job["id"], event=f"retry after: {reason.splitlines()[0] if reason else ''}",
+                              status="Pending", attempt=attempt + 1, supervisor_pid=None,
+                              supervisor_start=None)
+        self.launch(job["id"])
+
+    def _register_model(self, job: dict[str, Any]) -> dict[str, Any]:
+        name = job["name"]
+        version = self.store.next_model_version(name)
+        target = self.models_dir / name / str(version)
+        if target.exists():  # left by a registration that crashed before it committed
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{version}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(Path(job["job_dir"]) / "ml" / "model", staging)
+        os.replace(staging, target)
+        metadata = json.loads((target / META_FILE).read_text())
+        return {"name": name, "version": version, "uri": target.as_uri(),
+                "flavor": metadata["flavor"], "metadata": metadata}
+
+    def reconcile(self) -> list[str]:
+        """On daemon start: launch never-started jobs, adopt live ones, settle finished or lost ones."""
+        touched = []
+        for job_id in self.active_ids():
+            job = self._get(job_id)
+            if job["supervisor_pid"] is None and job["status"] == "Pending":
+                self.launch(job_id)
+            else:
+                self.check(job_id)
+            touched.append(job_id)
+        return touched
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def to_public(job: dict[str, Any]) -> dict[str, Any]:
+    """A job as the API returns it (internal bookkeeping columns dropped)."""
+    hidden = {"metrics_offset", "supervisor_start"}
+    return {k: v for k, v in job.items() if k not in hidden}
+
+
+__all__ = ["ACTIVE", "TERMINAL", "JobManager", "to_public"]

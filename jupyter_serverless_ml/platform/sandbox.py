@@ -1,0 +1,96 @@
+"""How a job process is isolated: a bubblewrap sandbox where ``bwrap`` works, else a plain process.
+
+``JSML_SANDBOX`` selects: ``auto`` (default: bwrap when it works), ``off`` (plain
+process), ``require`` (refuse to run jobs without a sandbox).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..runtime.contract import ML_ROOT
+
+_BASE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+
+
+@dataclass(frozen=True)
+class SandboxSupport:
+    """Whether jobs run in a sandbox here, and why not when they don't."""
+
+    available: bool
+    mode: str
+    reason: str
+
+
+def probe() -> SandboxSupport:
+    """Check once whether a bwrap sandbox with the flags jobs use starts here."""
+    mode = os.environ.get("JSML_SANDBOX", "auto").lower()
+    if mode == "off":
+        return SandboxSupport(False, mode, "JSML_SANDBOX=off")
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return SandboxSupport(False, mode, "bwrap (bubblewrap) is not installed")
+    try:
+        done = subprocess.run(
+            [bwrap, *_BASE, "--unshare-pid", "--unshare-net", "--die-with-parent", "true"],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return SandboxSupport(False, mode, f"bwrap does not start: {exc}")
+    if done.returncode != 0:
+        return SandboxSupport(False, mode, f"bwrap does not start: {done.stderr.decode().strip()}")
+    return SandboxSupport(True, mode, "bubblewrap")
+
+
+def _under_tmp(path: Path) -> bool:
+    return path == Path("/tmp") or Path("/tmp") in path.parents
+
+
+def bwrap_command(
+    command: list[str],
+    *,
+    ml_dir: Path,
+    code_dir: Path,
+    channels: dict[str, tuple[Path, str | None]],
+    extra_ro: list[Path],
+    network: bool,
+) -> list[str]:
+    """Wrap ``command`` in bwrap: ``ml_dir`` at /opt/ml, the rest read-only, private /tmp.
+
+    ``channels`` maps a channel name to (host path, file name or None for a
+    directory). ``extra_ro`` are host paths the job needs that a private /tmp
+    would hide (an interpreter or environment under /tmp).
+    """
+    args = ["bwrap", *_BASE, "--tmpfs", "/opt"]
+    opt = Path("/opt")
+    for entry in sorted(opt.iterdir()) if opt.is_dir() else []:
+        if entry.name != "ml":
+            args += ["--ro-bind", str(entry), str(entry)]
+    args += ["--bind", str(ml_dir), ML_ROOT, "--ro-bind", str(code_dir), f"{ML_ROOT}/code"]
+    for name, (path, file_name) in sorted(channels.items()):
+        target = f"{ML_ROOT}/input/data/{name}" + (f"/{file_name}" if file_name else "")
+        args += ["--ro-bind", str(path), target]
+    seen: set[Path] = set()
+    for path in extra_ro:
+        resolved = path.resolve()
+        if _under_tmp(resolved) and resolved not in seen and resolved.exists():
+            seen.add(resolved)
+            args += ["--ro-bind", str(resolved), str(resolved)]
+    args += ["--unshare-pid", "--die-with-parent", "--chdir", f"{ML_ROOT}/code"]
+    if not network:
+        args.append("--unshare-net")
+    return [*args, *command]
+
+
+def interpreter_paths(python: str) -> list[Path]:
+    """Directories an interpreter needs visible: its prefix and base prefix."""
+    exe = Path(python)
+    paths = [exe.parent.parent, exe.resolve().parent.parent]
+    if Path(python) == Path(sys.executable):
+        paths += [Path(sys.prefix), Path(sys.base_prefix)]
+    return paths

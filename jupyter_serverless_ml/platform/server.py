@@ -1,0 +1,225 @@
+"""The platform's HTTP control plane (Starlette), bound to 127.0.0.1.
+
+Every route requires ``Authorization: Bearer <token>``; errors from the
+:mod:`..errors` tree are mapped to JSON and HTTP statuses in one place.
+
+Routes (all under ``/v1``)::
+
+    GET  /health                      liveness and identity
+    GET  /info                        home, sandbox, versions
+    POST /jobs                        submit a job
+    GET  /jobs?status=&name=&limit=   list (newest first)
+    GET  /jobs/{ref}                  one job by id or name (newest)
+    GET  /jobs/{ref}/logs?offset=     log text from a byte offset
+    GET  /jobs/{ref}/metrics          every metric record
+    GET  /jobs/{ref}/watch?status=&log_offset=&metrics=&timeout=
+                                      long-poll: returns as soon as anything changed
+    POST /jobs/{ref}/stop             stop
+    POST /jobs/{ref}/nudge            a supervisor says its files changed
+    GET  /models[?name=]              model versions
+    GET  /models/{name}[/{version}]   one model version (latest by default)
+    POST /shutdown                    stop the daemon (jobs keep running)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import os
+import platform
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .. import __version__
+from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
+from .jobs import JobManager, to_public
+from .store import TERMINAL
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class Platform:
+    """The daemon's shared state, handed to every route."""
+
+    def __init__(self, manager: JobManager, token: str, started_at: float) -> None:
+        self.manager = manager
+        self.token = token
+        self.started_at = started_at
+        self.events: dict[str, asyncio.Event] = {}
+        self.shutdown: Callable[[], None] = lambda: None
+
+    def changed(self, job_id: str) -> None:
+        """Wake every watcher of ``job_id``."""
+        event = self.events.pop(job_id, None)
+        if event is not None:
+            event.set()
+
+    def event(self, job_id: str) -> asyncio.Event:
+        """The event the next change of ``job_id`` sets."""
+        return self.events.setdefault(job_id, asyncio.Event())
+
+    def poll(self) -> None:
+        """Fold every active job's files into the store and wake watchers of changed ones."""
+        for job_id in self.manager.active_ids():
+            if self.manager.check(job_id):
+                self.changed(job_id)
+
+
+def _json(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(data, status_code=status)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise UsageError(f"request body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError("request body must be a JSON object")
+    return data
+
+
+def _int(request: Request, key: str, default: int) -> int:
+    raw = request.query_params.get(key)
+    try:
+        return default if raw is None else int(raw)
+    except ValueError:
+        raise UsageError(f"query parameter {key}={raw!r} must be an integer") from None
+
+
+def build_app(platform_: Platform) -> Starlette:
+    """The Starlette application of the control plane."""
+    manager = platform_.manager
+
+    def guarded(handler: Handler) -> Handler:
+        async def wrapper(request: Request) -> Response:
+            header = request.headers.get("authorization", "")
+            supplied = header[7:] if header.lower().startswith("bearer ") else ""
+            if not hmac.compare_digest(supplied.encode(), platform_.token.encode()):
+                return _json({"error": "Unauthorized", "message": (
+                    "missing or wrong platform token; send 'Authorization: Bearer <token>' "
+                    "(the token is in $JSML_HOME/token; `jsml platform status --json` prints it)")}, 401)
+            try:
+                return await handler(request)
+            except JsmlError as exc:
+                return _json(to_wire(exc), http_status(exc))
+        return wrapper
+
+    async def health(request: Request) -> Response:
+        return _json({"ok": True, "pid": os.getpid(), "version": __version__,
+                      "started_at": platform_.started_at})
+
+    async def info(request: Request) -> Response:
+        sandbox = manager.sandbox
+        return _json({"home": str(manager.home), "pid": os.getpid(), "version": __version__,
+                      "python": platform.python_version(), "started_at": platform_.started_at,
+                      "sandbox": {"available": sandbox.available, "mode": sandbox.mode,
+                                  "reason": sandbox.reason},
+                      "active_jobs": len(manager.active_ids())})
+
+    async def submit(request: Request) -> Response:
+        job = manager.submit(await _body(request))
+        platform_.changed(job["id"])
+        return _json(to_public(job), 201)
+
+    async def list_jobs(request: Request) -> Response:
+        statuses = [s for s in request.query_params.get("status", "").split(",") if s]
+        jobs = manager.store.jobs(status=statuses or None, name=request.query_params.get("name"),
+                                  limit=_int(request, "limit", 100), offset=_int(request, "offset", 0))
+        return _json({"jobs": [to_public(j) for j in jobs]})
+
+    async def get_job(request: Request) -> Response:
+        return _json(to_public(manager.describe(request.path_params["ref"])))
+
+    async def logs(request: Request) -> Response:
+        job = manager.resolve(request.path_params["ref"])
+        text, offset = manager.read_log(job["id"], _int(request, "offset", 0))
+        return _json({"text": text, "offset": offset, "status": job["status"]})
+
+    async def metrics(request: Request) -> Response:
+        job = manager.resolve(request.path_params["ref"])
+        return _json({"metrics": manager.store.metrics(job["id"])})
+
+    async def watch(request: Request) -> Response:
+        job_id = manager.resolve(request.path_params["ref"])["id"]
+        known_status = request.query_params.get("status", "")
+        log_offset = _int(request, "log_offset", 0)
+        seen_metrics = _int(request, "metrics", 0)
+        timeout = min(float(request.query_params.get("timeout", "10")), 60.0)
+        deadline = time.monotonic() + timeout
+        while True:
+            job = manager.describe(job_id)
+            fresh = (job["status"] != known_status or job["log_size"] > log_offset
+                     or job["metric_count"] > seen_metrics)
+            remaining = deadline - time.monotonic()
+            if fresh or remaining <= 0 or job["status"] in TERMINAL and job["status"] == known_status:
+                break
+            try:
+                await asyncio.wait_for(platform_.event(job_id).wait(), timeout=min(remaining, 0.5))
+            except asyncio.TimeoutError:
+                if manager.check(job_id):
+                    platform_.changed(job_id)
+        text, offset = manager.read_log(job_id, log_offset)
+        return _json({"job": to_public(job), "log": text, "log_offset": offset,
+                      "metrics": manager.store.metrics(job_id, after=seen_metrics)})
+
+    async def stop(request: Request) -> Response:
+        job = manager.stop(request.path_params["ref"])
+        platform_.changed(job["id"])
+        return _json(to_public(job))
+
+    async def nudge(request: Request) -> Response:
+        job_id = request.path_params["ref"]
+        if manager.store.job(job_id) is None:
+            raise NotFound(f"no job {job_id!r}")
+        manager.check(job_id)
+        platform_.changed(job_id)
+        return _json({"ok": True})
+
+    async def list_models(request: Request) -> Response:
+        return _json({"models": manager.store.models(request.query_params.get("name"))})
+
+    async def get_model(request: Request) -> Response:
+        name = request.path_params["name"]
+        raw = request.path_params.get("version")
+        version = None
+        if raw not in (None, "latest"):
+            try:
+                version = int(str(raw).lstrip("v"))
+            except ValueError:
+                raise UsageError(f"model version {raw!r} must be a number (e.g. {name}:3)") from None
+        model = manager.store.model(name, version)
+        if model is None:
+            known = sorted({m["name"] for m in manager.store.models()})
+            what = f"{name}:{version}" if version else name
+            raise NotFound(f"no model {what}; registered models: {', '.join(known) or 'none'}")
+        return _json(model)
+
+    async def shutdown(request: Request) -> Response:
+        asyncio.get_running_loop().call_later(0.05, platform_.shutdown)
+        return _json({"ok": True})
+
+    routes = [
+        Route("/v1/health", guarded(health)),
+        Route("/v1/info", guarded(info)),
+        Route("/v1/jobs", guarded(submit), methods=["POST"]),
+        Route("/v1/jobs", guarded(list_jobs), methods=["GET"]),
+        Route("/v1/jobs/{ref}", guarded(get_job)),
+        Route("/v1/jobs/{ref}/logs", guarded(logs)),
+        Route("/v1/jobs/{ref}/metrics", guarded(metrics)),
+        Route("/v1/jobs/{ref}/watch", guarded(watch)),
+        Route("/v1/jobs/{ref}/stop", guarded(stop), methods=["POST"]),
+        Route("/v1/jobs/{ref}/nudge", guarded(nudge), methods=["POST"]),
+        Route("/v1/models", guarded(list_models)),
+        Route("/v1/models/{name}", guarded(get_model)),
+        Route("/v1/models/{name}/{version}", guarded(get_model)),
+        Route("/v1/shutdown", guarded(shutdown), methods=["POST"]),
+    ]
+    return Starlette(routes=routes)
