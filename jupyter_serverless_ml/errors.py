@@ -23,6 +23,11 @@ from typing import Any
 class JsmlError(Exception):
     """Base class of every error this package raises on purpose."""
 
+    def _render_traceback_(self) -> list[str]:
+        """How IPython shows it: the message without a traceback (still an error output,
+        so a papermill run fails)."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class UsageError(JsmlError, ValueError):
     """A bad argument: unknown option, bad syntax, missing path. Nothing was submitted."""

@@ -125,6 +125,16 @@ class Job:
         """The last ``lines`` lines of the log."""
         return "\n".join(self.logs().splitlines()[-lines:])
 
+    def _tail_before_failure(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The job's own last log lines before its failure report (which the reason repeats)."""
+        text = self.logs()
+        reason = (self.failure_reason or "").strip()
+        if reason:
+            cut = text.rfind(reason.splitlines()[0])
+            text = text[:cut] if cut >= 0 else text
+        own = [line for line in text.splitlines() if not line.startswith("[jsml] ")]
+        return "\n".join(own[-lines:])
+
     @property
     def bundle(self) -> Bundle:
         """The bundle the job ran: what was captured and why (``.captured``), requirements."""
@@ -195,7 +205,7 @@ class Job:
                 f"its log so far: %logs {self.id}\n")
             raise
         if raise_on_failure and status != "Completed":
-            raise JobFailed(self.id, status, self.failure_reason or "", self.log_tail())
+            raise JobFailed(self.id, status, self.failure_reason or "", self._tail_before_failure())
         return self
 
     def summary(self) -> list[tuple[str, Any]]:

@@ -133,7 +133,8 @@ def build_app(platform_: Platform) -> Starlette:
         statuses = [s for s in request.query_params.get("status", "").split(",") if s]
         jobs = manager.store.jobs(status=statuses or None, name=request.query_params.get("name"),
                                   limit=_int(request, "limit", 100), offset=_int(request, "offset", 0))
-        return _json({"jobs": [to_public(j) for j in jobs]})
+        latest = manager.store.latest_metrics([j["id"] for j in jobs])
+        return _json({"jobs": [dict(to_public(j), metrics=latest[j["id"]]) for j in jobs]})
 
     async def get_job(request: Request) -> Response:
         return _json(to_public(manager.describe(request.path_params["ref"])))

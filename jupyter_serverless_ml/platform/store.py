@@ -202,6 +202,18 @@ class Store:
                                "ORDER BY rowid LIMIT -1 OFFSET ?", (job_id, after)).fetchall()
         return [dict(r) for r in rows]
 
+    def latest_metrics(self, job_ids: list[str]) -> dict[str, dict[str, float]]:
+        """The latest value of each metric, per job."""
+        result: dict[str, dict[str, float]] = {j: {} for j in job_ids}
+        for start in range(0, len(job_ids), 500):
+            chunk = job_ids[start : start + 500]
+            rows = self.db.execute(
+                f"SELECT job_id, name, value FROM metrics WHERE job_id IN ({','.join('?' * len(chunk))})"
+                " ORDER BY rowid", chunk).fetchall()
+            for job_id, name, value in rows:
+                result[job_id][name] = value
+        return result
+
     def metric_count(self, job_id: str) -> int:
         """How many metric records a job has."""
         return int(self.db.execute("SELECT COUNT(*) FROM metrics WHERE job_id = ?",

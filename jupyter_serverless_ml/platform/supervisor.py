@@ -125,7 +125,8 @@ class Supervisor:
         env.update(PYTHONPATH=f"{root}/code", PYTHONUNBUFFERED="1",
                    HOME="/tmp" if root == contract.ML_ROOT else os.environ.get("HOME", "/tmp"),
                    WORLD_SIZE=str(count), RANK="0", LOCAL_RANK="0",
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()))
+                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
+                   JSML_ATTEMPT=str(self.spec["attempt"]))
         return env
 
     # -- running -------------------------------------------------------------
