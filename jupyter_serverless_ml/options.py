@@ -45,7 +45,7 @@ def parse_value(raw: str) -> Any:
         return float(text)
     except ValueError:
         pass
-    if text[:1] in '[{"':
+    if text and text[0] in '[{"':
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:

@@ -117,8 +117,9 @@ def environment_from_config(root: str = ML_ROOT) -> dict[str, str]:
 
 
 def ensure_environment() -> None:
-    """Fill in contract variables a container runtime did not set, from ``/opt/ml``'s config."""
+    """Fill in contract variables a container runtime did not set, from the config files
+    under ``$JSML_ML_ROOT`` (default ``/opt/ml``)."""
     if "SM_MODEL_DIR" in os.environ:
         return
-    for key, value in environment_from_config().items():
+    for key, value in environment_from_config(os.environ.get("JSML_ML_ROOT", ML_ROOT)).items():
         os.environ.setdefault(key, value)
