@@ -183,9 +183,9 @@ class Job:
                 remaining = 10.0 if deadline is None else min(10.0, deadline - time.monotonic())
                 if remaining <= 0:
                     raise TimeoutError(f"job {self.id} still {status} after {timeout}s")
-                news = self._backend.watch(self.id, status=status, log_offset=offset if progress else
-                                           1 << 62, metrics=seen if progress else 1 << 62,
-                                           timeout=remaining)
+                news = self._backend.watch(self.id, status=status,
+                                           log_offset=offset if progress else -1,
+                                           metrics=seen if progress else -1, timeout=remaining)
                 self._record = news["job"]
                 if progress is not None:
                     if news["log"]:

@@ -76,7 +76,8 @@ class Backend(abc.ABC):
 
         Returns ``{"job": record, "log": new text, "log_offset": int, "metrics": [new records]}``
         as soon as the status differs from ``status``, the log grew past
-        ``log_offset`` or more than ``metrics`` metric records exist.
+        ``log_offset`` or more than ``metrics`` metric records exist. A
+        ``log_offset`` or ``metrics`` of -1 means the caller does not follow that.
         """
 
     @abc.abstractmethod

@@ -151,6 +151,9 @@ class JobManager:
         path = Path(self._get(job_id)["job_dir"]) / "job.log"
         try:
             with open(path, "rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                if offset >= size:
+                    return "", offset
                 fh.seek(max(0, offset))
                 data = fh.read(limit)
         except FileNotFoundError:

@@ -14,6 +14,7 @@ Routes (all under ``/v1``)::
     GET  /jobs/{ref}/metrics          every metric record
     GET  /jobs/{ref}/watch?status=&log_offset=&metrics=&timeout=
                                       long-poll: returns as soon as anything changed
+                                      (log_offset/metrics -1: not interested)
     POST /jobs/{ref}/stop             stop
     POST /jobs/{ref}/nudge            a supervisor says its files changed
     GET  /models[?name=]              model versions
@@ -26,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import logging
 import os
 import platform
 import time
@@ -43,6 +45,7 @@ from .jobs import JobManager, to_public
 from .store import TERMINAL
 
 Handler = Callable[[Request], Awaitable[Response]]
+log = logging.getLogger("jsml.platform")
 
 
 class Platform:
@@ -110,6 +113,11 @@ def build_app(platform_: Platform) -> Starlette:
                 return await handler(request)
             except JsmlError as exc:
                 return _json(to_wire(exc), http_status(exc))
+            except Exception as exc:
+                log.exception("%s %s failed", request.method, request.url.path)
+                return _json({"error": "InternalError", "message": (
+                    f"the platform failed on {request.method} {request.url.path}: "
+                    f"{type(exc).__name__}: {exc} (details in {manager.home / 'daemon.log'})")}, 500)
         return wrapper
 
     async def health(request: Request) -> Response:
@@ -157,8 +165,9 @@ def build_app(platform_: Platform) -> Starlette:
         deadline = time.monotonic() + timeout
         while True:
             job = manager.describe(job_id)
-            fresh = (job["status"] != known_status or job["log_size"] > log_offset
-                     or job["metric_count"] > seen_metrics)
+            fresh = (job["status"] != known_status
+                     or 0 <= log_offset < job["log_size"]
+                     or 0 <= seen_metrics < job["metric_count"])
             remaining = deadline - time.monotonic()
             if fresh or remaining <= 0 or job["status"] in TERMINAL and job["status"] == known_status:
                 break
@@ -167,9 +176,9 @@ def build_app(platform_: Platform) -> Starlette:
             except asyncio.TimeoutError:
                 if manager.check(job_id):
                     platform_.changed(job_id)
-        text, offset = manager.read_log(job_id, log_offset)
-        return _json({"job": to_public(job), "log": text, "log_offset": offset,
-                      "metrics": manager.store.metrics(job_id, after=seen_metrics)})
+        text, offset = manager.read_log(job_id, log_offset) if log_offset >= 0 else ("", -1)
+        news = manager.store.metrics(job_id, after=seen_metrics) if seen_metrics >= 0 else []
+        return _json({"job": to_public(job), "log": text, "log_offset": offset, "metrics": news})
 
     async def stop(request: Request) -> Response:
         job = manager.stop(request.path_params["ref"])
