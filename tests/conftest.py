@@ -91,9 +91,10 @@ def cancer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture()
 def ipython(home: Path) -> Iterator[object]:
     """An IPython shell with the extension loaded and a clean namespace."""
+    from IPython.core.getipython import get_ipython
     from IPython.testing.globalipapp import start_ipython
 
-    shell = start_ipython()
+    shell = start_ipython() or get_ipython()
     assert shell is not None
     shell.reset(new_session=True)
     shell.run_line_magic("load_ext", "jupyter_serverless_ml")
