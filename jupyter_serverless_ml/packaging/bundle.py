@@ -19,6 +19,7 @@ hash and a second build is a cache hit.
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import json
 import os
@@ -67,7 +68,8 @@ class Bundle:
         """Copy the bundle as a Docker build context into ``directory``."""
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.path, target, dirs_exist_ok=True)
+        shutil.copytree(self.path, target, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
         return target
 
     def __repr__(self) -> str:
@@ -109,6 +111,7 @@ def _finish(staging: Path, root: Path, manifest: dict[str, Any], user_requiremen
     manifest.update(hash=digest, requirements=reqs, python_version=platform.python_version(),
                     created_at=time.time())
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    compileall.compile_dir(staging / "code" / "jsml_runtime", quiet=1)  # the sandbox is read-only
     final = root / digest
     if final.exists():
         shutil.rmtree(staging, ignore_errors=True)

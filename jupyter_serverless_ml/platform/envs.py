@@ -28,7 +28,8 @@ def env_key(requirements: list[str], python_version: str | None = None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _uv() -> str:
+def uv_binary() -> str:
+    """The uv executable (the ``uv`` package's, else one on PATH)."""
     try:
         from uv import find_uv_bin
 
@@ -43,7 +44,7 @@ def _uv() -> str:
 
 
 def ensure(root: Path, requirements: list[str], base_python: str,
-           log: Callable[[str], None] = print) -> tuple[Path, float, bool]:
+           log: Callable[[str], None] = print, uv: str | None = None) -> tuple[Path, float, bool]:
     """The interpreter of the environment for ``requirements``; built if missing.
 
     Returns (python path, seconds spent, whether it was a cache hit).
@@ -60,7 +61,7 @@ def ensure(root: Path, requirements: list[str], base_python: str,
         if (env_dir / ".complete").exists():
             return python, time.monotonic() - started, True
         shutil.rmtree(env_dir, ignore_errors=True)
-        uv = _uv()
+        uv = uv or uv_binary()
         log(f"building isolated environment {key} ({len(requirements)} requirements) with uv")
         _run([uv, "venv", "--quiet", "--python", base_python, str(env_dir)])
         req_file = env_dir / "requirements.txt"

@@ -48,6 +48,10 @@ class JobManager:
         self.models_dir = home / "artifacts" / "models"
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
+        package_parent = str(Path(__file__).resolve().parents[2])
+        self._supervisor_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+            p for p in (package_parent, os.environ.get("PYTHONPATH")) if p))
+        self._uv = _find_uv()
         self._seen: dict[str, tuple[Any, ...]] = {}
 
     # -- submission ------------------------------------------------------------
@@ -89,6 +93,7 @@ class JobManager:
             "entry_point": manifest.get("entry_point"),
             "sandbox": self.sandbox.available,
             "sandbox_reason": self.sandbox.reason,
+            "uv": self._uv,
         }
         job = {"id": job_id, "name": name, "backend": "local", "status": "Pending",
                "created_at": time.time(), "spec": spec, "bundle_hash": manifest["hash"],
@@ -105,9 +110,10 @@ class JobManager:
         state.write_json(job_dir / "job.json", spec)
         with open(job_dir / "supervisor.log", "ab") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter_serverless_ml.platform.supervisor", str(job_dir)],
+                # -S: the supervisor needs only the standard library and this package
+                [sys.executable, "-S", "-m", "jupyter_serverless_ml.platform.supervisor", str(job_dir)],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True,
+                start_new_session=True, close_fds=True, env=self._supervisor_env,
             )
         self._children[proc.pid] = proc
         self.store.update_job(job_id, supervisor_pid=proc.pid,
@@ -305,6 +311,15 @@ class JobManager:
                 self.check(job_id)
             touched.append(job_id)
         return touched
+
+
+def _find_uv() -> str | None:
+    from .envs import EnvironmentBuildFailed, uv_binary
+
+    try:
+        return uv_binary()
+    except EnvironmentBuildFailed:
+        return None
 
 
 def _size(path: Path) -> int:

@@ -10,16 +10,15 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from ..runtime.contract import ML_ROOT
 
 _BASE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
 
 
-@dataclass(frozen=True)
-class SandboxSupport:
+class SandboxSupport(NamedTuple):
     """Whether jobs run in a sandbox here, and why not when they don't."""
 
     available: bool

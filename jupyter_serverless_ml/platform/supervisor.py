@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO, Any
 
 from ..options import format_duration, format_size
@@ -83,7 +85,8 @@ class Supervisor:
 
         self.set_status("Preparing", "building the isolated environment")
         python, seconds, hit = envs.ensure(Path(self.spec["home"]) / "envs", self.spec["requirements"],
-                                           str(self.spec["python"]), log=self.say)
+                                           str(self.spec["python"]), log=self.say,
+                                           uv=self.spec.get("uv"))
         self.say(f"isolated environment {'reused' if hit else 'built'} in {seconds:.2f}s: {python.parent.parent}")
         return str(python)
 
@@ -174,6 +177,8 @@ class Supervisor:
         deadline: float | None = None
         peak = 0
         me = os.getpid()
+        interval = 0.05 if memory else 0.1
+        exited = _exit_waiter(proc.pid)
         while (code := proc.poll()) is None:
             now = time.monotonic()
             if outcome is None and _stop_requested:
@@ -198,7 +203,7 @@ class Supervisor:
             if deadline is not None and now >= deadline:
                 procs.signal_all(procs.descendants(me), signal.SIGKILL)
                 deadline = now + 3600
-            time.sleep(0.05 if memory else 0.1)
+            exited(interval)
         self.log.flush()
         if outcome is not None:
             self.finish(outcome[0], outcome[1], code, peak or None, retryable=False)
@@ -211,6 +216,17 @@ class Supervisor:
                 reason = (f"the job process was killed by signal {-code}" if code < 0
                           else f"the job process exited with code {code}")
             self.finish("Failed", reason, code, peak or None)
+
+
+def _exit_waiter(pid: int) -> Callable[[float], None]:
+    """A function that sleeps up to N seconds but returns as soon as ``pid`` exits (pidfd)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return time.sleep
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return lambda seconds: (poller.poll(seconds * 1000), None)[1]
 
 
 def _free_port() -> int:

@@ -14,7 +14,6 @@ import json
 import platform
 import sys
 from collections.abc import Mapping
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,12 @@ _DISTS = {"sklearn": "scikit-learn", "xgboost": "xgboost", "lightgbm": "lightgbm
 
 
 def _version(module: str) -> str | None:
+    """The installed version of ``module``'s distribution (``__version__`` when it has one)."""
+    version = getattr(sys.modules.get(module), "__version__", None)
+    if isinstance(version, str):
+        return version
+    from importlib import metadata  # costs ~30 ms to import: only when needed
+
     try:
         return metadata.version(_DISTS.get(module, module))
     except metadata.PackageNotFoundError:

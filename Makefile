@@ -1,0 +1,39 @@
+# jupyter-serverless-ml: set-up, demo, tests, benchmarks.
+# `make demo` and `make test` create .venv with uv on first use (idempotent).
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+UV     := python3 -m uv
+
+.PHONY: setup demo test lint pytest bench clean
+
+$(STAMP): pyproject.toml
+	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	@[ -x $(PY) ] || $(UV) venv --quiet $(VENV)
+	$(UV) pip install --quiet -p $(PY) --compile-bytecode -e '.[all,dev]'
+	@$(PY) -m compileall -q jupyter_serverless_ml
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p notebooks/out
+	$(VENV)/bin/papermill notebooks/quickstart.ipynb notebooks/out/quickstart.ipynb --cwd notebooks --progress-bar
+	@echo "---- summary ----"
+	@$(VENV)/bin/jsml job cancer
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check jupyter_serverless_ml tests benchmarks
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	$(PY) -m pytest
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_train.py
+
+clean:
+	rm -rf $(VENV) notebooks/out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,62 @@
+"""The example notebooks run end to end under papermill, and a failed job fails the run."""
+
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _outputs(path: Path) -> str:
+    nb = nbformat.read(path, as_version=4)
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            texts.append(out.get("text", "") + str(out.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
+    work = tmp_path / "nb"
+    work.mkdir()
+    papermill.execute_notebook(str(NOTEBOOKS / "quickstart.ipynb"), str(work / "out.ipynb"),
+                               parameters={"job_name": "quickstart-ci", "C": 0.3}, cwd=str(work),
+                               kernel_name="python3", progress_bar=False)
+    text = _outputs(work / "out.ipynb")
+    assert "quickstart-ci-" in text and ": Completed" in text
+    assert "model quickstart-ci:1" in text and "'accuracy':" in text
+    assert (work / "data" / "train.csv").is_file()
+
+
+def test_a_failed_job_fails_the_papermill_run(home: Path, tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
+                nbformat.v4.new_code_cell("%%train --name doomed\nraise RuntimeError('data is bad')"),
+                nbformat.v4.new_code_cell("print('never reached')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "fail.ipynb")
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(str(tmp_path / "fail.ipynb"), str(tmp_path / "out.ipynb"),
+                                   cwd=str(tmp_path), progress_bar=False)
+    assert err.value.ename == "JobFailed" and "RuntimeError: data is bad" in err.value.evalue
+    assert "never reached" not in _outputs(tmp_path / "out.ipynb")
+
+
+def test_a_bad_magic_argument_fails_the_papermill_run(home: Path, tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
+                nbformat.v4.new_code_cell("%%train --hp C\npass")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "bad.ipynb")
+    with pytest.raises(papermill.PapermillExecutionError) as err:
+        papermill.execute_notebook(str(tmp_path / "bad.ipynb"), str(tmp_path / "out.ipynb"),
+                                   cwd=str(tmp_path), progress_bar=False)
+    assert err.value.ename == "UsageError" and "--hp expects KEY=VALUE" in err.value.evalue
+
+
+def test_notebook_directory_has_no_outputs_committed() -> None:
+    for path in NOTEBOOKS.glob("*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), path
