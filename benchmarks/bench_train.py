@@ -40,7 +40,8 @@ FEATURES = ["mean radius", "mean texture"]
 
 def bare_run(train: Path, out: Path) -> float:
     script = WORK.format(train=str(train), features=FEATURES) + (
-        f"import joblib\njoblib.dump(model, {str(out / 'model.joblib')!r})\n")
+        f"import joblib\njoblib.dump(model, {str(out / 'model.joblib')!r})\n"
+    )
     started = time.perf_counter()
     subprocess.run([sys.executable, "-c", script], check=True)
     return time.perf_counter() - started
@@ -49,24 +50,35 @@ def bare_run(train: Path, out: Path) -> float:
 def job_run(train: Path) -> float:
     import jupyter_serverless_ml as jsml
 
-    cell = ("import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
-            "df = pd.read_csv(channel('train'))\n"
-            "model = LogisticRegression(C=hp.C, max_iter=500).fit(df[FEATURES], df.target)\n"
-            "log_metric('accuracy', model.score(df[FEATURES], df.target))\n")
+    cell = (
+        "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+        "df = pd.read_csv(channel('train'))\n"
+        "model = LogisticRegression(C=hp.C, max_iter=500).fit(df[FEATURES], df.target)\n"
+        "log_metric('accuracy', model.score(df[FEATURES], df.target))\n"
+    )
     started = time.perf_counter()
-    job = jsml.train(cell, name="bench", data={"train": train}, hp={"C": 0.5},
-                     namespace={"FEATURES": FEATURES})
+    job = jsml.train(
+        cell, name="bench", data={"train": train}, hp={"C": 0.5}, namespace={"FEATURES": FEATURES}
+    )
     elapsed = time.perf_counter() - started
     assert job.record["status"] == "Completed"
     return elapsed
 
 
 def load_ext_seconds() -> float:
-    code = ("import time\nfrom IPython.testing.globalipapp import start_ipython\nip = start_ipython()\n"
-            "t = time.perf_counter()\nip.run_line_magic('load_ext', 'jupyter_serverless_ml')\n"
-            "print(time.perf_counter() - t)\n")
-    values = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                   check=True).stdout.strip().splitlines()[-1]) for _ in range(5)]
+    code = (
+        "import time\nfrom IPython.testing.globalipapp import start_ipython\nip = start_ipython()\n"
+        "t = time.perf_counter()\nip.run_line_magic('load_ext', 'jupyter_serverless_ml')\n"
+        "print(time.perf_counter() - t)\n"
+    )
+    values = [
+        float(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+        for _ in range(5)
+    ]
     return statistics.median(values)
 
 
@@ -105,8 +117,11 @@ def main() -> int:
         finally:
             client.stop()
     results = {
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
-                    "sandbox": info["sandbox"]["reason"] if info["sandbox"]["available"] else "none"},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "sandbox": info["sandbox"]["reason"] if info["sandbox"]["available"] else "none",
+        },
         "runs": RUNS,
         "train_overhead": {
             "bare_python_median_s": round(statistics.median(bare), 3),

@@ -34,8 +34,9 @@ def _function_source(fn: Callable[..., Any], model_var: str) -> tuple[str, dict[
     if inspect.signature(fn).parameters and any(
         p.default is inspect.Parameter.empty for p in inspect.signature(fn).parameters.values()
     ):
-        raise UsageError(f"{fn.__name__}() must be callable without arguments; read hp and "
-                         "channel() inside it")
+        raise UsageError(
+            f"{fn.__name__}() must be callable without arguments; read hp and channel() inside it"
+        )
     namespace = dict(fn.__globals__)
     namespace[fn.__name__] = fn
     return f"{model_var} = {fn.__name__}()\n", namespace
@@ -86,11 +87,14 @@ def train(
     chosen = get_backend(backend)
     if entry_point:
         if isinstance(code, str) and code.strip():
-            raise UsageError("give either cell code or --entry-point, not both; "
-                             "with --entry-point leave the cell empty")
+            raise UsageError(
+                "give either cell code or --entry-point, not both; "
+                "with --entry-point leave the cell empty"
+            )
         job_name = validate_name(name or Path(entry_point).stem.replace(".", "-"))
-        bundle = build_entry_point_bundle(entry_point, chosen.bundle_root(), source_dir=source_dir,
-                                          requirements_file=requirements)
+        bundle = build_entry_point_bundle(
+            entry_point, chosen.bundle_root(), source_dir=source_dir, requirements_file=requirements
+        )
     else:
         if callable(code):
             source, namespace = _function_source(code, model_var)
@@ -101,15 +105,29 @@ def train(
             if namespace is None:
                 caller = sys._getframe(1).f_globals
                 namespace = caller
-        bundle = build_cell_bundle(source, namespace, chosen.bundle_root(), channels=channels,
-                                   model_var=model_var, history=history,
-                                   requirements_file=requirements)
+        bundle = build_cell_bundle(
+            source,
+            namespace,
+            chosen.bundle_root(),
+            channels=channels,
+            model_var=model_var,
+            history=history,
+            requirements_file=requirements,
+        )
     request = TrainingRequest(
-        name=job_name, channels=channels, hyperparameters=dict(hp or {}),
-        instance_type=shape.name, instance_count=instance_count,
-        num_cpus=min(shape.vcpus or os.cpu_count() or 1, os.cpu_count() or 1), num_gpus=shape.gpus,
-        env=env, python=sys.executable, network=network, memory=parse_size(memory),
-        max_runtime=parse_duration(max_runtime), retries=retries,
+        name=job_name,
+        channels=channels,
+        hyperparameters=dict(hp or {}),
+        instance_type=shape.name,
+        instance_count=instance_count,
+        num_cpus=min(shape.vcpus or os.cpu_count() or 1, os.cpu_count() or 1),
+        num_gpus=shape.gpus,
+        env=env,
+        python=sys.executable,
+        network=network,
+        memory=parse_size(memory),
+        max_runtime=parse_duration(max_runtime),
+        retries=retries,
     )
     job = Job(chosen, chosen.submit_training(bundle, request))
     if wait:
@@ -123,8 +141,12 @@ def job(ref: str, backend: str | None = None) -> Job:
     return Job(chosen, chosen.job(ref))
 
 
-def jobs(status: str | Iterable[str] | None = None, name: str | None = None, limit: int = 50,
-         backend: str | None = None) -> JobList:
+def jobs(
+    status: str | Iterable[str] | None = None,
+    name: str | None = None,
+    limit: int = 50,
+    backend: str | None = None,
+) -> JobList:
     """Jobs, newest first (filter by status, e.g. ``"Running"``, or by name)."""
     chosen = get_backend(backend)
     statuses = [status] if isinstance(status, str) else list(status) if status else None
@@ -164,7 +186,9 @@ def parse_model_ref(ref: str) -> tuple[str, int | None]:
     try:
         return name, int(version.lstrip("v"))
     except ValueError:
-        raise UsageError(f"model reference {ref!r}: the version must be a number, e.g. {name}:3") from None
+        raise UsageError(
+            f"model reference {ref!r}: the version must be a number, e.g. {name}:3"
+        ) from None
 
 
 def models(name: str | None = None, backend: str | None = None) -> ModelList:

@@ -1,12 +1,12 @@
 """The ``jsml`` command line: thin over :mod:`jupyter_serverless_ml.api`.
 
-    jsml platform start|stop|status [--json]
-    jsml jobs [--status S] [--name N] [--limit N] [--json]
-    jsml job REF [--json]
-    jsml logs REF [--follow]
-    jsml stop REF
-    jsml models [NAME] [--json]
-    jsml bundle export REF DIR
+jsml platform start|stop|status [--json]
+jsml jobs [--status S] [--name N] [--limit N] [--json]
+jsml job REF [--json]
+jsml logs REF [--follow]
+jsml stop REF
+jsml models [NAME] [--json]
+jsml bundle export REF DIR
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import api, config
-from .errors import JsmlError, JobFailed
+from .errors import JobFailed, JsmlError
 
 
 def _print_json(data: Any) -> None:
@@ -30,26 +30,34 @@ def _platform(args: argparse.Namespace) -> int:
 
     home = config.home()
     if args.action == "start":
-        running = client.ensure_running(home)
-        print(f"platform running at {running.url} (pid {running.pid}, home {home})")
+        started = client.ensure_running(home)
+        print(f"platform running at {started.url} (pid {started.pid}, home {home})")
     elif args.action == "stop":
         print("platform stopped" if client.stop(home) else "platform was not running")
     else:
         running = client.running(home)
         if args.json:
             info = running.get("/v1/info") if running else {}
-            _print_json({"running": running is not None, "home": str(home),
-                         "url": running.url if running else None,
-                         "token": state.token(home) if running else None, **info})
+            _print_json(
+                {
+                    "running": running is not None,
+                    "home": str(home),
+                    "url": running.url if running else None,
+                    "token": state.token(home) if running else None,
+                    **info,
+                }
+            )
         elif running is None:
             print(f"platform not running (home {home}); `jsml platform start` starts it")
             return 3
         else:
             info = running.get("/v1/info")
             sandbox = info["sandbox"]
-            print(f"platform running at {running.url} (pid {info['pid']}, version {info['version']})\n"
-                  f"home: {home}\nactive jobs: {info['active_jobs']}\n"
-                  f"sandbox: {'bubblewrap' if sandbox['available'] else 'none: ' + sandbox['reason']}")
+            print(
+                f"platform running at {running.url} (pid {info['pid']}, version {info['version']})\n"
+                f"home: {home}\nactive jobs: {info['active_jobs']}\n"
+                f"sandbox: {'bubblewrap' if sandbox['available'] else 'none: ' + sandbox['reason']}"
+            )
     return 0
 
 
@@ -96,8 +104,9 @@ def _models(args: argparse.Namespace) -> int:
 
 def _bundle(args: argparse.Namespace) -> int:
     target = api.export_bundle(args.ref, args.dir)
-    print(f"wrote the Docker build context of {args.ref} to {target} "
-          f"(docker build -t IMAGE {target})")
+    print(
+        f"wrote the Docker build context of {args.ref} to {target} (docker build -t IMAGE {target})"
+    )
     return 0
 
 

@@ -42,7 +42,9 @@ def home() -> Path:
         with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
             pass
     except OSError as exc:
-        raise ConfigError(f"JSML_HOME {path} is not writable: {exc.strerror or exc}; {fix}") from exc
+        raise ConfigError(
+            f"JSML_HOME {path} is not writable: {exc.strerror or exc}; {fix}"
+        ) from exc
     return path
 
 

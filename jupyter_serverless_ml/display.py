@@ -7,9 +7,15 @@ import html
 from collections.abc import Sequence
 from typing import Any
 
-STATUS_COLOURS = {"Completed": "#2e7d32", "Failed": "#c62828", "Stopped": "#6d4c41",
-                  "Stopping": "#ef6c00", "Running": "#1565c0", "Preparing": "#6a1b9a",
-                  "Pending": "#757575"}
+STATUS_COLOURS = {
+    "Completed": "#2e7d32",
+    "Failed": "#c62828",
+    "Stopped": "#6d4c41",
+    "Stopping": "#ef6c00",
+    "Running": "#1565c0",
+    "Preparing": "#6a1b9a",
+    "Pending": "#757575",
+}
 
 
 def when(ts: float | None) -> str:
@@ -26,7 +32,9 @@ def text_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain aligned table."""
     cells = [[str(c) for c in headers]] + [["-" if c is None else str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -42,7 +50,9 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
                 tds.append(status_badge(str(cell[1])))
             else:
                 tds.append(html.escape("-" if cell is None else str(cell)))
-        body.append("<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in tds) + "</tr>")
+        body.append(
+            "<tr>" + "".join(f"<td style='text-align:left'>{c}</td>" for c in tds) + "</tr>"
+        )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 

@@ -78,8 +78,15 @@ class JobFailed(JsmlError):
 
 _BY_NAME: dict[str, type[JsmlError]] = {
     cls.__name__: cls
-    for cls in (UsageError, CaptureError, ConfigError, BackendError, PlatformUnavailable,
-                NotFound, Conflict)
+    for cls in (
+        UsageError,
+        CaptureError,
+        ConfigError,
+        BackendError,
+        PlatformUnavailable,
+        NotFound,
+        Conflict,
+    )
 }
 
 HTTP_STATUS: dict[type[JsmlError], int] = {

@@ -114,7 +114,8 @@ class Job:
 
     def logs(self) -> str:
         """The whole log so far."""
-        parts, offset = [], 0
+        parts: list[str] = []
+        offset = 0
         while True:
             text, offset = self._backend.logs(self.id, offset)
             if not text:
@@ -155,8 +156,12 @@ class Job:
             state = self._record["status"]
             raise NotFound(
                 f"job {self.id} has no model ({state}"
-                + ("; wait for it with .wait()" if state not in TERMINAL else
-                   "; the cell must leave the model in the variable named by --model-var") + ")"
+                + (
+                    "; wait for it with .wait()"
+                    if state not in TERMINAL
+                    else "; the cell must leave the model in the variable named by --model-var"
+                )
+                + ")"
             )
         return self._backend.load_model(record)
 
@@ -165,8 +170,12 @@ class Job:
         self._record = self._backend.stop(self.id)
         return self
 
-    def wait(self, timeout: float | None = None, progress: Progress | None = None,
-             raise_on_failure: bool = True) -> Job:
+    def wait(
+        self,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+        raise_on_failure: bool = True,
+    ) -> Job:
         """Block until the job ends, printing progress when ``progress`` is given.
 
         Raises :class:`JobFailed` when it ends Failed or Stopped (unless
@@ -183,9 +192,13 @@ class Job:
                 remaining = 10.0 if deadline is None else min(10.0, deadline - time.monotonic())
                 if remaining <= 0:
                     raise TimeoutError(f"job {self.id} still {status} after {timeout}s")
-                news = self._backend.watch(self.id, status=status,
-                                           log_offset=offset if progress else -1,
-                                           metrics=seen if progress else -1, timeout=remaining)
+                news = self._backend.watch(
+                    self.id,
+                    status=status,
+                    log_offset=offset if progress else -1,
+                    metrics=seen if progress else -1,
+                    timeout=remaining,
+                )
                 self._record = news["job"]
                 if progress is not None:
                     if news["log"]:
@@ -202,7 +215,8 @@ class Job:
             self.stop()
             (progress or Progress()).write(
                 f"\ninterrupted: stopped job {self.id} (it is {self._record['status']}); "
-                f"its log so far: %logs {self.id}\n")
+                f"its log so far: %logs {self.id}\n"
+            )
             raise
         if raise_on_failure and status != "Completed":
             raise JobFailed(self.id, status, self.failure_reason or "", self._tail_before_failure())
@@ -214,13 +228,21 @@ class Job:
         spec = r["spec"]
         model = r.get("model")
         return [
-            ("id", r["id"]), ("name", r["name"]), ("backend", r["backend"]),
-            ("status", r["status"]), ("created", when(r["created_at"])),
-            ("started", when(r.get("started_at"))), ("ended", when(r.get("ended_at"))),
-            ("duration", format_duration(_duration(r))), ("attempt", r.get("attempt", 1)),
+            ("id", r["id"]),
+            ("name", r["name"]),
+            ("backend", r["backend"]),
+            ("status", r["status"]),
+            ("created", when(r["created_at"])),
+            ("started", when(r.get("started_at"))),
+            ("ended", when(r.get("ended_at"))),
+            ("duration", format_duration(_duration(r))),
+            ("attempt", r.get("attempt", 1)),
             ("instance", f"{spec.get('instance_type')} x{spec.get('instance_count', 1)}"),
             ("environment", spec.get("env")),
-            ("sandbox", "bubblewrap" if spec.get("sandbox") else f"none ({spec.get('sandbox_reason')})"),
+            (
+                "sandbox",
+                "bubblewrap" if spec.get("sandbox") else f"none ({spec.get('sandbox_reason')})",
+            ),
             ("hyperparameters", spec.get("hyperparameters") or {}),
             ("metrics", format_metrics(r.get("metrics") or {})),
             ("bundle", r.get("bundle_hash")),
@@ -238,7 +260,9 @@ class Job:
             cell = status_badge(str(value)) if label == "status" else html.escape(str(value))
             if label == "failure reason" and value != "-":
                 cell = f"<pre style='margin:0;white-space:pre-wrap'>{html.escape(str(value))}</pre>"
-            rows.append(f"<tr><th style='text-align:left'>{label}</th><td style='text-align:left'>{cell}</td></tr>")
+            rows.append(
+                f"<tr><th style='text-align:left'>{label}</th><td style='text-align:left'>{cell}</td></tr>"
+            )
         return f"<table>{''.join(rows)}</table>"
 
 
@@ -248,10 +272,17 @@ class JobList(list[Job]):
     HEADERS = ("id", "status", "backend", "created", "duration", "metrics")
 
     def _rows(self, html_status: bool) -> list[list[Any]]:
-        return [[j.id, ("status", j.record["status"]) if html_status else j.record["status"],
-                 j.record["backend"], when(j.record["created_at"]),
-                 format_duration(_duration(j.record)), format_metrics(j.record.get("metrics") or {})]
-                for j in self]
+        return [
+            [
+                j.id,
+                ("status", j.record["status"]) if html_status else j.record["status"],
+                j.record["backend"],
+                when(j.record["created_at"]),
+                format_duration(_duration(j.record)),
+                format_metrics(j.record.get("metrics") or {}),
+            ]
+            for j in self
+        ]
 
     def __repr__(self) -> str:
         return text_table(self.HEADERS, self._rows(False)) if self else "no jobs"
@@ -278,8 +309,10 @@ class ModelVersion:
         return self._backend.load_model(self.record)
 
     def __repr__(self) -> str:
-        return (f"ModelVersion {self.name}:{self.version} ({self.flavor}, "
-                f"{self.metadata.get('class')}) from job {self.job_id}\n  {self.uri}")
+        return (
+            f"ModelVersion {self.name}:{self.version} ({self.flavor}, "
+            f"{self.metadata.get('class')}) from job {self.job_id}\n  {self.uri}"
+        )
 
 
 class ModelList(list[ModelVersion]):
@@ -288,8 +321,17 @@ class ModelList(list[ModelVersion]):
     HEADERS = ("model", "version", "flavor", "class", "job", "created")
 
     def _rows(self) -> list[list[Any]]:
-        return [[m.name, m.version, m.flavor, m.metadata.get("class"), m.job_id,
-                 when(m.record.get("created_at"))] for m in self]
+        return [
+            [
+                m.name,
+                m.version,
+                m.flavor,
+                m.metadata.get("class"),
+                m.job_id,
+                when(m.record.get("created_at")),
+            ]
+            for m in self
+        ]
 
     def __repr__(self) -> str:
         return text_table(self.HEADERS, self._rows()) if self else "no models"

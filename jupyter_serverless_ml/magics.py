@@ -41,9 +41,17 @@ def _parse(magic: Callable[..., Any], line: str, name: str) -> Any:
         return ma.parse_argstring(magic, line)
     except IPythonUsageError as exc:
         message = str(exc)
-        options = [a for action in ma.construct_parser(getattr(magic, '__func__', magic))._actions for a in action.option_strings]
+        options = [
+            a
+            for action in ma.construct_parser(getattr(magic, "__func__", magic))._actions
+            for a in action.option_strings
+        ]
         hint = ""
-        for unknown in re.findall(r"(--?[\w-]+)", message.split(":", 1)[-1]) if "unrecognized" in message else []:
+        for unknown in (
+            re.findall(r"(--?[\w-]+)", message.split(":", 1)[-1])
+            if "unrecognized" in message
+            else []
+        ):
             close = difflib.get_close_matches(unknown, options, n=1)
             if close:
                 hint = f"; did you mean {close[0]}?"
@@ -55,28 +63,64 @@ def _parse(magic: Callable[..., Any], line: str, name: str) -> Any:
 class ServerlessMagics(Magics):
     """The magics of jupyter-serverless-ml."""
 
+    @property
+    def _ip(self) -> Any:
+        """The shell these magics are registered with."""
+        assert self.shell is not None, "magics used without a shell"
+        return self.shell
+
     @ma.magic_arguments()
     @ma.argument("--name", help="job and model name (default: notebook)")
-    @ma.argument("--data", action="append", default=[], metavar="CHANNEL=PATH",
-                 help="data channel (repeatable): file or directory, read with channel('CHANNEL')")
-    @ma.argument("--hp", action="append", default=[], metavar="KEY=VALUE",
-                 help="hyperparameter (repeatable), typed: int, float, bool, JSON or str; read as hp.KEY")
+    @ma.argument(
+        "--data",
+        action="append",
+        default=[],
+        metavar="CHANNEL=PATH",
+        help="data channel (repeatable): file or directory, read with channel('CHANNEL')",
+    )
+    @ma.argument(
+        "--hp",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="hyperparameter (repeatable), typed: int, float, bool, JSON or str; read as hp.KEY",
+    )
     @ma.argument("--backend", help="local (default: $JSML_BACKEND or local)")
-    @ma.argument("--instance-type", help="e.g. ml.m5.large (sets SM_NUM_CPUS/GPUS; recorded for cost)")
-    @ma.argument("--instance-count", type=int, default=1,
-                 help="number of instances: one process per rank with WORLD_SIZE/RANK/MASTER_ADDR")
-    @ma.argument("--requirements", metavar="FILE", help="requirements file (merged over detected pins)")
-    @ma.argument("--env", default="kernel", choices=["kernel", "isolated"],
-                 help="kernel: this kernel's interpreter (fast); isolated: a uv env from the pins")
+    @ma.argument(
+        "--instance-type", help="e.g. ml.m5.large (sets SM_NUM_CPUS/GPUS; recorded for cost)"
+    )
+    @ma.argument(
+        "--instance-count",
+        type=int,
+        default=1,
+        help="number of instances: one process per rank with WORLD_SIZE/RANK/MASTER_ADDR",
+    )
+    @ma.argument(
+        "--requirements", metavar="FILE", help="requirements file (merged over detected pins)"
+    )
+    @ma.argument(
+        "--env",
+        default="kernel",
+        choices=["kernel", "isolated"],
+        help="kernel: this kernel's interpreter (fast); isolated: a uv env from the pins",
+    )
     @ma.argument("--network", action="store_true", help="allow network access inside the sandbox")
     @ma.argument("--memory", help="memory limit, e.g. 2G (the job is killed above it)")
-    @ma.argument("--max-runtime", help="time limit, e.g. 90s, 30m, 1h (the job is stopped after it)")
+    @ma.argument(
+        "--max-runtime", help="time limit, e.g. 90s, 30m, 1h (the job is stopped after it)"
+    )
     @ma.argument("--retries", type=int, default=0, help="retry a failed or lost job N times")
     @ma.argument("--no-wait", action="store_true", help="return the job handle at once")
     @ma.argument("--as", dest="as_var", metavar="VAR", help="also store the job handle in VAR")
-    @ma.argument("--model-var", default="model", help="variable holding the model at the end (model)")
-    @ma.argument("--entry-point", metavar="SCRIPT", help="run a SageMaker/Vertex script instead of the cell")
-    @ma.argument("--source-dir", metavar="DIR", help="directory holding --entry-point and its modules")
+    @ma.argument(
+        "--model-var", default="model", help="variable holding the model at the end (model)"
+    )
+    @ma.argument(
+        "--entry-point", metavar="SCRIPT", help="run a SageMaker/Vertex script instead of the cell"
+    )
+    @ma.argument(
+        "--source-dir", metavar="DIR", help="directory holding --entry-point and its modules"
+    )
     @ma.argument("--quiet", action="store_true", help="no progress lines while waiting")
     @line_cell_magic
     def train(self, line: str, cell: str | None = None) -> Job:
@@ -96,18 +140,30 @@ class ServerlessMagics(Magics):
             log_metric("accuracy", model.score(df[FEATURES], df.target))
         """
         args = _parse(self.train, line, "train")
-        source = self.shell.transform_cell(cell) if cell and cell.strip() else ""
+        source = self._ip.transform_cell(cell) if cell and cell.strip() else ""
         job = api.train(
-            source, name=args.name, data=parse_channels(args.data),
-            hp=parse_hyperparameters(args.hp), backend=args.backend,
-            instance_type=args.instance_type, instance_count=args.instance_count,
-            requirements=args.requirements, env=args.env, network=args.network,
-            memory=args.memory, max_runtime=args.max_runtime, retries=args.retries,
-            wait=False, model_var=args.model_var, entry_point=args.entry_point,
-            source_dir=args.source_dir, namespace=self.shell.user_ns, history=_History(self.shell),
+            source,
+            name=args.name,
+            data=parse_channels(args.data),
+            hp=parse_hyperparameters(args.hp),
+            backend=args.backend,
+            instance_type=args.instance_type,
+            instance_count=args.instance_count,
+            requirements=args.requirements,
+            env=args.env,
+            network=args.network,
+            memory=args.memory,
+            max_runtime=args.max_runtime,
+            retries=args.retries,
+            wait=False,
+            model_var=args.model_var,
+            entry_point=args.entry_point,
+            source_dir=args.source_dir,
+            namespace=self._ip.user_ns,
+            history=_History(self._ip),
         )
         if args.as_var:
-            self.shell.user_ns[args.as_var] = job
+            self._ip.user_ns[args.as_var] = job
         if not args.no_wait:
             job.wait(progress=None if args.quiet else Progress())
         return job

@@ -25,7 +25,9 @@ def split_pair(text: str, option: str, example: str) -> tuple[str, str]:
     """Split ``KEY=VALUE``; the error names the option and shows ``example``."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
-        raise UsageError(f"{option} expects KEY=VALUE, got {text!r}; for example {option} {example}")
+        raise UsageError(
+            f"{option} expects KEY=VALUE, got {text!r}; for example {option} {example}"
+        )
     return key.strip(), value
 
 

@@ -6,6 +6,7 @@ any process whose command line or environment still names the test's home.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -38,19 +39,15 @@ def _processes_of(home: Path) -> list[int]:
 
 def stop_everything(home: Path) -> None:
     """Stop the daemon of ``home`` and kill every process that still belongs to it."""
-    try:
+    with contextlib.suppress(Exception):
         client.stop(home, timeout=5)
-    except Exception:
-        pass
     for _ in range(3):
         pids = _processes_of(home)
         if not pids:
             return
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.2)
 
 

@@ -32,15 +32,19 @@ def test_bundle_contents_and_manifest(tmp_path: Path) -> None:
     manifest = json.loads((bundle.path / "manifest.json").read_text())
     assert manifest["hash"] == bundle.hash
     assert manifest["python_version"] == platform.python_version()
-    assert {"name": "C", "kind": "value", "reason": "used by the cell"}.items() <= manifest["captured"][0].items()
+    assert {"name": "C", "kind": "value", "reason": "used by the cell"}.items() <= manifest[
+        "captured"
+    ][0].items()
     assert json.loads((code / "jsml.json").read_text())["model_var"] == "model"
 
 
 def test_dockerfile_builds_the_bundle(tmp_path: Path) -> None:
     bundle = build_cell_bundle(CELL, {"C": 0.5}, tmp_path)
     out = bundle.export(tmp_path / "ctx")
-    lines = [l for l in (out / "Dockerfile").read_text().splitlines() if l and not l.startswith("#")]
-    instructions = [l.split()[0] for l in lines if not l.startswith(" ")]
+    lines = [
+        ln for ln in (out / "Dockerfile").read_text().splitlines() if ln and not ln.startswith("#")
+    ]
+    instructions = [ln.split()[0] for ln in lines if not ln.startswith(" ")]
     assert instructions == ["FROM", "ENV", "WORKDIR", "COPY", "RUN", "COPY", "ENTRYPOINT"]
     assert lines[0] == f"FROM python:{platform.python_version()}-slim"
     assert "RUN pip install --no-cache-dir -r /opt/ml/code/requirements.txt" in lines
@@ -51,14 +55,18 @@ def test_dockerfile_builds_the_bundle(tmp_path: Path) -> None:
 
 
 def test_unknown_channel_is_refused_before_submitting(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"channel\('test'\) but no data channel 'test'.*add --data test=PATH"):
+    with pytest.raises(
+        UsageError, match=r"channel\('test'\) but no data channel 'test'.*add --data test=PATH"
+    ):
         build_cell_bundle("x = open(channel('test'))\n", {}, tmp_path, channels=["train"])
-    assert not any(tmp_path.iterdir()) or all(p.name.startswith(".") is False for p in tmp_path.iterdir())
+    assert not any(tmp_path.iterdir()) or all(
+        p.name.startswith(".") is False for p in tmp_path.iterdir()
+    )
     assert not list(tmp_path.glob(".build-*"))
 
 
 def test_empty_cell_points_to_entry_point(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="--entry-point train.py"):
+    with pytest.raises(UsageError, match=r"--entry-point train\.py"):
         build_cell_bundle("  \n", {}, tmp_path)
 
 
@@ -84,10 +92,15 @@ def test_requirements_pin_installed_versions_and_skip_the_stdlib(tmp_path: Path)
     assert pins == sorted([f"pandas=={pandas.__version__}", f"scikit-learn=={sklearn.__version__}"])
     assert local == {}
     assert merge(["pandas<3", "# comment"], pins) == [
-        "pandas<3", "# comment", f"scikit-learn=={sklearn.__version__}"]
+        "pandas<3",
+        "# comment",
+        f"scikit-learn=={sklearn.__version__}",
+    ]
 
 
-def test_local_modules_are_copied_into_the_bundle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_modules_are_copied_into_the_bundle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "mylib.py").write_text("def f():\n    return 41\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     import importlib

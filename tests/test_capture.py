@@ -2,8 +2,12 @@ import pytest
 
 from jupyter_serverless_ml.errors import CaptureError, UsageError
 from jupyter_serverless_ml.packaging.capture import capture, pickle_modules
-from jupyter_serverless_ml.packaging.freevars import (channel_literals, free_names,
-                                                      imported_modules, top_level_definition)
+from jupyter_serverless_ml.packaging.freevars import (
+    channel_literals,
+    free_names,
+    imported_modules,
+    top_level_definition,
+)
 
 
 def test_free_names_follow_python_scoping() -> None:
@@ -71,8 +75,10 @@ def test_class_source_comes_from_history_when_inspect_cannot_find_it() -> None:
 def test_objects_from_installed_modules_become_imports() -> None:
     from collections import OrderedDict
 
-    result = capture("d = OrderedDict()\nj = json.dumps(d)\n",
-                     {"OrderedDict": OrderedDict, "json": __import__("json")})
+    result = capture(
+        "d = OrderedDict()\nj = json.dumps(d)\n",
+        {"OrderedDict": OrderedDict, "json": __import__("json")},
+    )
     assert "from collections import OrderedDict" in result.imports
     assert "import json" in result.imports
     assert not result.values
@@ -80,11 +86,18 @@ def test_objects_from_installed_modules_become_imports() -> None:
 
 def test_runtime_names_are_not_captured() -> None:
     result = capture("x = channel('a')\nlog_metric('m', hp.C)\n", {})
-    assert {r.name for r in result.records if r.kind == "runtime"} == {"channel", "log_metric", "hp"}
+    assert {r.name for r in result.records if r.kind == "runtime"} == {
+        "channel",
+        "log_metric",
+        "hp",
+    }
 
 
 def test_missing_name_is_a_clear_error() -> None:
-    with pytest.raises(CaptureError, match=r"uses 'FEATURES' \(used by the cell\) but the notebook does not define it"):
+    with pytest.raises(
+        CaptureError,
+        match=r"uses 'FEATURES' \(used by the cell\) but the notebook does not define it",
+    ):
         capture("x = FEATURES\n", {})
 
 
@@ -92,7 +105,9 @@ def test_oversized_value_points_to_data_channels() -> None:
     with pytest.raises(CaptureError) as err:
         capture("n = len(big)\n", {"big": b"x" * 5000}, max_value_bytes=1000)
     message = str(err.value)
-    assert "'big'" in message and "--data big=big.parquet" in message and "channel('big')" in message
+    assert (
+        "'big'" in message and "--data big=big.parquet" in message and "channel('big')" in message
+    )
 
 
 def test_unpicklable_value_is_named() -> None:
@@ -113,10 +128,10 @@ def test_lambdas_and_closures_are_pickled_by_value() -> None:
 
 
 def test_pickle_modules_finds_the_libraries_to_unpickle() -> None:
+    from fractions import Fraction
+
     import cloudpickle
     import pandas as pd
-
-    from fractions import Fraction
 
     data = cloudpickle.dumps({"frame": pd.DataFrame({"a": [1]}), "ratio": Fraction(1, 3)})
     found = pickle_modules(data)

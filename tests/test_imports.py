@@ -6,8 +6,17 @@ import sys
 
 import jupyter_serverless_ml
 
-HEAVY = ["boto3", "botocore", "sagemaker", "google.cloud.aiplatform", "google.cloud.storage",
-         "sklearn", "pandas", "starlette", "uvicorn"]
+HEAVY = [
+    "boto3",
+    "botocore",
+    "sagemaker",
+    "google.cloud.aiplatform",
+    "google.cloud.storage",
+    "sklearn",
+    "pandas",
+    "starlette",
+    "uvicorn",
+]
 
 
 def test_import_and_load_ext_import_no_cloud_sdk() -> None:

@@ -40,12 +40,18 @@ def test_train_end_to_end(home: Path, cancer_csv: Path) -> None:
     import pandas as pd
     from sklearn.linear_model import LogisticRegression
 
-    ns = {"pd": pd, "LogisticRegression": LogisticRegression,
-          "FEATURES": ["mean radius", "mean texture"], "__name__": "__main__"}
-    cell = ("df = pd.read_csv(channel('train'))\n"
-            "model = LogisticRegression(C=hp.C, max_iter=500).fit(df[FEATURES], df.target)\n"
-            "log_metric('accuracy', model.score(df[FEATURES], df.target))\n"
-            "print('rows', len(df))\n")
+    ns = {
+        "pd": pd,
+        "LogisticRegression": LogisticRegression,
+        "FEATURES": ["mean radius", "mean texture"],
+        "__name__": "__main__",
+    }
+    cell = (
+        "df = pd.read_csv(channel('train'))\n"
+        "model = LogisticRegression(C=hp.C, max_iter=500).fit(df[FEATURES], df.target)\n"
+        "log_metric('accuracy', model.score(df[FEATURES], df.target))\n"
+        "print('rows', len(df))\n"
+    )
     job = run(cell, ns, name="cancer", data={"train": cancer_csv}, hp={"C": 0.5})
     assert job.status == "Completed"
     assert 0.8 < job.metrics["accuracy"] <= 1.0
@@ -57,7 +63,10 @@ def test_train_end_to_end(home: Path, cancer_csv: Path) -> None:
     again = run(cell, ns, name="cancer", data={"train": cancer_csv}, hp={"C": 0.1})
     assert again.id != job.id and again.model_version == job.model_version + 1
     assert again.model().C == 0.1 and job.model().C == 0.5  # never an overwrite
-    assert [m.version for m in jsml.models("cancer")][-2:] == [job.model_version, again.model_version]
+    assert [m.version for m in jsml.models("cancer")][-2:] == [
+        job.model_version,
+        again.model_version,
+    ]
     assert again.bundle.hash == job.bundle.hash  # hyperparameters are not part of the bundle
 
 
@@ -77,7 +86,7 @@ def test_a_failing_cell_raises_with_reason_and_log_tail(home: Path) -> None:
     failure = err.value
     assert failure.status == "Failed"
     assert failure.reason.startswith("KeyError: 'missing'")
-    assert "jsml_cell.py\", line 3" in failure.reason
+    assert 'jsml_cell.py", line 3' in failure.reason
     assert "loading data" in failure.log_tail
     job = jsml.job(failure.job_id)
     assert job.status == "Failed" and job.failure_reason == failure.reason
@@ -113,13 +122,20 @@ def test_max_runtime_stops_the_job(home: Path) -> None:
 
 def test_memory_limit_kills_the_job(home: Path) -> None:
     with pytest.raises(JobFailed, match=r"exceeded --memory 150M \(resident memory reached"):
-        run("blocks = []\nfor _ in range(40):\n    blocks.append(b'x' * (20 * 1024 * 1024))\n",
-            name="hog", memory="150M")
+        run(
+            "blocks = []\nfor _ in range(40):\n    blocks.append(b'x' * (20 * 1024 * 1024))\n",
+            name="hog",
+            memory="150M",
+        )
 
 
 def test_retries_rerun_a_failed_job(home: Path) -> None:
-    job = run("import os\nif os.environ['JSML_ATTEMPT'] == '1':\n    raise RuntimeError('flaky')\n"
-              "model = {'attempt': int(os.environ['JSML_ATTEMPT'])}\n", name="flaky", retries=1)
+    job = run(
+        "import os\nif os.environ['JSML_ATTEMPT'] == '1':\n    raise RuntimeError('flaky')\n"
+        "model = {'attempt': int(os.environ['JSML_ATTEMPT'])}\n",
+        name="flaky",
+        retries=1,
+    )
     assert job.status == "Completed" and job.record["attempt"] == 2
     assert job.model() == {"attempt": 2}
     assert "retrying (attempt 2 of 2)" in job.logs()
@@ -127,7 +143,9 @@ def test_retries_rerun_a_failed_job(home: Path) -> None:
 
 
 def test_stop_ends_a_running_job(home: Path) -> None:
-    job = run("import time\nprint('started', flush=True)\ntime.sleep(60)\n", name="stoppable", wait=False)
+    job = run(
+        "import time\nprint('started', flush=True)\ntime.sleep(60)\n", name="stoppable", wait=False
+    )
     wait_for(lambda: "started" in job.logs())
     job.stop()
     job.wait(timeout=30, raise_on_failure=False)
@@ -154,8 +172,12 @@ def test_a_killed_supervisor_makes_the_job_lost(home: Path) -> None:
 
 
 def test_the_job_survives_a_daemon_kill(home: Path) -> None:
-    job = run("import time\nlog_metric('before', 1)\nprint('waiting', flush=True)\ntime.sleep(2)\n"
-              "log_metric('after', 2)\nmodel = {'survived': True}\n", name="survivor", wait=False)
+    job = run(
+        "import time\nlog_metric('before', 1)\nprint('waiting', flush=True)\ntime.sleep(2)\n"
+        "log_metric('after', 2)\nmodel = {'survived': True}\n",
+        name="survivor",
+        wait=False,
+    )
     wait_for(lambda: "waiting" in job.logs())
     daemon_pid = state.read_state(home)["pid"]
     supervisor = job.refresh().record["supervisor_pid"]
@@ -214,8 +236,13 @@ result["hpjson"] = json.load(open(os.environ["SM_INPUT_CONFIG_DIR"] + "/hyperpar
 result["cwd"] = os.getcwd()
 open(os.environ["SM_OUTPUT_DATA_DIR"] + "/result.json", "w").write(json.dumps(result))
 """
-    job = run(cell, name="contract", data={"train": cancer_csv, "extra": shards},
-              hp={"C": 0.5, "kind": "l2"}, instance_type="ml.g5.xlarge")
+    job = run(
+        cell,
+        name="contract",
+        data={"train": cancer_csv, "extra": shards},
+        hp={"C": 0.5, "kind": "l2"},
+        instance_type="ml.g5.xlarge",
+    )
     r = output(job)
     root = "/opt/ml" if SANDBOXED else str(Path(job.record["job_dir"]) / "ml")
     assert r["SM_MODEL_DIR"] == r["AIP_MODEL_DIR"] == f"{root}/model"
@@ -267,10 +294,16 @@ def test_entry_point_script_runs_unchanged(home: Path, cancer_csv: Path, tmp_pat
         "d = os.environ['SM_CHANNEL_TRAIN']\n"
         "df = pd.read_csv(os.path.join(d, os.listdir(d)[0]))\n"
         "m = LogisticRegression(C=a.C, max_iter=500).fit(df[COLUMNS], df.target)\n"
-        "joblib.dump(m, os.path.join(os.environ['SM_MODEL_DIR'], 'model.joblib'))\n")
+        "joblib.dump(m, os.path.join(os.environ['SM_MODEL_DIR'], 'model.joblib'))\n"
+    )
     (src / "features.py").write_text("COLUMNS = ['mean radius']\n")
-    job = jsml.train(entry_point="train.py", source_dir=src, data={"train": cancer_csv},
-                     hp={"C": 0.25}, name="script")
+    job = jsml.train(
+        entry_point="train.py",
+        source_dir=src,
+        data={"train": cancer_csv},
+        hp={"C": 0.25},
+        name="script",
+    )
     assert job.status == "Completed"
     assert job.model().C == 0.25
     assert job.record["model"]["flavor"] == "files"
@@ -288,8 +321,11 @@ def test_isolated_environment_is_built_once_per_requirements(home: Path) -> None
 
 
 def test_logs_follow_prints_until_the_end(home: Path) -> None:
-    job = run("import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.2)\n",
-              name="ticker", wait=False)
+    job = run(
+        "import time\nfor i in range(3):\n    print('tick', i, flush=True)\n    time.sleep(0.2)\n",
+        name="ticker",
+        wait=False,
+    )
     lines: list[str] = []
     jsml.follow_logs(job.id, progress=jsml.Progress(lines.append))
     text = "".join(lines)

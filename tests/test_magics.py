@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import queue
 import re
 from pathlib import Path
 from typing import Any
@@ -24,16 +23,22 @@ def cell(shell: Any, source: str) -> Any:
 
 
 def test_train_cell_captures_the_notebook(ipython: Any, cancer_csv: Path, capsys: Any) -> None:
-    cell(ipython, "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
-                  "FEATURES = ['mean radius', 'mean texture']\n"
-                  "def prep(df):\n    return clean(df)\n"
-                  "def clean(df):\n    return df.dropna()\n"
-                  "class Reporter:\n    def report(self, m, df):\n"
-                  "        log_metric('accuracy', m.score(df[FEATURES], df.target))\n")
-    job = cell(ipython, f"%%train --name cancer --data train={cancer_csv} --hp C=0.5 --as handle\n"
-                        "df = prep(pd.read_csv(channel('train')))\n"
-                        "model = LogisticRegression(C=hp.C, max_iter=500).fit(df[FEATURES], df.target)\n"
-                        "Reporter().report(model, df)\n")
+    cell(
+        ipython,
+        "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+        "FEATURES = ['mean radius', 'mean texture']\n"
+        "def prep(df):\n    return clean(df)\n"
+        "def clean(df):\n    return df.dropna()\n"
+        "class Reporter:\n    def report(self, m, df):\n"
+        "        log_metric('accuracy', m.score(df[FEATURES], df.target))\n",
+    )
+    job = cell(
+        ipython,
+        f"%%train --name cancer --data train={cancer_csv} --hp C=0.5 --as handle\n"
+        "df = prep(pd.read_csv(channel('train')))\n"
+        "model = LogisticRegression(C=hp.C, max_iter=500).fit(df[FEATURES], df.target)\n"
+        "Reporter().report(model, df)\n",
+    )
     assert isinstance(job, Job) and ipython.user_ns["handle"] is job
     assert job.status == "Completed" and job.metrics["accuracy"] > 0.8
     printed = capsys.readouterr().out
@@ -68,16 +73,25 @@ def test_stop_magic(ipython: Any, capsys: Any) -> None:
     assert job.status == "Stopped"
 
 
-@pytest.mark.parametrize("source, message", [
-    ("%%train --nmae x\npass\n", "unrecognized arguments: --nmae x; did you mean --name?"),
-    ("%%train --hp C\npass\n", "--hp expects KEY=VALUE, got 'C'"),
-    ("%%train --data train=/no/such.csv\npass\n", "data channel 'train': /no/such.csv does not exist"),
-    ("%%train --backend nimbus\npass\n", "unknown backend 'nimbus'"),
-    ("%%train --name e\n\n", "the %%train cell is empty"),
-    ("%%train --instance-count x\npass\n", "invalid int value"),
-    ("%%train --name u\nx = UNDEFINED_THING\n", "'UNDEFINED_THING' (used by the cell) but the notebook does not define it"),
-    ("%job\n", "the following arguments are required: ref"),
-])
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("%%train --nmae x\npass\n", "unrecognized arguments: --nmae x; did you mean --name?"),
+        ("%%train --hp C\npass\n", "--hp expects KEY=VALUE, got 'C'"),
+        (
+            "%%train --data train=/no/such.csv\npass\n",
+            "data channel 'train': /no/such.csv does not exist",
+        ),
+        ("%%train --backend nimbus\npass\n", "unknown backend 'nimbus'"),
+        ("%%train --name e\n\n", "the %%train cell is empty"),
+        ("%%train --instance-count x\npass\n", "invalid int value"),
+        (
+            "%%train --name u\nx = UNDEFINED_THING\n",
+            "'UNDEFINED_THING' (used by the cell) but the notebook does not define it",
+        ),
+        ("%job\n", "the following arguments are required: ref"),
+    ],
+)
 def test_bad_arguments_are_one_clear_line(ipython: Any, source: str, message: str) -> None:
     before = len(cell(ipython, "%jobs --limit 1000"))
     with pytest.raises(UsageError) as err:
@@ -94,9 +108,25 @@ def test_a_failed_job_raises_in_the_kernel(ipython: Any) -> None:
 
 def test_usage_shows_every_option(ipython: Any) -> None:
     doc = ipython.find_cell_magic("train").__doc__
-    for option in ("--name", "--data", "--hp", "--backend", "--instance-type", "--instance-count",
-                   "--requirements", "--env", "--network", "--memory", "--max-runtime", "--retries",
-                   "--no-wait", "--as", "--model-var", "--entry-point", "--source-dir"):
+    for option in (
+        "--name",
+        "--data",
+        "--hp",
+        "--backend",
+        "--instance-type",
+        "--instance-count",
+        "--requirements",
+        "--env",
+        "--network",
+        "--memory",
+        "--max-runtime",
+        "--retries",
+        "--no-wait",
+        "--as",
+        "--model-var",
+        "--entry-point",
+        "--source-dir",
+    ):
         assert option in doc
 
 
@@ -120,19 +150,24 @@ def test_kernel_restart_keeps_the_job(home: Path) -> None:
                 out.append(msg["content"]["text"])
             elif msg["msg_type"] == "error":
                 out.append("ERROR " + msg["content"]["ename"] + ": " + msg["content"]["evalue"])
+
         kc.wait_for_ready(timeout=60)
         kc.execute_interactive(code, output_hook=hook, timeout=120)
         return "".join(out)
 
     try:
-        printed = run("%load_ext jupyter_serverless_ml\n"
-                      "job = get_ipython().run_cell_magic('train', '--name across-restart --no-wait',"
-                      " 'import time\\ntime.sleep(4)\\nmodel = 42\\n')\nprint(job.id)")
+        printed = run(
+            "%load_ext jupyter_serverless_ml\n"
+            "job = get_ipython().run_cell_magic('train', '--name across-restart --no-wait',"
+            " 'import time\\ntime.sleep(4)\\nmodel = 42\\n')\nprint(job.id)"
+        )
         job_id = printed.strip().splitlines()[-1]
         assert job_id.startswith("across-restart-"), printed
         manager.restart_kernel(now=True)
-        printed = run("%load_ext jupyter_serverless_ml\nimport jupyter_serverless_ml as j\n"
-                      f"print([x.id for x in j.jobs()])\nprint(j.job('{job_id}').wait(timeout=60).status)")
+        printed = run(
+            "%load_ext jupyter_serverless_ml\nimport jupyter_serverless_ml as j\n"
+            f"print([x.id for x in j.jobs()])\nprint(j.job('{job_id}').wait(timeout=60).status)"
+        )
         assert job_id in printed and printed.strip().endswith("Completed"), printed
     finally:
         kc.stop_channels()

@@ -21,9 +21,14 @@ def _outputs(path: Path) -> str:
 def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
     work = tmp_path / "nb"
     work.mkdir()
-    papermill.execute_notebook(str(NOTEBOOKS / "quickstart.ipynb"), str(work / "out.ipynb"),
-                               parameters={"job_name": "quickstart-ci", "C": 0.3}, cwd=str(work),
-                               kernel_name="python3", progress_bar=False)
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "quickstart.ipynb"),
+        str(work / "out.ipynb"),
+        parameters={"job_name": "quickstart-ci", "C": 0.3},
+        cwd=str(work),
+        kernel_name="python3",
+        progress_bar=False,
+    )
     text = _outputs(work / "out.ipynb")
     assert "quickstart-ci-" in text and ": Completed" in text
     assert "model quickstart-ci:1" in text and "'accuracy':" in text
@@ -32,27 +37,47 @@ def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
 
 def test_a_failed_job_fails_the_papermill_run(home: Path, tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
-                nbformat.v4.new_code_cell("%%train --name doomed\nraise RuntimeError('data is bad')"),
-                nbformat.v4.new_code_cell("print('never reached')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
+        nbformat.v4.new_code_cell("%%train --name doomed\nraise RuntimeError('data is bad')"),
+        nbformat.v4.new_code_cell("print('never reached')"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, tmp_path / "fail.ipynb")
     with pytest.raises(papermill.PapermillExecutionError) as err:
-        papermill.execute_notebook(str(tmp_path / "fail.ipynb"), str(tmp_path / "out.ipynb"),
-                                   cwd=str(tmp_path), progress_bar=False)
+        papermill.execute_notebook(
+            str(tmp_path / "fail.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            cwd=str(tmp_path),
+            progress_bar=False,
+        )
     assert err.value.ename == "JobFailed" and "RuntimeError: data is bad" in err.value.evalue
     assert "never reached" not in _outputs(tmp_path / "out.ipynb")
 
 
 def test_a_bad_magic_argument_fails_the_papermill_run(home: Path, tmp_path: Path) -> None:
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
-                nbformat.v4.new_code_cell("%%train --hp C\npass")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
+        nbformat.v4.new_code_cell("%%train --hp C\npass"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(papermill.PapermillExecutionError) as err:
-        papermill.execute_notebook(str(tmp_path / "bad.ipynb"), str(tmp_path / "out.ipynb"),
-                                   cwd=str(tmp_path), progress_bar=False)
+        papermill.execute_notebook(
+            str(tmp_path / "bad.ipynb"),
+            str(tmp_path / "out.ipynb"),
+            cwd=str(tmp_path),
+            progress_bar=False,
+        )
     assert err.value.ename == "UsageError" and "--hp expects KEY=VALUE" in err.value.evalue
 
 

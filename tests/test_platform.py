@@ -43,12 +43,13 @@ def test_concurrent_first_use_gives_one_daemon(tmp_path: Path) -> None:
     from conftest import stop_everything
 
     home = tmp_path / "h"
-    code = ("from jupyter_serverless_ml.platform import client; "
-            "print(client.ensure_running().pid)")
+    code = "from jupyter_serverless_ml.platform import client; print(client.ensure_running().pid)"
     env = dict(os.environ, JSML_HOME=str(home))
     try:
-        procs = [subprocess.Popen([PY, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-                 for _ in range(3)]
+        procs = [
+            subprocess.Popen([PY, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+            for _ in range(3)
+        ]
         pids = {p.communicate(timeout=60)[0].strip() for p in procs}
         assert len(pids) == 1 and pids != {""}
     finally:
@@ -57,12 +58,21 @@ def test_concurrent_first_use_gives_one_daemon(tmp_path: Path) -> None:
 
 def test_two_processes_see_the_same_jobs(home: Path) -> None:
     env = dict(os.environ, JSML_HOME=str(home))
-    submit = ("import jupyter_serverless_ml as j; "
-              "print(j.train('x = 1\\n', name='shared', wait=False, namespace={}).id)")
-    job_id = subprocess.run([PY, "-c", submit], env=env, capture_output=True, text=True,
-                            timeout=60, check=True).stdout.strip()
-    listing = subprocess.run([PY, "-m", "jupyter_serverless_ml.cli", "jobs", "--json"], env=env,
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+    submit = (
+        "import jupyter_serverless_ml as j; "
+        "print(j.train('x = 1\\n', name='shared', wait=False, namespace={}).id)"
+    )
+    job_id = subprocess.run(
+        [PY, "-c", submit], env=env, capture_output=True, text=True, timeout=60, check=True
+    ).stdout.strip()
+    listing = subprocess.run(
+        [PY, "-m", "jupyter_serverless_ml.cli", "jobs", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert job_id in [j["id"] for j in json.loads(listing)]
 
 
@@ -77,7 +87,9 @@ def test_stop_and_restart(home: Path) -> None:
 
 def test_unusable_homes_are_clear_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JSML_HOME", "/proc/jsml-cannot-exist")
-    with pytest.raises(ConfigError, match="cannot create JSML_HOME /proc/jsml-cannot-exist.*set JSML_HOME"):
+    with pytest.raises(
+        ConfigError, match=r"cannot create JSML_HOME /proc/jsml-cannot-exist.*set JSML_HOME"
+    ):
         config.home()
     theirs = tmp_path / "theirs"
     theirs.mkdir()
@@ -88,14 +100,19 @@ def test_unusable_homes_are_clear_errors(tmp_path: Path, monkeypatch: pytest.Mon
     a_file = tmp_path / "file"
     a_file.write_text("x")
     monkeypatch.setenv("JSML_HOME", str(a_file))
-    with pytest.raises(ConfigError, match="cannot create JSML_HOME|not a directory"):
+    with pytest.raises(ConfigError, match=r"cannot create JSML_HOME|not a directory"):
         config.home()
 
 
 def test_cli_reports_a_bad_home_in_one_line(tmp_path: Path) -> None:
     env = dict(os.environ, JSML_HOME="/proc/jsml-nope")
-    done = subprocess.run([PY, "-m", "jupyter_serverless_ml.cli", "jobs"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [PY, "-m", "jupyter_serverless_ml.cli", "jobs"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert done.stderr.startswith("error: cannot create JSML_HOME /proc/jsml-nope")
     assert len(done.stderr.strip().splitlines()) == 1

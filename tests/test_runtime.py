@@ -13,8 +13,13 @@ from jupyter_serverless_ml.runtime import contract, flavors
 from jupyter_serverless_ml.runtime.runner import hyperparameter_args
 
 
-def _run(bundle_path: Path, root: Path, channels: dict[str, Path], hps: dict,
-         env_from_config: bool = False) -> subprocess.CompletedProcess[str]:
+def _run(
+    bundle_path: Path,
+    root: Path,
+    channels: dict[str, Path],
+    hps: dict,
+    env_from_config: bool = False,
+) -> subprocess.CompletedProcess[str]:
     (root / "model").mkdir(parents=True, exist_ok=True)
     (root / "output").mkdir(parents=True, exist_ok=True)
     for name, path in channels.items():
@@ -26,25 +31,44 @@ def _run(bundle_path: Path, root: Path, channels: dict[str, Path], hps: dict,
         contract.write_config(root, list(channels), hps, ["algo-1"], "algo-1")
         env["JSML_ML_ROOT"] = str(root)
     else:
-        env.update(contract.job_environment(str(root), list(channels), hps,
-                                            channel_files={n: p.name for n, p in channels.items()}))
+        env.update(
+            contract.job_environment(
+                str(root),
+                list(channels),
+                hps,
+                channel_files={n: p.name for n, p in channels.items()},
+            )
+        )
         env["JSML_CODE_DIR"] = str(code)
-    return subprocess.run([sys.executable, "-m", "jsml_runtime.runner"], env=env, cwd=code,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "jsml_runtime.runner"],
+        env=env,
+        cwd=code,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-def test_cell_runs_with_channels_hp_metrics_and_saves_the_model(tmp_path: Path, cancer_csv: Path) -> None:
-    cell = ("import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
-            "df = pd.read_csv(channel('train'))\n"
-            "model = LogisticRegression(C=hp.C, max_iter=300).fit(df[FEATURES], df.target)\n"
-            "log_metric('accuracy', model.score(df[FEATURES], df.target))\n"
-            "log_metric('loss', 0.5, step=3)\n")
-    bundle = build_cell_bundle(cell, {"FEATURES": ["mean radius", "mean texture"]}, tmp_path / "b",
-                               channels=["train"])
+def test_cell_runs_with_channels_hp_metrics_and_saves_the_model(
+    tmp_path: Path, cancer_csv: Path
+) -> None:
+    cell = (
+        "import pandas as pd\nfrom sklearn.linear_model import LogisticRegression\n"
+        "df = pd.read_csv(channel('train'))\n"
+        "model = LogisticRegression(C=hp.C, max_iter=300).fit(df[FEATURES], df.target)\n"
+        "log_metric('accuracy', model.score(df[FEATURES], df.target))\n"
+        "log_metric('loss', 0.5, step=3)\n"
+    )
+    bundle = build_cell_bundle(
+        cell, {"FEATURES": ["mean radius", "mean texture"]}, tmp_path / "b", channels=["train"]
+    )
     root = tmp_path / "ml"
     done = _run(bundle.path, root, {"train": cancer_csv}, {"C": 0.5})
     assert done.returncode == 0, done.stderr
-    metrics = [json.loads(line) for line in (root / "output" / "metrics.jsonl").read_text().splitlines()]
+    metrics = [
+        json.loads(line) for line in (root / "output" / "metrics.jsonl").read_text().splitlines()
+    ]
     assert [m["name"] for m in metrics] == ["accuracy", "loss"]
     assert 0.8 < metrics[0]["value"] <= 1 and metrics[1]["step"] == 3
     meta = flavors.describe(root / "model")
@@ -57,21 +81,25 @@ def test_cell_runs_with_channels_hp_metrics_and_saves_the_model(tmp_path: Path, 
 
 
 def test_failure_reason_goes_to_the_failure_file(tmp_path: Path) -> None:
-    bundle = build_cell_bundle("x = 1\nraise ValueError('bad column ' + str(x))\n", {}, tmp_path / "b")
+    bundle = build_cell_bundle(
+        "x = 1\nraise ValueError('bad column ' + str(x))\n", {}, tmp_path / "b"
+    )
     root = tmp_path / "ml"
     done = _run(bundle.path, root, {}, {})
     assert done.returncode == 1
     failure = (root / "output" / "failure").read_text()
     assert failure.startswith("ValueError: bad column 1")
-    assert "jsml_cell.py\", line 2" in failure and "jsml_runtime" not in failure
+    assert 'jsml_cell.py", line 2' in failure and "jsml_runtime" not in failure
 
 
 def test_unknown_channel_at_run_time_says_what_to_add(tmp_path: Path) -> None:
     bundle = build_cell_bundle("name = 'te' + 'st'\np = channel(name)\n", {}, tmp_path / "b")
     root = tmp_path / "ml"
     done = _run(bundle.path, root, {}, {})
-    assert "no data channel 'test' in this job (channels: none); add --data test=PATH" in \
-        (root / "output" / "failure").read_text()
+    assert (
+        "no data channel 'test' in this job (channels: none); add --data test=PATH"
+        in (root / "output" / "failure").read_text()
+    )
     assert done.returncode == 1
 
 
@@ -86,7 +114,9 @@ def test_python_version_mismatch_is_refused(tmp_path: Path) -> None:
     assert "built with Python 2.7.18" in (tmp_path / "ml" / "output" / "failure").read_text()
 
 
-def test_entry_point_gets_sagemaker_arguments_and_environment(tmp_path: Path, cancer_csv: Path) -> None:
+def test_entry_point_gets_sagemaker_arguments_and_environment(
+    tmp_path: Path, cancer_csv: Path
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "train.py").write_text(
@@ -100,10 +130,13 @@ def test_entry_point_gets_sagemaker_arguments_and_environment(tmp_path: Path, ca
         "assert os.listdir(a.train) == ['train.csv'], os.listdir(a.train)\n"
         "assert os.environ['AIP_MODEL_DIR'] == a.model_dir\n"
         "joblib.dump(DummyClassifier(), os.path.join(a.model_dir, 'model.joblib'))\n"
-        "print('args', a.C, a.epochs)\n")
+        "print('args', a.C, a.epochs)\n"
+    )
     bundle = build_entry_point_bundle("train.py", tmp_path / "b", source_dir=src)
     root = tmp_path / "ml"
-    done = _run(bundle.path, root, {"train": cancer_csv}, {"C": 0.5, "epochs": 3}, env_from_config=True)
+    done = _run(
+        bundle.path, root, {"train": cancer_csv}, {"C": 0.5, "epochs": 3}, env_from_config=True
+    )
     assert done.returncode == 0, done.stderr
     assert "args 0.5 3" in done.stdout
     assert flavors.describe(root / "model")["flavor"] == "files"
@@ -112,18 +145,30 @@ def test_entry_point_gets_sagemaker_arguments_and_environment(tmp_path: Path, ca
 
 def test_hyperparameter_args_match_sagemaker() -> None:
     assert hyperparameter_args({"C": 0.5, "name": "x", "flag": True, "layers": [1, 2]}) == [
-        "--C", "0.5", "--name", "x", "--flag", "True", "--layers", "[1, 2]"]
+        "--C",
+        "0.5",
+        "--name",
+        "x",
+        "--flag",
+        "True",
+        "--layers",
+        "[1, 2]",
+    ]
 
 
 def test_environment_from_config_rebuilds_the_contract(tmp_path: Path) -> None:
-    contract.write_config(tmp_path, ["train"], {"C": 0.5, "name": "x"}, ["algo-1", "algo-2"], "algo-2")
+    contract.write_config(
+        tmp_path, ["train"], {"C": 0.5, "name": "x"}, ["algo-1", "algo-2"], "algo-2"
+    )
     (tmp_path / "input" / "data" / "train").mkdir(parents=True)
     (tmp_path / "input" / "data" / "train" / "a.csv").write_text("x")
     env = contract.environment_from_config(str(tmp_path))
     assert json.loads(env["SM_HPS"]) == {"C": 0.5, "name": "x"}
     assert env["SM_HP_C"] == "0.5"
     assert env["SM_CHANNEL_TRAIN"] == f"{tmp_path}/input/data/train"
-    assert json.loads(env["SM_HOSTS"]) == ["algo-1", "algo-2"] and env["SM_CURRENT_HOST"] == "algo-2"
+    assert (
+        json.loads(env["SM_HOSTS"]) == ["algo-1", "algo-2"] and env["SM_CURRENT_HOST"] == "algo-2"
+    )
     assert json.loads(env["JSML_CHANNEL_FILES"]) == {"train": "a.csv"}
 
 
@@ -144,7 +189,9 @@ def test_lightgbm_booster_uses_its_native_format(tmp_path: Path) -> None:
     import numpy as np
 
     X, y = np.random.default_rng(0).random((100, 3)), np.arange(100) % 2
-    booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), num_boost_round=3)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), num_boost_round=3
+    )
     meta = flavors.save(booster, tmp_path / "lgb")
     assert meta["flavor"] == "lightgbm" and meta["files"] == ["model.txt"]
     assert np.allclose(flavors.load(tmp_path / "lgb").predict(X), booster.predict(X))

@@ -8,8 +8,16 @@ from jupyter_serverless_ml.platform.store import SCHEMA_VERSION, SchemaTooNew, S
 
 
 def _job(job_id: str, name: str = "n") -> dict:
-    return {"id": job_id, "name": name, "backend": "local", "status": "Pending",
-            "created_at": time.time(), "spec": {"a": 1}, "bundle_hash": "h", "job_dir": "/x"}
+    return {
+        "id": job_id,
+        "name": name,
+        "backend": "local",
+        "status": "Pending",
+        "created_at": time.time(),
+        "spec": {"a": 1},
+        "bundle_hash": "h",
+        "job_dir": "/x",
+    }
 
 
 def test_schema_is_versioned_and_wal(tmp_path: Path) -> None:
@@ -38,8 +46,13 @@ def test_jobs_events_metrics_and_model_versions(tmp_path: Path) -> None:
     store.add_metrics("a", [{"name": "acc", "value": 0.5}, {"name": "acc", "value": 0.7}], 40)
     assert store.job("a")["metrics_offset"] == 40
     assert store.latest_metrics(["a", "b"]) == {"a": {"acc": 0.7}, "b": {}}
-    model = {"name": "n", "version": store.next_model_version("n"), "uri": "file:///m",
-             "flavor": "sklearn", "metadata": {"k": 1}}
+    model = {
+        "name": "n",
+        "version": store.next_model_version("n"),
+        "uri": "file:///m",
+        "flavor": "sklearn",
+        "metadata": {"k": 1},
+    }
     store.complete_job_with_model("a", model, status="Completed", ended_at=time.time())
     assert store.job("a")["model_version"] == 1
     assert store.next_model_version("n") == 2

@@ -33,10 +33,14 @@ def get_backend(name: str | None = None) -> Backend:
         found = [ep for ep in metadata.entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
         if not found:
             planned = {"sagemaker", "vertex"}
-            why = (f"the {name!r} backend is not part of this version yet" if name in planned
-                   else f"unknown backend {name!r}")
-            raise UsageError(f"{why}; available backends: {', '.join(available())} "
-                             "(e.g. --backend local)")
+            why = (
+                f"the {name!r} backend is not part of this version yet"
+                if name in planned
+                else f"unknown backend {name!r}"
+            )
+            raise UsageError(
+                f"{why}; available backends: {', '.join(available())} (e.g. --backend local)"
+            )
         backend = found[0].load()()
     _instances[name] = backend
     return backend

@@ -65,13 +65,15 @@ class Backend(abc.ABC):
         """A job by id, or the newest job with that name; :class:`NotFound` otherwise."""
 
     @abc.abstractmethod
-    def jobs(self, *, status: list[str] | None = None, name: str | None = None,
-             limit: int = 100) -> list[dict[str, Any]]:
+    def jobs(
+        self, *, status: list[str] | None = None, name: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
         """Jobs, newest first."""
 
     @abc.abstractmethod
-    def watch(self, job_id: str, *, status: str, log_offset: int, metrics: int,
-              timeout: float) -> dict[str, Any]:
+    def watch(
+        self, job_id: str, *, status: str, log_offset: int, metrics: int, timeout: float
+    ) -> dict[str, Any]:
         """Wait up to ``timeout`` seconds for news about a job.
 
         Returns ``{"job": record, "log": new text, "log_offset": int, "metrics": [new records]}``

@@ -37,8 +37,9 @@ class LocalBackend(Backend):
             self._client = ensure_running(self.home)
         return self._client
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None = None,
-              **params: Any) -> Any:
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any
+    ) -> Any:
         """One request; when it never reached a daemon (restarted, moved port), reconnect once."""
         for attempt in (1, 2):
             try:
@@ -64,16 +65,27 @@ class LocalBackend(Backend):
     def job(self, ref: str) -> dict[str, Any]:
         return dict(self._call("GET", f"/v1/jobs/{self._ref(ref)}"))
 
-    def jobs(self, *, status: list[str] | None = None, name: str | None = None,
-             limit: int = 100) -> list[dict[str, Any]]:
-        reply = self._call("GET", "/v1/jobs", status=",".join(status) if status else None,
-                                name=name, limit=limit)
+    def jobs(
+        self, *, status: list[str] | None = None, name: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        reply = self._call(
+            "GET", "/v1/jobs", status=",".join(status) if status else None, name=name, limit=limit
+        )
         return list(reply["jobs"])
 
-    def watch(self, job_id: str, *, status: str, log_offset: int, metrics: int,
-              timeout: float) -> dict[str, Any]:
-        return dict(self._call("GET", f"/v1/jobs/{self._ref(job_id)}/watch", status=status,
-                                    log_offset=log_offset, metrics=metrics, timeout=timeout))
+    def watch(
+        self, job_id: str, *, status: str, log_offset: int, metrics: int, timeout: float
+    ) -> dict[str, Any]:
+        return dict(
+            self._call(
+                "GET",
+                f"/v1/jobs/{self._ref(job_id)}/watch",
+                status=status,
+                log_offset=log_offset,
+                metrics=metrics,
+                timeout=timeout,
+            )
+        )
 
     def logs(self, ref: str, offset: int = 0) -> tuple[str, int]:
         reply = self._call("GET", f"/v1/jobs/{self._ref(ref)}/logs", offset=offset)
@@ -96,5 +108,7 @@ class LocalBackend(Backend):
         parsed = urlparse(str(record["uri"]))
         path = Path(unquote(parsed.path))
         if parsed.scheme != "file" or not path.is_dir():
-            raise NotFound(f"model {record['name']}:{record['version']} has no local files at {record['uri']}")
+            raise NotFound(
+                f"model {record['name']}:{record['version']} has no local files at {record['uri']}"
+            )
         return flavors.load(path)

@@ -68,8 +68,9 @@ class Bundle:
         """Copy the bundle as a Docker build context into ``directory``."""
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
-        shutil.copytree(self.path, target, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            self.path, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
         return target
 
     def __repr__(self) -> str:
@@ -99,8 +100,13 @@ def _copy_runtime(code: Path) -> None:
         shutil.copyfile(source, target / source.name)
 
 
-def _finish(staging: Path, root: Path, manifest: dict[str, Any], user_requirements: Path | None,
-            detected: list[str]) -> Bundle:
+def _finish(
+    staging: Path,
+    root: Path,
+    manifest: dict[str, Any],
+    user_requirements: Path | None,
+    detected: list[str],
+) -> Bundle:
     """Write requirements, Dockerfile and manifest; move into ``root/<hash>`` (or reuse it)."""
     user_lines = user_requirements.read_text().splitlines() if user_requirements else []
     reqs = requirements.merge(user_lines, detected)
@@ -108,8 +114,12 @@ def _finish(staging: Path, root: Path, manifest: dict[str, Any], user_requiremen
     provisional = _content_hash(staging)
     (staging / "Dockerfile").write_text(dockerfile.render(provisional[:16]))
     digest = _content_hash(staging)
-    manifest.update(hash=digest, requirements=reqs, python_version=platform.python_version(),
-                    created_at=time.time())
+    manifest.update(
+        hash=digest,
+        requirements=reqs,
+        python_version=platform.python_version(),
+        created_at=time.time(),
+    )
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
     compileall.compile_dir(staging / "code" / "jsml_runtime", quiet=1)  # the sandbox is read-only
     final = root / digest
@@ -174,8 +184,9 @@ def build_cell_bundle(
         )
     req_path = _requirements_path(requirements_file)
     main_name = str(namespace.get("__name__", "__main__"))
-    captured = capture(source, namespace, history=history, main_name=main_name,
-                       max_value_bytes=max_value_bytes)
+    captured = capture(
+        source, namespace, history=history, main_name=main_name, max_value_bytes=max_value_bytes
+    )
     _check_channels(captured.sources, channels)
     staging, code = _staging(root)
     try:
@@ -187,9 +198,14 @@ def build_cell_bundle(
             captured.modules.add("cloudpickle")
         detected, local = requirements.pin(captured.modules)
         local_copied = _copy_local_modules(code, local)
-        config = {"mode": "cell", "python": platform.python_version(), "model_var": model_var,
-                  "cell_file": "jsml_cell.py", "captured_file": "jsml_captured.py",
-                  "values_file": "jsml_values.pkl" if values is not None else None}
+        config = {
+            "mode": "cell",
+            "python": platform.python_version(),
+            "model_var": model_var,
+            "cell_file": "jsml_cell.py",
+            "captured_file": "jsml_captured.py",
+            "values_file": "jsml_values.pkl" if values is not None else None,
+        }
         (code / "jsml.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         manifest = {
             "mode": "cell",
@@ -208,7 +224,9 @@ def _requirements_path(requirements_file: str | Path | None) -> Path | None:
         return None
     path = Path(requirements_file).expanduser()
     if not path.is_file():
-        raise UsageError(f"--requirements {requirements_file}: no such file; give a pip requirements file")
+        raise UsageError(
+            f"--requirements {requirements_file}: no such file; give a pip requirements file"
+        )
     return path
 
 
@@ -235,8 +253,12 @@ def build_entry_point_bundle(
     staging, code = _staging(root)
     try:
         if source_dir:
-            shutil.copytree(base, code, dirs_exist_ok=True,
-                            ignore=shutil.ignore_patterns("__pycache__", ".git", "*.pyc", ".ipynb_checkpoints"))
+            shutil.copytree(
+                base,
+                code,
+                dirs_exist_ok=True,
+                ignore=shutil.ignore_patterns("__pycache__", ".git", "*.pyc", ".ipynb_checkpoints"),
+            )
         else:
             shutil.copyfile(entry, code / entry.name)
             entry_point = entry.name
@@ -249,11 +271,18 @@ def build_entry_point_bundle(
                     continue
         local_names = {p.stem for p in code.iterdir()}
         detected, _ = requirements.pin(m for m in modules if m.split(".")[0] not in local_names)
-        config = {"mode": "entry_point", "python": platform.python_version(),
-                  "entry_point": entry_point}
+        config = {
+            "mode": "entry_point",
+            "python": platform.python_version(),
+            "entry_point": entry_point,
+        }
         (code / "jsml.json").write_text(json.dumps(config, indent=2, sort_keys=True))
-        manifest = {"mode": "entry_point", "entry_point": entry_point,
-                    "source_dir": str(base) if source_dir else None, "captured": []}
+        manifest: dict[str, Any] = {
+            "mode": "entry_point",
+            "entry_point": entry_point,
+            "source_dir": str(base) if source_dir else None,
+            "captured": [],
+        }
         return _finish(staging, root, manifest, req_path, detected)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

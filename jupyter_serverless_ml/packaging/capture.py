@@ -67,21 +67,28 @@ class Capture:
 
 
 def _is_notebook_object(obj: Any, main_name: str) -> bool:
-    return (isinstance(obj, (types.FunctionType, type))
-            and getattr(obj, "__module__", None) == main_name)
+    return (
+        isinstance(obj, (types.FunctionType, type))
+        and getattr(obj, "__module__", None) == main_name
+    )
+
+
+def _module_import(name: str, module: str) -> str:
+    """The import statement that binds module ``module`` to ``name``."""
+    if module == name:
+        return f"import {module}"
+    parent, _, leaf = module.rpartition(".")
+    if not parent:
+        return f"import {module} as {name}"
+    return f"from {parent} import {leaf}" + ("" if leaf == name else f" as {name}")
 
 
 def _import_line(name: str, obj: Any) -> str | None:
     """``from module import qualname as name`` when that import gives back ``obj``."""
     if isinstance(obj, types.ModuleType):
-        module = obj.__name__
-        if module == name:
-            return f"import {module}"
-        parent, _, leaf = module.rpartition(".")
-        return f"from {parent} import {leaf} as {name}" if parent and leaf != name else (
-            f"from {parent} import {leaf}" if parent else f"import {module} as {name}")
-    module = getattr(obj, "__module__", None)
-    qualname = getattr(obj, "__qualname__", None)
+        return _module_import(name, obj.__name__)
+    module: str | None = getattr(obj, "__module__", None)
+    qualname: str | None = getattr(obj, "__qualname__", None)
     if not module or not qualname or "." in qualname or "<" in qualname:
         return None
     if module == "__main__" or module.startswith(("jupyter_serverless_ml", "IPython")):
@@ -123,12 +130,12 @@ def pickle_modules(data: bytes) -> set[str]:
         if op.name == "GLOBAL":
             modules.add(str(arg).split(" ")[0])
         elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE", "BINUNICODE8"):
-            last = arg
-            strings.append(arg)
+            last = str(arg)
+            strings.append(last)
         elif op.name == "MEMOIZE":
             memo[len(memo)] = last
         elif op.name in ("BINGET", "LONG_BINGET", "GET"):
-            last = memo.get(int(arg))
+            last = memo.get(int(str(arg)))
             if isinstance(last, str):
                 strings.append(last)
         elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
@@ -172,7 +179,9 @@ def capture(
         line = _import_line(name, obj)
         if line:
             result.imports.append(line)
-            result.modules.add(obj.__name__ if isinstance(obj, types.ModuleType) else obj.__module__)
+            result.modules.add(
+                obj.__name__ if isinstance(obj, types.ModuleType) else obj.__module__
+            )
             result.records.append(Captured(name, "import", reason, line))
             continue
         src = _source_of(obj, history) if _is_notebook_object(obj, main_name) else None
@@ -181,7 +190,11 @@ def capture(
             result.sources.append(src)
             result.modules |= imported_modules(src)
             result.records.append(Captured(name, "source", reason, src.strip().splitlines()[0]))
-            what = f"used by {name}()" if isinstance(obj, types.FunctionType) else f"used by class {name}"
+            what = (
+                f"used by {name}()"
+                if isinstance(obj, types.FunctionType)
+                else f"used by class {name}"
+            )
             queue += [(dep, what) for dep in sorted(free_names(src)) if dep not in seen]
             continue
         result.values[name] = obj
@@ -202,7 +215,8 @@ def capture(
             )
         result.modules |= pickle_modules(data)
         result.records.append(
-            Captured(name, "value", reason, f"{type(obj).__name__}, pickled", size=len(data)))
+            Captured(name, "value", reason, f"{type(obj).__name__}, pickled", size=len(data))
+        )
     if missing:
         raise CaptureError(
             f"the cell uses {', '.join(missing)} but the notebook does not define "

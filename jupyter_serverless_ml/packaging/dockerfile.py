@@ -21,5 +21,6 @@ ENTRYPOINT ["python", "-m", "jsml_runtime.runner"]
 
 def render(bundle_hash: str, python: str | None = None) -> str:
     """The Dockerfile text for a bundle built with Python ``python`` (default: this one)."""
-    return TEMPLATE.format(hash=bundle_hash, tag=f"jsml-{bundle_hash[:12]}",
-                           python=python or platform.python_version())
+    return TEMPLATE.format(
+        hash=bundle_hash, tag=f"jsml-{bundle_hash[:12]}", python=python or platform.python_version()
+    )

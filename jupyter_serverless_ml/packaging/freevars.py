@@ -16,7 +16,9 @@ def parse(source: str, what: str = "the cell") -> ast.Module:
     try:
         return ast.parse(source)
     except SyntaxError as exc:
-        raise UsageError(f"{what} does not parse: line {exc.lineno}: {exc.msg}; fix it and rerun") from exc
+        raise UsageError(
+            f"{what} does not parse: line {exc.lineno}: {exc.msg}; fix it and rerun"
+        ) from exc
 
 
 def free_names(source: str) -> set[str]:
@@ -67,9 +69,14 @@ def channel_literals(source: str) -> set[str]:
     """Channel names passed as string literals to ``channel(...)`` in ``source``."""
     names: set[str] = set()
     for node in ast.walk(parse(source)):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-                and node.func.id == "channel" and node.args
-                and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "channel"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             names.add(node.args[0].value)
     return names
 
@@ -83,7 +90,10 @@ def top_level_definition(source: str, name: str) -> str | None:
     lines = source.splitlines(keepends=True)
     found = None
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.name == name:
+        if (
+            isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name == name
+        ):
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
             found = "".join(lines[start - 1 : node.end_lineno])
     return found

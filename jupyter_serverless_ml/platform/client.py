@@ -44,8 +44,14 @@ class PlatformClient:
         """The control plane's base URL."""
         return f"http://127.0.0.1:{self.port}"
 
-    def request(self, method: str, path: str, body: dict[str, Any] | None = None,
-                params: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: float = 30.0,
+    ) -> Any:
         """Send one request; platform errors come back as the matching :class:`JsmlError`."""
         if params:
             query = {k: v for k, v in params.items() if v is not None}
@@ -113,7 +119,9 @@ def running(home: Path | None = None) -> PlatformClient | None:
 
 def _daemon_log_tail(home: Path, lines: int = 15) -> str:
     try:
-        return "\n".join((home / state.DAEMON_LOG).read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(
+            (home / state.DAEMON_LOG).read_text(errors="replace").splitlines()[-lines:]
+        )
     except OSError:
         return ""
 
@@ -133,8 +141,12 @@ def ensure_running(home: Path | None = None) -> PlatformClient:
         with open(home / state.DAEMON_LOG, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "jupyter_serverless_ml.platform.daemon"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True, env=dict(os.environ, JSML_HOME=str(home)),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                env=dict(os.environ, JSML_HOME=str(home)),
             )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

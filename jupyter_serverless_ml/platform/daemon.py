@@ -59,9 +59,16 @@ async def serve(home: Path) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         monitor = asyncio.create_task(_monitor(platform_))
-        state.write_json(home / state.STATE_FILE, {
-            "pid": os.getpid(), "port": port, "url": f"http://127.0.0.1:{port}",
-            "started_at": started, "python": sys.executable})
+        state.write_json(
+            home / state.STATE_FILE,
+            {
+                "pid": os.getpid(),
+                "port": port,
+                "url": f"http://127.0.0.1:{port}",
+                "started_at": started,
+                "python": sys.executable,
+            },
+        )
         log.info("listening on http://127.0.0.1:%d (pid %d)", port, os.getpid())
         try:
             yield
@@ -74,8 +81,11 @@ async def serve(home: Path) -> None:
 
     app = build_app(platform_)
     app.router.lifespan_context = lifespan
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False,
-                                           lifespan="on", timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+        )
+    )
 
     def shutdown() -> None:
         server.should_exit = True
@@ -98,7 +108,7 @@ def main() -> int:
     """Entry point; exits 0 at once when another daemon already owns this home."""
     home = config.home()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    lock = open(home / "daemon.lock", "w")
+    lock = open(home / "daemon.lock", "w")  # noqa: SIM115 - held for the daemon's lifetime
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -43,8 +43,13 @@ def uv_binary() -> str:
         return found
 
 
-def ensure(root: Path, requirements: list[str], base_python: str,
-           log: Callable[[str], None] = print, uv: str | None = None) -> tuple[Path, float, bool]:
+def ensure(
+    root: Path,
+    requirements: list[str],
+    base_python: str,
+    log: Callable[[str], None] = print,
+    uv: str | None = None,
+) -> tuple[Path, float, bool]:
     """The interpreter of the environment for ``requirements``; built if missing.
 
     Returns (python path, seconds spent, whether it was a cache hit).
@@ -66,8 +71,17 @@ def ensure(root: Path, requirements: list[str], base_python: str,
         _run([uv, "venv", "--quiet", "--python", base_python, str(env_dir)])
         req_file = env_dir / "requirements.txt"
         req_file.write_text("".join(r + "\n" for r in requirements))
-        install = [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(python),
-                   "-r", str(req_file)]
+        install = [
+            uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--compile-bytecode",
+            "--python",
+            str(python),
+            "-r",
+            str(req_file),
+        ]
         try:
             _run([*install, "--offline"])
         except EnvironmentBuildFailed:

@@ -49,8 +49,12 @@ class JobManager:
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         package_parent = str(Path(__file__).resolve().parents[2])
-        self._supervisor_env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-            p for p in (package_parent, os.environ.get("PYTHONPATH")) if p))
+        self._supervisor_env = dict(
+            os.environ,
+            PYTHONPATH=os.pathsep.join(
+                p for p in (package_parent, os.environ.get("PYTHONPATH")) if p
+            ),
+        )
         self._uv = _find_uv()
         self._seen: dict[str, tuple[Any, ...]] = {}
 
@@ -69,7 +73,9 @@ class JobManager:
             if not Path(path).exists():
                 raise UsageError(f"data channel {channel!r}: {path} does not exist")
         if request.get("sandbox_required") and not self.sandbox.available:
-            raise UsageError(f"this job requires a sandbox, but none works here: {self.sandbox.reason}")
+            raise UsageError(
+                f"this job requires a sandbox, but none works here: {self.sandbox.reason}"
+            )
         manifest = json.loads((bundle / "manifest.json").read_text())
         job_id = new_job_id(name)
         job_dir = self.jobs_dir / job_id
@@ -95,9 +101,16 @@ class JobManager:
             "sandbox_reason": self.sandbox.reason,
             "uv": self._uv,
         }
-        job = {"id": job_id, "name": name, "backend": "local", "status": "Pending",
-               "created_at": time.time(), "spec": spec, "bundle_hash": manifest["hash"],
-               "job_dir": str(job_dir)}
+        job = {
+            "id": job_id,
+            "name": name,
+            "backend": "local",
+            "status": "Pending",
+            "created_at": time.time(),
+            "spec": spec,
+            "bundle_hash": manifest["hash"],
+            "job_dir": str(job_dir),
+        }
         self.store.insert_job(job)
         self.launch(job_id)
         return self.describe(job_id)
@@ -106,18 +119,31 @@ class JobManager:
         """Start a supervisor for the job's current attempt."""
         job = self._get(job_id)
         job_dir = Path(job["job_dir"])
-        spec = dict(job["spec"], id=job_id, name=job["name"], attempt=job["attempt"], home=str(self.home))
+        spec = dict(
+            job["spec"], id=job_id, name=job["name"], attempt=job["attempt"], home=str(self.home)
+        )
         state.write_json(job_dir / "job.json", spec)
         with open(job_dir / "supervisor.log", "ab") as log:
             proc = subprocess.Popen(
                 # -S: the supervisor needs only the standard library and this package
-                [sys.executable, "-S", "-m", "jupyter_serverless_ml.platform.supervisor", str(job_dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, close_fds=True, env=self._supervisor_env,
+                [
+                    sys.executable,
+                    "-S",
+                    "-m",
+                    "jupyter_serverless_ml.platform.supervisor",
+                    str(job_dir),
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+                env=self._supervisor_env,
             )
         self._children[proc.pid] = proc
-        self.store.update_job(job_id, supervisor_pid=proc.pid,
-                              supervisor_start=procs.start_time(proc.pid))
+        self.store.update_job(
+            job_id, supervisor_pid=proc.pid, supervisor_start=procs.start_time(proc.pid)
+        )
 
     # -- queries ---------------------------------------------------------------
 
@@ -141,7 +167,9 @@ class JobManager:
         latest: dict[str, float] = {}
         for record in self.store.metrics(job["id"]):
             latest[record["name"]] = record["value"]
-        model = self.store.model(job["name"], job["model_version"]) if job["model_version"] else None
+        model = (
+            self.store.model(job["name"], job["model_version"]) if job["model_version"] else None
+        )
         job.update(
             events=self.store.events(job["id"]),
             metrics=latest,
@@ -177,8 +205,13 @@ class JobManager:
             self.store.update_job(job["id"], event="stop requested", status="Stopping")
             os.kill(job["supervisor_pid"], signal.SIGTERM)
         else:
-            self.store.update_job(job["id"], event="stopped before it ran", status="Stopped",
-                                  ended_at=time.time(), failure_reason="stopped on request")
+            self.store.update_job(
+                job["id"],
+                event="stopped before it ran",
+                status="Stopped",
+                ended_at=time.time(),
+                failure_reason="stopped on request",
+            )
         return self.describe(job["id"])
 
     # -- monitoring ------------------------------------------------------------
@@ -196,8 +229,12 @@ class JobManager:
         self._ingest_metrics(job)
         status_file = state.read_json(job_dir / "status.json") or {}
         phase = status_file.get("status")
-        if (phase and phase != job["status"] and job["status"] != "Stopping"
-                and status_file.get("attempt") == job["attempt"]):
+        if (
+            phase
+            and phase != job["status"]
+            and job["status"] != "Stopping"
+            and status_file.get("attempt") == job["attempt"]
+        ):
             fields: dict[str, Any] = {"status": phase}
             if phase == "Running" and not job["started_at"]:
                 fields["started_at"] = status_file.get("ts")
@@ -206,9 +243,14 @@ class JobManager:
         if result is None and not self._supervisor_alive(job):
             result = state.read_json(job_dir / "result.json")  # written just before it exited
             if result is None:
-                result = {"status": "Failed", "reason": (
-                    f"lost: the job's supervisor (pid {job['supervisor_pid']}) ended without a result; "
-                    "the process was killed or the machine restarted"), "lost": True}
+                result = {
+                    "status": "Failed",
+                    "reason": (
+                        f"lost: the job's supervisor (pid {job['supervisor_pid']}) ended without a result; "
+                        "the process was killed or the machine restarted"
+                    ),
+                    "lost": True,
+                }
         if result is not None and result.get("attempt", job["attempt"]) == job["attempt"]:
             self._finalize(job, result)
         fingerprint = (job["status"], phase, _size(job_dir / "job.log"), result is not None)
@@ -241,9 +283,15 @@ class JobManager:
         for line in complete.splitlines():
             try:
                 record = json.loads(line)
-                records.append({"name": str(record["name"]), "value": float(record["value"]),
-                                "step": record.get("step"), "ts": record.get("ts"),
-                                "host": record.get("host", "algo-1")})
+                records.append(
+                    {
+                        "name": str(record["name"]),
+                        "value": float(record["value"]),
+                        "step": record.get("step"),
+                        "ts": record.get("ts"),
+                        "host": record.get("host", "algo-1"),
+                    }
+                )
             except (ValueError, KeyError, TypeError):
                 continue  # a line the job wrote by hand that is not a metric
         self.store.add_metrics(job["id"], records, job["metrics_offset"] + len(complete))
@@ -253,8 +301,12 @@ class JobManager:
         status = result["status"]
         reason = result.get("reason") or ""
         job_dir = Path(job["job_dir"])
-        if (status == "Failed" and result.get("retryable", True) and job["status"] != "Stopping"
-                and job["attempt"] <= job["spec"]["retries"]):
+        if (
+            status == "Failed"
+            and result.get("retryable", True)
+            and job["status"] != "Stopping"
+            and job["attempt"] <= job["spec"]["retries"]
+        ):
             self._retry(job, reason)
             return
         if job["status"] == "Stopping" and status == "Failed" and result.get("lost"):
@@ -263,9 +315,13 @@ class JobManager:
         if status == "Completed" and (job_dir / "ml" / "model" / META_FILE).exists():
             model = self._register_model(job)
         self.store.complete_job_with_model(
-            job["id"], model, status=status, ended_at=result.get("ended_at") or time.time(),
+            job["id"],
+            model,
+            status=status,
+            ended_at=result.get("ended_at") or time.time(),
             failure_reason=reason or None,
-            started_at=job["started_at"] or result.get("ended_at"))
+            started_at=job["started_at"] or result.get("ended_at"),
+        )
 
     def _retry(self, job: dict[str, Any], reason: str) -> None:
         job_dir = Path(job["job_dir"])
@@ -278,11 +334,18 @@ class JobManager:
             os.replace(failure, job_dir / f"failure.attempt-{attempt}")
         shutil.rmtree(job_dir / "ml" / "model", ignore_errors=True)
         with open(job_dir / "job.log", "ab") as log:
-            log.write(f"[jsml] attempt {attempt} failed; retrying "
-                      f"(attempt {attempt + 1} of {job['spec']['retries'] + 1})\n".encode())
-        self.store.update_job(job["id"], event=f"retry after: {reason.splitlines()[0] if reason else ''}",
-                              status="Pending", attempt=attempt + 1, supervisor_pid=None,
-                              supervisor_start=None)
+            log.write(
+                f"[jsml] attempt {attempt} failed; retrying "
+                f"(attempt {attempt + 1} of {job['spec']['retries'] + 1})\n".encode()
+            )
+        self.store.update_job(
+            job["id"],
+            event=f"retry after: {reason.splitlines()[0] if reason else ''}",
+            status="Pending",
+            attempt=attempt + 1,
+            supervisor_pid=None,
+            supervisor_start=None,
+        )
         self.launch(job["id"])
 
     def _register_model(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -297,8 +360,13 @@ class JobManager:
         shutil.copytree(Path(job["job_dir"]) / "ml" / "model", staging)
         os.replace(staging, target)
         metadata = json.loads((target / META_FILE).read_text())
-        return {"name": name, "version": version, "uri": target.as_uri(),
-                "flavor": metadata["flavor"], "metadata": metadata}
+        return {
+            "name": name,
+            "version": version,
+            "uri": target.as_uri(),
+            "flavor": metadata["flavor"],
+            "metadata": metadata,
+        }
 
     def reconcile(self) -> list[str]:
         """On daemon start: launch never-started jobs, adopt live ones, settle finished or lost ones."""

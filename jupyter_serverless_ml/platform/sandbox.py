@@ -37,7 +37,9 @@ def probe() -> SandboxSupport:
     try:
         done = subprocess.run(
             [bwrap, *_BASE, "--unshare-pid", "--unshare-net", "--die-with-parent", "true"],
-            stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return SandboxSupport(False, mode, f"bwrap does not start: {exc}")

@@ -106,31 +106,62 @@ def build_app(platform_: Platform) -> Starlette:
             header = request.headers.get("authorization", "")
             supplied = header[7:] if header.lower().startswith("bearer ") else ""
             if not hmac.compare_digest(supplied.encode(), platform_.token.encode()):
-                return _json({"error": "Unauthorized", "message": (
-                    "missing or wrong platform token; send 'Authorization: Bearer <token>' "
-                    "(the token is in $JSML_HOME/token; `jsml platform status --json` prints it)")}, 401)
+                return _json(
+                    {
+                        "error": "Unauthorized",
+                        "message": (
+                            "missing or wrong platform token; send 'Authorization: Bearer <token>' "
+                            "(the token is in $JSML_HOME/token; `jsml platform status --json` prints it)"
+                        ),
+                    },
+                    401,
+                )
             try:
                 return await handler(request)
             except JsmlError as exc:
                 return _json(to_wire(exc), http_status(exc))
             except Exception as exc:
                 log.exception("%s %s failed", request.method, request.url.path)
-                return _json({"error": "InternalError", "message": (
-                    f"the platform failed on {request.method} {request.url.path}: "
-                    f"{type(exc).__name__}: {exc} (details in {manager.home / 'daemon.log'})")}, 500)
+                return _json(
+                    {
+                        "error": "InternalError",
+                        "message": (
+                            f"the platform failed on {request.method} {request.url.path}: "
+                            f"{type(exc).__name__}: {exc} (details in {manager.home / 'daemon.log'})"
+                        ),
+                    },
+                    500,
+                )
+
         return wrapper
 
     async def health(request: Request) -> Response:
-        return _json({"ok": True, "pid": os.getpid(), "version": __version__,
-                      "started_at": platform_.started_at})
+        return _json(
+            {
+                "ok": True,
+                "pid": os.getpid(),
+                "version": __version__,
+                "started_at": platform_.started_at,
+            }
+        )
 
     async def info(request: Request) -> Response:
         sandbox = manager.sandbox
-        return _json({"home": str(manager.home), "pid": os.getpid(), "version": __version__,
-                      "python": platform.python_version(), "started_at": platform_.started_at,
-                      "sandbox": {"available": sandbox.available, "mode": sandbox.mode,
-                                  "reason": sandbox.reason},
-                      "active_jobs": len(manager.active_ids())})
+        return _json(
+            {
+                "home": str(manager.home),
+                "pid": os.getpid(),
+                "version": __version__,
+                "python": platform.python_version(),
+                "started_at": platform_.started_at,
+                "sandbox": {
+                    "available": sandbox.available,
+                    "mode": sandbox.mode,
+                    "reason": sandbox.reason,
+                },
+                "active_jobs": len(manager.active_ids()),
+            }
+        )
 
     async def submit(request: Request) -> Response:
         job = manager.submit(await _body(request))
@@ -139,8 +170,12 @@ def build_app(platform_: Platform) -> Starlette:
 
     async def list_jobs(request: Request) -> Response:
         statuses = [s for s in request.query_params.get("status", "").split(",") if s]
-        jobs = manager.store.jobs(status=statuses or None, name=request.query_params.get("name"),
-                                  limit=_int(request, "limit", 100), offset=_int(request, "offset", 0))
+        jobs = manager.store.jobs(
+            status=statuses or None,
+            name=request.query_params.get("name"),
+            limit=_int(request, "limit", 100),
+            offset=_int(request, "offset", 0),
+        )
         latest = manager.store.latest_metrics([j["id"] for j in jobs])
         return _json({"jobs": [dict(to_public(j), metrics=latest[j["id"]]) for j in jobs]})
 
@@ -165,11 +200,17 @@ def build_app(platform_: Platform) -> Starlette:
         deadline = time.monotonic() + timeout
         while True:
             job = manager.describe(job_id)
-            fresh = (job["status"] != known_status
-                     or 0 <= log_offset < job["log_size"]
-                     or 0 <= seen_metrics < job["metric_count"])
+            fresh = (
+                job["status"] != known_status
+                or 0 <= log_offset < job["log_size"]
+                or 0 <= seen_metrics < job["metric_count"]
+            )
             remaining = deadline - time.monotonic()
-            if fresh or remaining <= 0 or job["status"] in TERMINAL and job["status"] == known_status:
+            if (
+                fresh
+                or remaining <= 0
+                or (job["status"] in TERMINAL and job["status"] == known_status)
+            ):
                 break
             try:
                 await asyncio.wait_for(platform_.event(job_id).wait(), timeout=min(remaining, 0.5))
@@ -204,7 +245,9 @@ def build_app(platform_: Platform) -> Starlette:
             try:
                 version = int(str(raw).lstrip("v"))
             except ValueError:
-                raise UsageError(f"model version {raw!r} must be a number (e.g. {name}:3)") from None
+                raise UsageError(
+                    f"model version {raw!r} must be a number (e.g. {name}:3)"
+                ) from None
         model = manager.store.model(name, version)
         if model is None:
             known = sorted({m["name"] for m in manager.store.models()})

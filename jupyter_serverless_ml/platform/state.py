@@ -75,8 +75,12 @@ def nudge(home: Path, path: str, timeout: float = 1.0) -> bool:
         return False
     try:
         conn = http.client.HTTPConnection("127.0.0.1", int(state["port"]), timeout=timeout)
-        conn.request("POST", path, body=b"{}", headers={"Authorization": f"Bearer {token(home)}",
-                                                        "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            path,
+            body=b"{}",
+            headers={"Authorization": f"Bearer {token(home)}", "Content-Type": "application/json"},
+        )
         ok = conn.getresponse().status < 300
         conn.close()
         return ok

@@ -136,10 +136,21 @@ class Store:
             db.execute(
                 "INSERT INTO jobs (id, name, backend, status, created_at, spec, bundle_hash, job_dir)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job["id"], job["name"], job["backend"], job["status"], job["created_at"],
-                 json.dumps(job["spec"]), job.get("bundle_hash"), job["job_dir"]))
-            db.execute("INSERT INTO job_events VALUES (?, ?, ?, ?)",
-                       (job["id"], job["created_at"], job["status"], "submitted"))
+                (
+                    job["id"],
+                    job["name"],
+                    job["backend"],
+                    job["status"],
+                    job["created_at"],
+                    json.dumps(job["spec"]),
+                    job.get("bundle_hash"),
+                    job["job_dir"],
+                ),
+            )
+            db.execute(
+                "INSERT INTO job_events VALUES (?, ?, ?, ?)",
+                (job["id"], job["created_at"], job["status"], "submitted"),
+            )
 
     def update_job(self, job_id: str, event: str | None = None, **fields: Any) -> None:
         """Update columns of a job; a status change also records an event."""
@@ -149,8 +160,10 @@ class Store:
         with self.transaction() as db:
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
             if "status" in fields:
-                db.execute("INSERT INTO job_events VALUES (?, ?, ?, ?)",
-                           (job_id, time.time(), fields["status"], event or ""))
+                db.execute(
+                    "INSERT INTO job_events VALUES (?, ?, ?, ?)",
+                    (job_id, time.time(), fields["status"], event or ""),
+                )
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """One job by id."""
@@ -158,12 +171,21 @@ class Store:
 
     def latest_job(self, name: str) -> dict[str, Any] | None:
         """The newest job with ``name``."""
-        return _row(self.db.execute(
-            "SELECT * FROM jobs WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
-            (name,)).fetchone())
+        return _row(
+            self.db.execute(
+                "SELECT * FROM jobs WHERE name = ? ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        )
 
-    def jobs(self, *, status: Iterable[str] | None = None, name: str | None = None,
-             limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+    def jobs(
+        self,
+        *,
+        status: Iterable[str] | None = None,
+        name: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
         """Jobs, newest first, optionally filtered."""
         where, args = [], []
         if status:
@@ -176,13 +198,16 @@ class Store:
         clause = f"WHERE {' AND '.join(where)}" if where else ""
         rows = self.db.execute(
             f"SELECT * FROM jobs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?",
-            (*args, limit, offset)).fetchall()
+            (*args, limit, offset),
+        ).fetchall()
         return [r for r in map(_row, rows) if r is not None]
 
     def events(self, job_id: str) -> list[dict[str, Any]]:
         """A job's status transitions, oldest first."""
-        rows = self.db.execute("SELECT ts, status, message FROM job_events WHERE job_id = ? "
-                               "ORDER BY ts, rowid", (job_id,)).fetchall()
+        rows = self.db.execute(
+            "SELECT ts, status, message FROM job_events WHERE job_id = ? ORDER BY ts, rowid",
+            (job_id,),
+        ).fetchall()
         return [dict(r) for r in rows]
 
     # -- metrics ---------------------------------------------------------------
@@ -192,14 +217,27 @@ class Store:
         with self.transaction() as db:
             db.executemany(
                 "INSERT INTO metrics (job_id, name, value, step, ts, host) VALUES (?, ?, ?, ?, ?, ?)",
-                [(job_id, r["name"], r["value"], r.get("step"), r.get("ts", time.time()),
-                  r.get("host", "algo-1")) for r in records])
+                [
+                    (
+                        job_id,
+                        r["name"],
+                        r["value"],
+                        r.get("step"),
+                        r.get("ts", time.time()),
+                        r.get("host", "algo-1"),
+                    )
+                    for r in records
+                ],
+            )
             db.execute("UPDATE jobs SET metrics_offset = ? WHERE id = ?", (new_offset, job_id))
 
     def metrics(self, job_id: str, after: int = 0) -> list[dict[str, Any]]:
         """A job's metric records in the order logged, skipping the first ``after``."""
-        rows = self.db.execute("SELECT name, value, step, ts, host FROM metrics WHERE job_id = ? "
-                               "ORDER BY rowid LIMIT -1 OFFSET ?", (job_id, after)).fetchall()
+        rows = self.db.execute(
+            "SELECT name, value, step, ts, host FROM metrics WHERE job_id = ? "
+            "ORDER BY rowid LIMIT -1 OFFSET ?",
+            (job_id, after),
+        ).fetchall()
         return [dict(r) for r in rows]
 
     def latest_metrics(self, job_ids: list[str]) -> dict[str, dict[str, float]]:
@@ -209,15 +247,20 @@ class Store:
             chunk = job_ids[start : start + 500]
             rows = self.db.execute(
                 f"SELECT job_id, name, value FROM metrics WHERE job_id IN ({','.join('?' * len(chunk))})"
-                " ORDER BY rowid", chunk).fetchall()
+                " ORDER BY rowid",
+                chunk,
+            ).fetchall()
             for job_id, name, value in rows:
                 result[job_id][name] = value
         return result
 
     def metric_count(self, job_id: str) -> int:
         """How many metric records a job has."""
-        return int(self.db.execute("SELECT COUNT(*) FROM metrics WHERE job_id = ?",
-                                   (job_id,)).fetchone()[0])
+        return int(
+            self.db.execute("SELECT COUNT(*) FROM metrics WHERE job_id = ?", (job_id,)).fetchone()[
+                0
+            ]
+        )
 
     # -- models ----------------------------------------------------------------
 
@@ -226,27 +269,39 @@ class Store:
         row = self.db.execute("SELECT MAX(version) FROM models WHERE name = ?", (name,)).fetchone()
         return int(row[0] or 0) + 1
 
-    def complete_job_with_model(self, job_id: str, model: dict[str, Any] | None,
-                                **fields: Any) -> None:
+    def complete_job_with_model(
+        self, job_id: str, model: dict[str, Any] | None, **fields: Any
+    ) -> None:
         """Mark a job terminal and register its model version in one transaction."""
         with self.transaction() as db:
             if model is not None:
                 db.execute(
                     "INSERT INTO models (name, version, job_id, uri, flavor, metadata, created_at)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (model["name"], model["version"], job_id, model["uri"], model["flavor"],
-                     json.dumps(model["metadata"]), time.time()))
+                    (
+                        model["name"],
+                        model["version"],
+                        job_id,
+                        model["uri"],
+                        model["flavor"],
+                        json.dumps(model["metadata"]),
+                        time.time(),
+                    ),
+                )
                 fields["model_version"] = model["version"]
             sets = ", ".join(f"{k} = ?" for k in fields)
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
-            db.execute("INSERT INTO job_events VALUES (?, ?, ?, ?)",
-                       (job_id, time.time(), fields["status"], fields.get("failure_reason") or ""))
+            db.execute(
+                "INSERT INTO job_events VALUES (?, ?, ?, ?)",
+                (job_id, time.time(), fields["status"], fields.get("failure_reason") or ""),
+            )
 
     def models(self, name: str | None = None) -> list[dict[str, Any]]:
         """Model versions, by name then version."""
         if name:
-            rows = self.db.execute("SELECT * FROM models WHERE name = ? ORDER BY version",
-                                   (name,)).fetchall()
+            rows = self.db.execute(
+                "SELECT * FROM models WHERE name = ? ORDER BY version", (name,)
+            ).fetchall()
         else:
             rows = self.db.execute("SELECT * FROM models ORDER BY name, version").fetchall()
         return [r for r in map(_row, rows) if r is not None]
@@ -254,9 +309,11 @@ class Store:
     def model(self, name: str, version: int | None = None) -> dict[str, Any] | None:
         """One model version (the latest when ``version`` is None)."""
         if version is None:
-            row = self.db.execute("SELECT * FROM models WHERE name = ? ORDER BY version DESC LIMIT 1",
-                                  (name,)).fetchone()
+            row = self.db.execute(
+                "SELECT * FROM models WHERE name = ? ORDER BY version DESC LIMIT 1", (name,)
+            ).fetchone()
         else:
-            row = self.db.execute("SELECT * FROM models WHERE name = ? AND version = ?",
-                                  (name, version)).fetchone()
+            row = self.db.execute(
+                "SELECT * FROM models WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
         return _row(row)

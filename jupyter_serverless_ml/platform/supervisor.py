@@ -24,8 +24,8 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from ..options import format_duration, format_size
@@ -49,7 +49,7 @@ class Supervisor:
         self.dir = job_dir
         self.spec: dict[str, Any] = json.loads((job_dir / "job.json").read_text())
         self.ml = job_dir / "ml"
-        self.log: IO[bytes] = open(job_dir / "job.log", "ab")
+        self.log: IO[bytes] = open(job_dir / "job.log", "ab")  # noqa: SIM115 - the job writes to it
 
     def say(self, message: str) -> None:
         """Write a ``[jsml]`` line into the job log."""
@@ -58,20 +58,41 @@ class Supervisor:
 
     def set_status(self, status: str, message: str = "") -> None:
         """Publish a phase change to the daemon (file first, then a nudge)."""
-        state.write_json(self.dir / "status.json", {"status": status, "ts": time.time(),
-                                                    "message": message, "attempt": self.spec["attempt"]})
+        state.write_json(
+            self.dir / "status.json",
+            {
+                "status": status,
+                "ts": time.time(),
+                "message": message,
+                "attempt": self.spec["attempt"],
+            },
+        )
         self._nudge()
 
     def _nudge(self) -> None:
         state.nudge(Path(self.spec["home"]), f"/v1/jobs/{self.spec['id']}/nudge", timeout=0.5)
 
-    def finish(self, status: str, reason: str = "", exit_code: int | None = None,
-               peak_rss: int | None = None, retryable: bool = True) -> None:
+    def finish(
+        self,
+        status: str,
+        reason: str = "",
+        exit_code: int | None = None,
+        peak_rss: int | None = None,
+        retryable: bool = True,
+    ) -> None:
         """Write the attempt's result (the one record the daemon trusts) and nudge."""
-        state.write_json(self.dir / "result.json", {
-            "status": status, "reason": reason, "exit_code": exit_code, "ended_at": time.time(),
-            "attempt": self.spec["attempt"], "peak_rss": peak_rss, "retryable": retryable,
-        })
+        state.write_json(
+            self.dir / "result.json",
+            {
+                "status": status,
+                "reason": reason,
+                "exit_code": exit_code,
+                "ended_at": time.time(),
+                "attempt": self.spec["attempt"],
+                "peak_rss": peak_rss,
+                "retryable": retryable,
+            },
+        )
         self.say(f"job {status.lower()}" + (f": {reason.splitlines()[0]}" if reason else ""))
         self._nudge()
 
@@ -84,10 +105,16 @@ class Supervisor:
         from . import envs
 
         self.set_status("Preparing", "building the isolated environment")
-        python, seconds, hit = envs.ensure(Path(self.spec["home"]) / "envs", self.spec["requirements"],
-                                           str(self.spec["python"]), log=self.say,
-                                           uv=self.spec.get("uv"))
-        self.say(f"isolated environment {'reused' if hit else 'built'} in {seconds:.2f}s: {python.parent.parent}")
+        python, seconds, hit = envs.ensure(
+            Path(self.spec["home"]) / "envs",
+            self.spec["requirements"],
+            str(self.spec["python"]),
+            log=self.say,
+            uv=self.spec.get("uv"),
+        )
+        self.say(
+            f"isolated environment {'reused' if hit else 'built'} in {seconds:.2f}s: {python.parent.parent}"
+        )
         return str(python)
 
     def layout(self, sandboxed: bool) -> dict[str, tuple[Path, str | None]]:
@@ -112,24 +139,41 @@ class Supervisor:
                 elif not target.exists():
                     target.symlink_to(path, target_is_directory=True)
         hosts = [f"algo-{i + 1}" for i in range(int(self.spec["instance_count"]))]
-        contract.write_config(self.ml, sorted(channels), self.spec["hyperparameters"], hosts, hosts[0])
+        contract.write_config(
+            self.ml, sorted(channels), self.spec["hyperparameters"], hosts, hosts[0]
+        )
         return channels
 
-    def environment(self, root: str, channels: dict[str, tuple[Path, str | None]]) -> dict[str, str]:
+    def environment(
+        self, root: str, channels: dict[str, tuple[Path, str | None]]
+    ) -> dict[str, str]:
         """The job's environment: a clean base plus the container contract."""
         count = int(self.spec["instance_count"])
         hosts = [f"algo-{i + 1}" for i in range(count)]
         env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV or k.startswith("LC_")}
-        env.update(contract.job_environment(
-            root, sorted(channels), self.spec["hyperparameters"], hosts=hosts,
-            num_cpus=int(self.spec["num_cpus"]), num_gpus=int(self.spec["num_gpus"]),
-            channel_files={n: f for n, (_, f) in channels.items() if f}, job_name=self.spec["id"],
-        ))
-        env.update(PYTHONPATH=f"{root}/code", PYTHONUNBUFFERED="1",
-                   HOME="/tmp" if root == contract.ML_ROOT else os.environ.get("HOME", "/tmp"),
-                   WORLD_SIZE=str(count), RANK="0", LOCAL_RANK="0",
-                   MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()),
-                   JSML_ATTEMPT=str(self.spec["attempt"]))
+        env.update(
+            contract.job_environment(
+                root,
+                sorted(channels),
+                self.spec["hyperparameters"],
+                hosts=hosts,
+                num_cpus=int(self.spec["num_cpus"]),
+                num_gpus=int(self.spec["num_gpus"]),
+                channel_files={n: f for n, (_, f) in channels.items() if f},
+                job_name=self.spec["id"],
+            )
+        )
+        env.update(
+            PYTHONPATH=f"{root}/code",
+            PYTHONUNBUFFERED="1",
+            HOME="/tmp" if root == contract.ML_ROOT else os.environ.get("HOME", "/tmp"),
+            WORLD_SIZE=str(count),
+            RANK="0",
+            LOCAL_RANK="0",
+            MASTER_ADDR="127.0.0.1",
+            MASTER_PORT=str(_free_port()),
+            JSML_ATTEMPT=str(self.spec["attempt"]),
+        )
         return env
 
     # -- running -------------------------------------------------------------
@@ -145,22 +189,38 @@ class Supervisor:
         channels = self.layout(sandboxed)
         root = contract.ML_ROOT if sandboxed else str(self.ml)
         count = int(self.spec["instance_count"])
-        command = [python, "-m", "jsml_runtime.ranks", str(count)] if count > 1 else \
-            [python, "-m", "jsml_runtime.runner"]
+        command = (
+            [python, "-m", "jsml_runtime.ranks", str(count)]
+            if count > 1
+            else [python, "-m", "jsml_runtime.runner"]
+        )
         if sandboxed:
             command = sandbox.bwrap_command(
-                command, ml_dir=self.ml, code_dir=Path(self.spec["bundle"]) / "code", channels=channels,
-                extra_ro=sandbox.interpreter_paths(python), network=bool(self.spec.get("network")))
-            self.say("sandbox: bubblewrap (read-only root, private /tmp, own PID namespace, "
-                     + ("network allowed)" if self.spec.get("network") else "no network)"))
+                command,
+                ml_dir=self.ml,
+                code_dir=Path(self.spec["bundle"]) / "code",
+                channels=channels,
+                extra_ro=sandbox.interpreter_paths(python),
+                network=bool(self.spec.get("network")),
+            )
+            self.say(
+                "sandbox: bubblewrap (read-only root, private /tmp, own PID namespace, "
+                + ("network allowed)" if self.spec.get("network") else "no network)")
+            )
         else:
-            self.say(f"no sandbox ({self.spec.get('sandbox_reason') or 'disabled'}): "
-                     "running as a plain process without isolation")
+            self.say(
+                f"no sandbox ({self.spec.get('sandbox_reason') or 'disabled'}): "
+                "running as a plain process without isolation"
+            )
         self.set_status("Running")
         try:
             proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT,
-                env=self.environment(root, channels), cwd=str(self.ml / "code") if not sandboxed else None,
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                env=self.environment(root, channels),
+                cwd=str(self.ml / "code") if not sandboxed else None,
                 preexec_fn=None if sandboxed else procs.die_with_parent,
             )
         except OSError as exc:
@@ -184,16 +244,22 @@ class Supervisor:
             if outcome is None and _stop_requested:
                 outcome = ("Stopped", "stopped on request")
             elif outcome is None and max_runtime and now - started > max_runtime:
-                outcome = ("Failed", f"exceeded --max-runtime {format_duration(max_runtime)} "
-                           "(MaxRuntimeExceeded): the job was stopped; raise --max-runtime or "
-                           "make the job faster")
+                outcome = (
+                    "Failed",
+                    f"exceeded --max-runtime {format_duration(max_runtime)} "
+                    "(MaxRuntimeExceeded): the job was stopped; raise --max-runtime or "
+                    "make the job faster",
+                )
             if memory and outcome is None:
                 rss = procs.rss_bytes(procs.descendants(me))
                 peak = max(peak, rss)
                 if rss > memory:
-                    outcome = ("Failed", f"exceeded --memory {format_size(memory)} (resident memory "
-                               f"reached {format_size(rss)}): the job was killed; raise --memory or "
-                               "process the data in chunks")
+                    outcome = (
+                        "Failed",
+                        f"exceeded --memory {format_size(memory)} (resident memory "
+                        f"reached {format_size(rss)}): the job was killed; raise --memory or "
+                        "process the data in chunks",
+                    )
                     self.say(f"killing the job: {outcome[1].split(':')[0]}")
                     deadline = now
             if outcome is not None and deadline is None:
@@ -213,8 +279,11 @@ class Supervisor:
             failure = self.ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
             if not reason:
-                reason = (f"the job process was killed by signal {-code}" if code < 0
-                          else f"the job process exited with code {code}")
+                reason = (
+                    f"the job process was killed by signal {-code}"
+                    if code < 0
+                    else f"the job process exited with code {code}"
+                )
             self.finish("Failed", reason, code, peak or None)
 
 
@@ -247,7 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         import traceback
 
         (job_dir / "supervisor.log").write_text(traceback.format_exc())
-        supervisor.finish("Failed", f"internal error in the job supervisor: {type(exc).__name__}: {exc}")
+        supervisor.finish(
+            "Failed", f"internal error in the job supervisor: {type(exc).__name__}: {exc}"
+        )
     return 0
 
 

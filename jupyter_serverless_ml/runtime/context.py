@@ -63,26 +63,25 @@ class Hyperparameters(Mapping[str, Any]):
     def __init__(self, values: Mapping[str, Any] | None = None) -> None:
         self._values = dict(values) if values is not None else None
 
-    @property
-    def values(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         """The hyperparameters as a dict (read from ``SM_HPS`` in a job)."""
         if self._values is not None:
             return self._values
         return dict(json.loads(os.environ.get("SM_HPS", "{}")))
 
     def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+        return self.to_dict()[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.to_dict())
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.to_dict())
 
     def __getattr__(self, key: str) -> Any:
         if key.startswith("_"):
             raise AttributeError(key)
-        values = self.values
+        values = self.to_dict()
         if key not in values:
             given = ", ".join(sorted(values)) or "none"
             raise AttributeError(
@@ -92,7 +91,7 @@ class Hyperparameters(Mapping[str, Any]):
         return values[key]
 
     def __repr__(self) -> str:
-        return f"hp({self.values!r})"
+        return f"hp({self.to_dict()!r})"
 
 
 hp = Hyperparameters()
@@ -102,11 +101,15 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     """Record metric ``name`` = ``value`` (optionally at ``step``) for the running job."""
     path = os.environ.get(METRICS_FILE_ENV)
     if not path:
-        raise NotInJob("log_metric() records a metric of a training job; call it inside a %%train cell")
+        raise NotInJob(
+            "log_metric() records a metric of a training job; call it inside a %%train cell"
+        )
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"log_metric({name!r}, ...) needs a number, got {type(value).__name__}") from None
+        raise TypeError(
+            f"log_metric({name!r}, ...) needs a number, got {type(value).__name__}"
+        ) from None
     if not math.isfinite(number):
         raise ValueError(f"log_metric({name!r}, {value!r}): the value must be finite")
     record = {

@@ -72,18 +72,30 @@ def job_environment(
     return env
 
 
-def write_config(root: Path, channels: list[str], hyperparameters: Mapping[str, Any],
-                 hosts: list[str], current_host: str) -> None:
+def write_config(
+    root: Path,
+    channels: list[str],
+    hyperparameters: Mapping[str, Any],
+    hosts: list[str],
+    current_host: str,
+) -> None:
     """Write ``input/config/*.json`` as SageMaker does (hyperparameter values as strings)."""
     config = root / "input" / "config"
     config.mkdir(parents=True, exist_ok=True)
     as_strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in hyperparameters.items()}
     (config / "hyperparameters.json").write_text(json.dumps(as_strings, indent=2))
     (config / "inputdataconfig.json").write_text(
-        json.dumps({c: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
-                    for c in channels}, indent=2))
+        json.dumps(
+            {
+                c: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
+                for c in channels
+            },
+            indent=2,
+        )
+    )
     (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": current_host, "hosts": hosts}, indent=2))
+        json.dumps({"current_host": current_host, "hosts": hosts}, indent=2)
+    )
 
 
 def _loads(text: str) -> Any:
@@ -101,7 +113,9 @@ def environment_from_config(root: str = ML_ROOT) -> dict[str, str]:
         path = config / name
         return dict(json.loads(path.read_text())) if path.exists() else {}
 
-    hps = {k: _loads(v) if isinstance(v, str) else v for k, v in read("hyperparameters.json").items()}
+    hps = {
+        k: _loads(v) if isinstance(v, str) else v for k, v in read("hyperparameters.json").items()
+    }
     resources = read("resourceconfig.json")
     data_dir = Path(root) / "input" / "data"
     files = {}
@@ -110,9 +124,13 @@ def environment_from_config(root: str = ML_ROOT) -> dict[str, str]:
         if len(entries) == 1 and entries[0].is_file():
             files[name] = entries[0].name
     return job_environment(
-        root, list(read("inputdataconfig.json")), hps,
-        hosts=resources.get("hosts"), current_host=resources.get("current_host", "algo-1"),
-        num_cpus=os.cpu_count() or 1, channel_files=files,
+        root,
+        list(read("inputdataconfig.json")),
+        hps,
+        hosts=resources.get("hosts"),
+        current_host=resources.get("current_host", "algo-1"),
+        num_cpus=os.cpu_count() or 1,
+        channel_files=files,
     )
 
 

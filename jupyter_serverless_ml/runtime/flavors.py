@@ -18,8 +18,15 @@ from pathlib import Path
 from typing import Any
 
 META_FILE = "jsml_model.json"
-_DISTS = {"sklearn": "scikit-learn", "xgboost": "xgboost", "lightgbm": "lightgbm",
-          "torch": "torch", "cloudpickle": "cloudpickle", "numpy": "numpy", "pandas": "pandas"}
+_DISTS = {
+    "sklearn": "scikit-learn",
+    "xgboost": "xgboost",
+    "lightgbm": "lightgbm",
+    "torch": "torch",
+    "cloudpickle": "cloudpickle",
+    "numpy": "numpy",
+    "pandas": "pandas",
+}
 
 
 def _version(module: str) -> str | None:
@@ -59,7 +66,9 @@ def _class_path(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
-def save(model: Any, directory: str | Path, signature: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def save(
+    model: Any, directory: str | Path, signature: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Save ``model`` into ``directory`` by its flavor; returns the metadata written."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
@@ -89,7 +98,7 @@ def save(model: Any, directory: str | Path, signature: Mapping[str, Any] | None 
         try:
             import cloudpickle as pickler
         except ImportError:  # pragma: no cover - cloudpickle is a dependency of every bundle
-            import pickle as pickler  # type: ignore[no-redef]
+            import pickle as pickler
         with open(path / "model.pkl", "wb") as fh:
             pickler.dump(model, fh)
         files = ["model.pkl"]
@@ -112,8 +121,14 @@ def mark_files(directory: str | Path) -> dict[str, Any] | None:
     files = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
     if not files:
         return None
-    meta = {"flavor": "files", "class": None, "files": files,
-            "python_version": platform.python_version(), "libraries": {}, "signature": None}
+    meta: dict[str, Any] = {
+        "flavor": "files",
+        "class": None,
+        "files": files,
+        "python_version": platform.python_version(),
+        "libraries": {},
+        "signature": None,
+    }
     (path / META_FILE).write_text(json.dumps(meta, indent=2))
     return meta
 

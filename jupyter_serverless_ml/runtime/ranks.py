@@ -30,12 +30,19 @@ def main(argv: list[str] | None = None) -> int:
     procs: list[subprocess.Popen[bytes]] = []
     pumps = []
     for rank in range(count):
-        env = dict(os.environ, RANK=str(rank), LOCAL_RANK=str(rank),
-                   SM_CURRENT_HOST=f"algo-{rank + 1}")
-        proc = subprocess.Popen([sys.executable, "-m", "jsml_runtime.runner"], env=env,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        env = dict(
+            os.environ, RANK=str(rank), LOCAL_RANK=str(rank), SM_CURRENT_HOST=f"algo-{rank + 1}"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "jsml_runtime.runner"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         assert proc.stdout is not None
-        pump = threading.Thread(target=_pump, args=(proc.stdout, f"[algo-{rank + 1}] ".encode(), lock))
+        pump = threading.Thread(
+            target=_pump, args=(proc.stdout, f"[algo-{rank + 1}] ".encode(), lock)
+        )
         pump.start()
         procs.append(proc)
         pumps.append(pump)

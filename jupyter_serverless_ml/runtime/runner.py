@@ -95,7 +95,7 @@ def hyperparameter_args(values: dict[str, Any]) -> list[str]:
 def run_entry_point(config: dict[str, Any], code: Path) -> None:
     """Run a SageMaker/Vertex script-mode entry point unchanged, as ``__main__``."""
     entry = code / str(config["entry_point"])
-    sys.argv = [str(entry), *hyperparameter_args(context.hp.values)]
+    sys.argv = [str(entry), *hyperparameter_args(context.hp.to_dict())]
     sys.path.insert(0, str(code))
     os.chdir(code)
     try:
@@ -118,15 +118,22 @@ def save_model(config: dict[str, Any], namespace: dict[str, Any]) -> None:
     elif flavors.mark_files(directory):
         print("[jsml] saved the files written to the model directory as the model", flush=True)
     elif config.get("mode") == "cell":
-        print(f"[jsml] no variable {var!r} at the end of the cell: no model saved "
-              "(name it with --model-var)", flush=True)
+        print(
+            f"[jsml] no variable {var!r} at the end of the cell: no model saved "
+            "(name it with --model-var)",
+            flush=True,
+        )
 
 
 def describe_failure(exc: BaseException) -> str:
     """The failure reason: ``Type: message`` then the traceback without runtime frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f"{os.sep}jsml_runtime{os.sep}" not in f.filename
-              and f"{os.sep}runtime{os.sep}runner.py" not in f.filename and "<frozen" not in f.filename]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}jsml_runtime{os.sep}" not in f.filename
+        and f"{os.sep}runtime{os.sep}runner.py" not in f.filename
+        and "<frozen" not in f.filename
+    ]
     head = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     tail = "".join(traceback.format_list(frames[-8:]))
     return f"{head}\n\nTraceback (most recent call last):\n{tail}{head}\n"
