@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .backends import TrainingRequest, get_backend
-from .errors import UsageError
+from .errors import UsageError, storage_errors
 from .handles import Job, JobList, ModelList, ModelVersion, Progress
 from .instance_types import instance_type as lookup_instance_type
 from .options import check_channels, parse_duration, parse_size, validate_name
@@ -85,35 +85,38 @@ def train(
     shape = lookup_instance_type(instance_type)
     channels = check_channels(data or {})
     chosen = get_backend(backend)
-    if entry_point:
-        if isinstance(code, str) and code.strip():
-            raise UsageError(
-                "give either cell code or --entry-point, not both; "
-                "with --entry-point leave the cell empty"
+    with storage_errors("the bundle", chosen.bundle_root()):
+        if entry_point:
+            if isinstance(code, str) and code.strip():
+                raise UsageError(
+                    "give either cell code or --entry-point, not both; "
+                    "with --entry-point leave the cell empty"
+                )
+            job_name = validate_name(name or Path(entry_point).stem.replace(".", "-"))
+            bundle = build_entry_point_bundle(
+                entry_point,
+                chosen.bundle_root(),
+                source_dir=source_dir,
+                requirements_file=requirements,
             )
-        job_name = validate_name(name or Path(entry_point).stem.replace(".", "-"))
-        bundle = build_entry_point_bundle(
-            entry_point, chosen.bundle_root(), source_dir=source_dir, requirements_file=requirements
-        )
-    else:
-        if callable(code):
-            source, namespace = _function_source(code, model_var)
-            job_name = validate_name(name or code.__name__.replace("_", "-"))
         else:
-            source = code or ""
-            job_name = validate_name(name or "notebook")
-            if namespace is None:
-                caller = sys._getframe(1).f_globals
-                namespace = caller
-        bundle = build_cell_bundle(
-            source,
-            namespace,
-            chosen.bundle_root(),
-            channels=channels,
-            model_var=model_var,
-            history=history,
-            requirements_file=requirements,
-        )
+            if callable(code):
+                source, namespace = _function_source(code, model_var)
+                job_name = validate_name(name or code.__name__.replace("_", "-"))
+            else:
+                source = code or ""
+                job_name = validate_name(name or "notebook")
+                if namespace is None:
+                    namespace = sys._getframe(1).f_globals
+            bundle = build_cell_bundle(
+                source,
+                namespace,
+                chosen.bundle_root(),
+                channels=channels,
+                model_var=model_var,
+                history=history,
+                requirements_file=requirements,
+            )
     request = TrainingRequest(
         name=job_name,
         channels=channels,

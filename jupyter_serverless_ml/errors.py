@@ -17,6 +17,9 @@ Every message says what to do next.
 
 from __future__ import annotations
 
+import contextlib
+import errno
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -74,6 +77,23 @@ class JobFailed(JsmlError):
             message += f"\n--- last log lines of {job_id} ---\n{log_tail.rstrip()}"
         message += f"\n(full log: %logs {job_id}   details: %job {job_id})"
         super().__init__(message)
+
+
+@contextlib.contextmanager
+def storage_errors(what: str, where: object) -> Iterator[None]:
+    """Map an OSError while writing ``what`` under ``where`` to a ConfigError that says what to do."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            advice = "free some space there, or set JSML_HOME to a larger disk"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            advice = "fix its permissions, or set JSML_HOME to a writable directory"
+        else:
+            advice = "check that disk"
+        raise ConfigError(
+            f"could not write {what} under {where}: {exc.strerror or exc}; {advice}"
+        ) from exc
 
 
 _BY_NAME: dict[str, type[JsmlError]] = {

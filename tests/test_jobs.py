@@ -121,7 +121,9 @@ def test_max_runtime_stops_the_job(home: Path) -> None:
 
 
 def test_memory_limit_kills_the_job(home: Path) -> None:
-    with pytest.raises(JobFailed, match=r"exceeded --memory 150M \(resident memory reached"):
+    with pytest.raises(
+        JobFailed, match=r"exceeded --memory 150M per instance \(resident memory reached"
+    ):
         run(
             "blocks = []\nfor _ in range(40):\n    blocks.append(b'x' * (20 * 1024 * 1024))\n",
             name="hog",
@@ -154,8 +156,11 @@ def test_stop_ends_a_running_job(home: Path) -> None:
 
 
 def test_interrupting_the_wait_stops_the_job(home: Path) -> None:
-    timer = threading.Timer(1.5, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    def interrupt_once_running() -> None:
+        wait_for(lambda: [j for j in jsml.jobs(name="interrupted") if j.status == "Running"])
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt_once_running, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
         run("import time\ntime.sleep(60)\n", name="interrupted")
     job = jsml.job("interrupted")
@@ -348,3 +353,33 @@ def test_plain_process_fallback_says_so(tmp_path: Path, monkeypatch: pytest.Monk
     finally:
         stop_everything(home)
         backends.reset()
+
+
+def test_a_full_disk_is_a_clear_error_and_loses_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    from conftest import stop_everything
+
+    from jupyter_serverless_ml import backends
+    from jupyter_serverless_ml.errors import ConfigError
+
+    home = tmp_path / "small"
+    home.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(home)]).returncode:
+        pytest.skip("cannot mount a small file system here")
+    monkeypatch.setenv("JSML_HOME", str(home))
+    backends.reset()
+    try:
+        kept = run("model = 'small'\n", name="fits")
+        with pytest.raises(ConfigError, match=r"could not write the bundle under .*No space left"):
+            run("n = len(blob)\n", {"blob": os.urandom(4 * 1024 * 1024)}, name="toobig")
+        assert not list((home / "artifacts" / "bundles").glob(".build-*"))  # space given back
+        assert [j.name for j in jsml.jobs()] == ["fits"]  # nothing submitted
+        assert run("model = 'after'\n", name="fits").model() == "after"
+        assert kept.model() == "small"
+    finally:
+        stop_everything(home)
+        backends.reset()
+        subprocess.run(["umount", "-l", str(home)])

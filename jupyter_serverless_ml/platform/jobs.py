@@ -112,7 +112,17 @@ class JobManager:
             "job_dir": str(job_dir),
         }
         self.store.insert_job(job)
-        self.launch(job_id)
+        try:
+            self.launch(job_id)
+        except OSError as exc:
+            self.store.update_job(
+                job_id,
+                event="could not start",
+                status="Failed",
+                ended_at=time.time(),
+                failure_reason=f"the platform could not start the job: {exc}; "
+                f"check free space and permissions under {self.home}",
+            )
         return self.describe(job_id)
 
     def launch(self, job_id: str) -> None:

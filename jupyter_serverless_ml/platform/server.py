@@ -69,9 +69,17 @@ class Platform:
         return self.events.setdefault(job_id, asyncio.Event())
 
     def poll(self) -> None:
-        """Fold every active job's files into the store and wake watchers of changed ones."""
+        """Fold every active job's files into the store and wake watchers of changed ones.
+
+        A job whose check fails is logged and retried next round; the others go on.
+        """
         for job_id in self.manager.active_ids():
-            if self.manager.check(job_id):
+            try:
+                changed = self.manager.check(job_id)
+            except Exception:
+                log.exception("checking job %s failed", job_id)
+                continue
+            if changed:
                 self.changed(job_id)
 
 

@@ -185,6 +185,9 @@ class Supervisor:
         except Exception as exc:
             self.finish("Failed", f"could not prepare the environment: {exc}")
             return
+        if _stop_requested:
+            self.finish("Stopped", "stopped on request", retryable=False)
+            return
         sandboxed = bool(self.spec.get("sandbox"))
         channels = self.layout(sandboxed)
         root = contract.ML_ROOT if sandboxed else str(self.ml)
@@ -232,7 +235,8 @@ class Supervisor:
         """Wait for the job; stop it on request, on timeout or over the memory limit."""
         started = time.monotonic()
         max_runtime = self.spec.get("max_runtime")
-        memory = self.spec.get("memory")
+        per_instance = self.spec.get("memory")
+        memory = per_instance * int(self.spec["instance_count"]) if per_instance else None
         outcome: tuple[str, str] | None = None
         deadline: float | None = None
         peak = 0
@@ -256,9 +260,10 @@ class Supervisor:
                 if rss > memory:
                     outcome = (
                         "Failed",
-                        f"exceeded --memory {format_size(memory)} (resident memory "
-                        f"reached {format_size(rss)}): the job was killed; raise --memory or "
-                        "process the data in chunks",
+                        f"exceeded --memory {format_size(per_instance)} per instance (resident "
+                        f"memory reached {format_size(rss)} for {self.spec['instance_count']} "
+                        "instance(s)): the job was killed; raise --memory or process the data "
+                        "in chunks",
                     )
                     self.say(f"killing the job: {outcome[1].split(':')[0]}")
                     deadline = now
