@@ -36,6 +36,10 @@ def test_bundle_contents_and_manifest(tmp_path: Path) -> None:
         "captured"
     ][0].items()
     assert json.loads((code / "jsml.json").read_text())["model_var"] == "model"
+    shown = repr(bundle)
+    assert "C     value  used by the cell  float, pickled" in shown
+    assert f"scikit-learn=={sklearn.__version__}" in shown
+    assert "<td style='text-align:left'>C</td>" in bundle._repr_html_()
 
 
 def test_dockerfile_builds_the_bundle(tmp_path: Path) -> None:

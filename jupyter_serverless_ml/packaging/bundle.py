@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import compileall
 import hashlib
+import html
 import json
 import os
 import platform
@@ -32,7 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..display import html_table, text_table
 from ..errors import UsageError
+from ..options import format_size
 from . import dockerfile, requirements
 from .capture import DEFAULT_MAX_VALUE_BYTES, capture
 from .freevars import channel_literals, imported_modules
@@ -73,8 +76,37 @@ class Bundle:
         )
         return target
 
+    def _rows(self) -> list[list[Any]]:
+        return [
+            [c["name"], c["kind"], c["reason"], c["detail"], format_size(c.get("size"))]
+            for c in self.captured
+        ]
+
     def __repr__(self) -> str:
-        return f"Bundle({self.hash[:12]}, {len(self.captured)} captured, {len(self.requirements)} requirements)"
+        lines = [
+            f"Bundle {self.hash[:12]} ({self.manifest.get('mode')}, Python "
+            f"{self.manifest.get('python_version')}) at {self.path}"
+        ]
+        if self.captured:
+            lines += [
+                "captured from the notebook:",
+                text_table(("name", "how", "why", "what", "size"), self._rows()),
+            ]
+        lines.append("requirements: " + (", ".join(self.requirements) or "none"))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = (
+            f"<b>Bundle</b> <code>{self.hash[:12]}</code> ({self.manifest.get('mode')}, "
+            f"Python {self.manifest.get('python_version')})"
+        )
+        table = (
+            html_table(("name", "how", "why", "what", "size"), self._rows())
+            if self.captured
+            else ""
+        )
+        reqs = html.escape(", ".join(self.requirements) or "none")
+        return f"{head}{table}<div>requirements: <code>{reqs}</code></div>"
 
 
 def load_bundle(path: str | Path) -> Bundle:
