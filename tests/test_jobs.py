@@ -383,3 +383,54 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(
         stop_everything(home)
         backends.reset()
         subprocess.run(["umount", "-l", str(home)])
+
+
+def test_jobs_queue_beyond_capacity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conftest import stop_everything
+
+    from jupyter_serverless_ml import backends
+
+    home = tmp_path / "narrow"
+    monkeypatch.setenv("JSML_HOME", str(home))
+    monkeypatch.setenv("JSML_MAX_CONCURRENT_JOBS", "1")
+    backends.reset()
+    try:
+        first = run(
+            "import time\nprint('first', flush=True)\ntime.sleep(1.5)\n", name="first", wait=False
+        )
+        second = run("model = 'second'\n", name="second", wait=False)
+        wait_for(lambda: "first" in first.logs())
+        assert second.refresh().record["status"] == "Pending"
+        assert second.record["events"][-1]["message"].startswith("queued: 1 job(s) running")
+        second.wait(timeout=60)
+        first.refresh()
+        assert first.status == "Completed" and second.model() == "second"
+        assert second.record["started_at"] >= first.record["ended_at"]
+        third = run("import time\ntime.sleep(30)\n", name="third", wait=False)
+        queued = run("model = 1\n", name="fourth", wait=False)
+        assert jsml.stop(queued.id).status == "Stopped"  # a queued job stops at once
+        third.stop()
+    finally:
+        stop_everything(home)
+        backends.reset()
+
+
+def test_a_required_sandbox_that_does_not_work_refuses_jobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conftest import stop_everything
+
+    from jupyter_serverless_ml import backends
+
+    home = tmp_path / "strict"
+    monkeypatch.setenv("JSML_HOME", str(home))
+    monkeypatch.setenv("JSML_SANDBOX", "require")
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no bwrap to be found
+    backends.reset()
+    try:
+        with pytest.raises(UsageError, match=r"JSML_SANDBOX=require but no sandbox works here"):
+            run("x = 1\n", name="strict")
+        assert len(jsml.jobs()) == 0
+    finally:
+        stop_everything(home)
+        backends.reset()

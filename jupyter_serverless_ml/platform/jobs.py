@@ -56,6 +56,9 @@ class JobManager:
             ),
         )
         self._uv = _find_uv()
+        self.capacity = int(
+            os.environ.get("JSML_MAX_CONCURRENT_JOBS") or max(2, os.cpu_count() or 1)
+        )
         self._seen: dict[str, tuple[Any, ...]] = {}
 
     # -- submission ------------------------------------------------------------
@@ -72,9 +75,10 @@ class JobManager:
         for channel, path in (request.get("channels") or {}).items():
             if not Path(path).exists():
                 raise UsageError(f"data channel {channel!r}: {path} does not exist")
-        if request.get("sandbox_required") and not self.sandbox.available:
+        if self.sandbox.mode == "require" and not self.sandbox.available:
             raise UsageError(
-                f"this job requires a sandbox, but none works here: {self.sandbox.reason}"
+                f"JSML_SANDBOX=require but no sandbox works here ({self.sandbox.reason}); "
+                "install bubblewrap (apt-get install bubblewrap) or set JSML_SANDBOX=auto"
             )
         manifest = json.loads((bundle / "manifest.json").read_text())
         job_id = new_job_id(name)
@@ -112,18 +116,43 @@ class JobManager:
             "job_dir": str(job_dir),
         }
         self.store.insert_job(job)
-        try:
-            self.launch(job_id)
-        except OSError as exc:
-            self.store.update_job(
-                job_id,
-                event="could not start",
-                status="Failed",
-                ended_at=time.time(),
-                failure_reason=f"the platform could not start the job: {exc}; "
-                f"check free space and permissions under {self.home}",
-            )
+        self.dispatch()
         return self.describe(job_id)
+
+    def running_count(self) -> int:
+        """Jobs that hold a slot: active and with a supervisor."""
+        return sum(1 for j in self.store.jobs(status=ACTIVE, limit=10_000) if j["supervisor_pid"])
+
+    def dispatch(self) -> list[str]:
+        """Start queued jobs (oldest first) while fewer than :attr:`capacity` run."""
+        queued = [
+            j for j in self.store.jobs(status=["Pending"], limit=10_000) if not j["supervisor_pid"]
+        ]
+        queued.sort(key=lambda j: j["created_at"])
+        free = self.capacity - self.running_count()
+        started = []
+        for job in queued[: max(0, free)]:
+            try:
+                self.launch(job["id"])
+            except OSError as exc:
+                self.store.update_job(
+                    job["id"],
+                    event="could not start",
+                    status="Failed",
+                    ended_at=time.time(),
+                    failure_reason=f"the platform could not start the job: {exc}; "
+                    f"check free space and permissions under {self.home}",
+                )
+            started.append(job["id"])
+        for job in queued[max(0, free) :]:
+            events = self.store.events(job["id"])
+            if not any(e["message"].startswith("queued") for e in events[-1:]):
+                self.store.update_job(
+                    job["id"],
+                    status="Pending",
+                    event=f"queued: {self.capacity} job(s) running (JSML_MAX_CONCURRENT_JOBS)",
+                )
+        return started
 
     def launch(self, job_id: str) -> None:
         """Start a supervisor for the job's current attempt."""
@@ -263,6 +292,7 @@ class JobManager:
                 }
         if result is not None and result.get("attempt", job["attempt"]) == job["attempt"]:
             self._finalize(job, result)
+            self.dispatch()
         fingerprint = (job["status"], phase, _size(job_dir / "job.log"), result is not None)
         changed = self._seen.get(job_id) != fingerprint
         self._seen[job_id] = fingerprint
@@ -271,7 +301,7 @@ class JobManager:
     def _supervisor_alive(self, job: dict[str, Any]) -> bool:
         pid = job["supervisor_pid"]
         if pid is None:
-            return job["status"] == "Pending" and time.time() - job["created_at"] < 2
+            return job["status"] == "Pending"  # queued: waits for a slot, not lost
         child = self._children.get(pid)
         if child is not None and child.poll() is not None:
             del self._children[pid]
@@ -356,7 +386,6 @@ class JobManager:
             supervisor_pid=None,
             supervisor_start=None,
         )
-        self.launch(job["id"])
 
     def _register_model(self, job: dict[str, Any]) -> dict[str, Any]:
         name = job["name"]
@@ -379,15 +408,11 @@ class JobManager:
         }
 
     def reconcile(self) -> list[str]:
-        """On daemon start: launch never-started jobs, adopt live ones, settle finished or lost ones."""
-        touched = []
-        for job_id in self.active_ids():
-            job = self._get(job_id)
-            if job["supervisor_pid"] is None and job["status"] == "Pending":
-                self.launch(job_id)
-            else:
-                self.check(job_id)
-            touched.append(job_id)
+        """On daemon start: adopt live jobs, settle finished or lost ones, start queued ones."""
+        touched = self.active_ids()
+        for job_id in touched:
+            self.check(job_id)
+        self.dispatch()
         return touched
 
 

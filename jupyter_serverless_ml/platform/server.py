@@ -81,6 +81,8 @@ class Platform:
                 continue
             if changed:
                 self.changed(job_id)
+        for job_id in self.manager.dispatch():
+            self.changed(job_id)
 
 
 def _json(data: Any, status: int = 200) -> JSONResponse:
