@@ -61,22 +61,23 @@ def _platform(args: argparse.Namespace) -> int:
     return 0
 
 
+def _show(shown: Any, record: Any, as_json: bool) -> int:
+    """Print a handle as its table/summary, or its backend record as JSON."""
+    if as_json:
+        _print_json(record)
+    else:
+        print(repr(shown))
+    return 0
+
+
 def _jobs(args: argparse.Namespace) -> int:
     found = api.jobs(status=args.status, name=args.name, limit=args.limit)
-    if args.json:
-        _print_json([j.record for j in found])
-    else:
-        print(repr(found))
-    return 0
+    return _show(found, [j.record for j in found], args.json)
 
 
 def _job(args: argparse.Namespace) -> int:
     found = api.job(args.ref)
-    if args.json:
-        _print_json(found.record)
-    else:
-        print(repr(found))
-    return 0
+    return _show(found, found.record, args.json)
 
 
 def _logs(args: argparse.Namespace) -> int:
@@ -95,11 +96,7 @@ def _stop(args: argparse.Namespace) -> int:
 
 def _models(args: argparse.Namespace) -> int:
     found = api.models(args.name)
-    if args.json:
-        _print_json([m.record for m in found])
-    else:
-        print(repr(found))
-    return 0
+    return _show(found, [m.record for m in found], args.json)
 
 
 def _bundle(args: argparse.Namespace) -> int:

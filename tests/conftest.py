@@ -10,7 +10,7 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -67,6 +67,27 @@ def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             os.environ.pop("JSML_HOME", None)
         else:
             os.environ["JSML_HOME"] = previous
+
+
+@pytest.fixture()
+def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Path]]:
+    """Make a fresh ``$JSML_HOME`` (with extra environment for its daemon) for one test."""
+    homes: list[Path] = []
+
+    def make(name: str = "home", **env: str) -> Path:
+        home = tmp_path / name
+        home.mkdir()
+        monkeypatch.setenv("JSML_HOME", str(home))
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        backends.reset()
+        homes.append(home)
+        return home
+
+    yield make
+    for home in homes:
+        stop_everything(home)
+    backends.reset()
 
 
 @pytest.fixture()

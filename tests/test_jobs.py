@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -337,40 +338,25 @@ def test_logs_follow_prints_until_the_end(home: Path) -> None:
     assert all(f"tick {i}" in text for i in range(3)) and "Completed" in text
 
 
-def test_plain_process_fallback_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import stop_everything
-
-    from jupyter_serverless_ml import backends
-
-    home = tmp_path / "plain"
-    monkeypatch.setenv("JSML_HOME", str(home))
-    monkeypatch.setenv("JSML_SANDBOX", "off")
-    backends.reset()
-    try:
-        job = run("import os\nmodel = os.environ['SM_MODEL_DIR']\n", name="plain")
-        assert "no sandbox (JSML_SANDBOX=off): running as a plain process" in job.logs()
-        assert job.model() == str(Path(job.record["job_dir"]) / "ml" / "model")
-    finally:
-        stop_everything(home)
-        backends.reset()
+def test_plain_process_fallback_says_so(private_home: Callable[..., Path]) -> None:
+    private_home(JSML_SANDBOX="off")
+    job = run("import os\nmodel = os.environ['SM_MODEL_DIR']\n", name="plain")
+    assert "no sandbox (JSML_SANDBOX=off): running as a plain process" in job.logs()
+    assert job.model() == str(Path(job.record["job_dir"]) / "ml" / "model")
 
 
 def test_a_full_disk_is_a_clear_error_and_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    private_home: Callable[..., Path],
 ) -> None:
     import subprocess
 
     from conftest import stop_everything
 
-    from jupyter_serverless_ml import backends
     from jupyter_serverless_ml.errors import ConfigError
 
-    home = tmp_path / "small"
-    home.mkdir()
+    home = private_home("small")
     if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(home)]).returncode:
         pytest.skip("cannot mount a small file system here")
-    monkeypatch.setenv("JSML_HOME", str(home))
-    backends.reset()
     try:
         kept = run("model = 'small'\n", name="fits")
         with pytest.raises(ConfigError, match=r"could not write the bundle under .*No space left"):
@@ -381,56 +367,32 @@ def test_a_full_disk_is_a_clear_error_and_loses_nothing(
         assert kept.model() == "small"
     finally:
         stop_everything(home)
-        backends.reset()
         subprocess.run(["umount", "-l", str(home)])
 
 
-def test_jobs_queue_beyond_capacity(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from conftest import stop_everything
-
-    from jupyter_serverless_ml import backends
-
-    home = tmp_path / "narrow"
-    monkeypatch.setenv("JSML_HOME", str(home))
-    monkeypatch.setenv("JSML_MAX_CONCURRENT_JOBS", "1")
-    backends.reset()
-    try:
-        first = run(
-            "import time\nprint('first', flush=True)\ntime.sleep(1.5)\n", name="first", wait=False
-        )
-        second = run("model = 'second'\n", name="second", wait=False)
-        wait_for(lambda: "first" in first.logs())
-        assert second.refresh().record["status"] == "Pending"
-        assert second.record["events"][-1]["message"].startswith("queued: 1 job(s) running")
-        second.wait(timeout=60)
-        first.refresh()
-        assert first.status == "Completed" and second.model() == "second"
-        assert second.record["started_at"] >= first.record["ended_at"]
-        third = run("import time\ntime.sleep(30)\n", name="third", wait=False)
-        queued = run("model = 1\n", name="fourth", wait=False)
-        assert jsml.stop(queued.id).status == "Stopped"  # a queued job stops at once
-        third.stop()
-    finally:
-        stop_everything(home)
-        backends.reset()
+def test_jobs_queue_beyond_capacity(private_home: Callable[..., Path]) -> None:
+    private_home(JSML_MAX_CONCURRENT_JOBS="1")
+    first = run(
+        "import time\nprint('first', flush=True)\ntime.sleep(1.5)\n", name="first", wait=False
+    )
+    second = run("model = 'second'\n", name="second", wait=False)
+    wait_for(lambda: "first" in first.logs())
+    assert second.refresh().record["status"] == "Pending"
+    assert second.record["events"][-1]["message"].startswith("queued: 1 job(s) running")
+    second.wait(timeout=60)
+    first.refresh()
+    assert first.status == "Completed" and second.model() == "second"
+    assert second.record["started_at"] >= first.record["ended_at"]
+    third = run("import time\ntime.sleep(30)\n", name="third", wait=False)
+    queued = run("model = 1\n", name="fourth", wait=False)
+    assert jsml.stop(queued.id).status == "Stopped"  # a queued job stops at once
+    third.stop()
 
 
 def test_a_required_sandbox_that_does_not_work_refuses_jobs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    private_home: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from conftest import stop_everything
-
-    from jupyter_serverless_ml import backends
-
-    home = tmp_path / "strict"
-    monkeypatch.setenv("JSML_HOME", str(home))
-    monkeypatch.setenv("JSML_SANDBOX", "require")
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))  # no bwrap to be found
-    backends.reset()
-    try:
-        with pytest.raises(UsageError, match=r"JSML_SANDBOX=require but no sandbox works here"):
-            run("x = 1\n", name="strict")
-        assert len(jsml.jobs()) == 0
-    finally:
-        stop_everything(home)
-        backends.reset()
+    private_home(JSML_SANDBOX="require", PATH=str(tmp_path / "empty-bin"))  # no bwrap to find
+    with pytest.raises(UsageError, match=r"JSML_SANDBOX=require but no sandbox works here"):
+        run("x = 1\n", name="strict")
+    assert len(jsml.jobs()) == 0

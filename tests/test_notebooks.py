@@ -35,50 +35,40 @@ def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
     assert (work / "data" / "train.csv").is_file()
 
 
-def test_a_failed_job_fails_the_papermill_run(home: Path, tmp_path: Path) -> None:
+def _run_cells(directory: Path, *sources: str) -> papermill.PapermillExecutionError:
+    """Write a notebook of ``sources``, run it under papermill, and return the error it fails with."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
-        nbformat.v4.new_code_cell("%%train --name doomed\nraise RuntimeError('data is bad')"),
-        nbformat.v4.new_code_cell("print('never reached')"),
-    ]
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in sources]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",
         "language": "python",
     }
-    nbformat.write(nb, tmp_path / "fail.ipynb")
+    nbformat.write(nb, directory / "in.ipynb")
     with pytest.raises(papermill.PapermillExecutionError) as err:
         papermill.execute_notebook(
-            str(tmp_path / "fail.ipynb"),
-            str(tmp_path / "out.ipynb"),
-            cwd=str(tmp_path),
+            str(directory / "in.ipynb"),
+            str(directory / "out.ipynb"),
+            cwd=str(directory),
             progress_bar=False,
         )
-    assert err.value.ename == "JobFailed" and "RuntimeError: data is bad" in err.value.evalue
+    return err.value
+
+
+def test_a_failed_job_fails_the_papermill_run(home: Path, tmp_path: Path) -> None:
+    error = _run_cells(
+        tmp_path,
+        "%load_ext jupyter_serverless_ml",
+        "%%train --name doomed\nraise RuntimeError('data is bad')",
+        "print('never reached')",
+    )
+    assert error.ename == "JobFailed" and "RuntimeError: data is bad" in error.evalue
     assert "never reached" not in _outputs(tmp_path / "out.ipynb")
 
 
 def test_a_bad_magic_argument_fails_the_papermill_run(home: Path, tmp_path: Path) -> None:
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [
-        nbformat.v4.new_code_cell("%load_ext jupyter_serverless_ml"),
-        nbformat.v4.new_code_cell("%%train --hp C\npass"),
-    ]
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(nb, tmp_path / "bad.ipynb")
-    with pytest.raises(papermill.PapermillExecutionError) as err:
-        papermill.execute_notebook(
-            str(tmp_path / "bad.ipynb"),
-            str(tmp_path / "out.ipynb"),
-            cwd=str(tmp_path),
-            progress_bar=False,
-        )
-    assert err.value.ename == "UsageError" and "--hp expects KEY=VALUE" in err.value.evalue
+    error = _run_cells(tmp_path, "%load_ext jupyter_serverless_ml", "%%train --hp C\npass")
+    assert error.ename == "UsageError" and "--hp expects KEY=VALUE" in error.evalue
 
 
 def test_notebook_directory_has_no_outputs_committed() -> None:
