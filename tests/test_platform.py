@@ -116,3 +116,27 @@ def test_cli_reports_a_bad_home_in_one_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.startswith("error: cannot create JSML_HOME /proc/jsml-nope")
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_malformed_requests_get_clear_4xx(home: Path) -> None:
+    running = client.ensure_running(home)
+    auth = {"Authorization": f"Bearer {running.token}", "Content-Type": "application/json"}
+
+    def call(method: str, path: str, body: bytes | None = None) -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", running.port, timeout=5)
+        conn.request(method, path, body=body, headers=auth)
+        reply = conn.getresponse()
+        return reply.status, json.loads(reply.read())
+
+    status, body = call("GET", "/v1/jobs?limit=lots")
+    assert status == 400 and body["message"] == "query parameter limit='lots' must be a number"
+    status, body = call("POST", "/v1/jobs", b"{not json")
+    assert status == 400 and body["message"].startswith("request body is not JSON")
+    status, body = call("POST", "/v1/jobs", b"[1, 2]")
+    assert status == 400 and body["message"] == "request body must be a JSON object"
+    status, body = call("POST", "/v1/jobs", b'{"name": "x"}')
+    assert status == 400 and body["message"] == "job request lacks bundle, python"
+    status, body = call("GET", "/v1/jobs/nope/watch?timeout=soon")
+    assert status == 404 and body["error"] == "NotFound"
+    status, body = call("GET", "/v1/models/nope/2")
+    assert status == 404 and "no model nope:2" in body["message"]

@@ -60,6 +60,7 @@ class JobManager:
             os.environ.get("JSML_MAX_CONCURRENT_JOBS") or max(2, os.cpu_count() or 1)
         )
         self._seen: dict[str, tuple[Any, ...]] = {}
+        self._queued: set[str] = set()
 
     # -- submission ------------------------------------------------------------
 
@@ -132,6 +133,7 @@ class JobManager:
         free = self.capacity - self.running_count()
         started = []
         for job in queued[: max(0, free)]:
+            self._queued.discard(job["id"])
             try:
                 self.launch(job["id"])
             except OSError as exc:
@@ -145,8 +147,11 @@ class JobManager:
                 )
             started.append(job["id"])
         for job in queued[max(0, free) :]:
-            events = self.store.events(job["id"])
-            if not any(e["message"].startswith("queued") for e in events[-1:]):
+            if job["id"] in self._queued:
+                continue
+            self._queued.add(job["id"])
+            last = self.store.events(job["id"])[-1:]
+            if not (last and last[0]["message"].startswith("queued")):  # said before a restart
                 self.store.update_job(
                     job["id"],
                     status="Pending",
@@ -203,15 +208,12 @@ class JobManager:
         """The full public view of a job: row, events, latest metrics, model, log size."""
         job = self.resolve(ref)
         job_dir = Path(job["job_dir"])
-        latest: dict[str, float] = {}
-        for record in self.store.metrics(job["id"]):
-            latest[record["name"]] = record["value"]
         model = (
             self.store.model(job["name"], job["model_version"]) if job["model_version"] else None
         )
         job.update(
             events=self.store.events(job["id"]),
-            metrics=latest,
+            metrics=self.store.latest_metrics([job["id"]])[job["id"]],
             metric_count=self.store.metric_count(job["id"]),
             log_size=_size(job_dir / "job.log"),
             model=model,

@@ -25,6 +25,7 @@ Routes (all under ``/v1``)::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import json
 import logging
@@ -32,7 +33,7 @@ import os
 import platform
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -45,6 +46,7 @@ from .jobs import JobManager, to_public
 from .store import TERMINAL
 
 Handler = Callable[[Request], Awaitable[Response]]
+N = TypeVar("N", int, float)
 log = logging.getLogger("jsml.platform")
 
 
@@ -99,12 +101,16 @@ async def _body(request: Request) -> dict[str, Any]:
     return data
 
 
-def _int(request: Request, key: str, default: int) -> int:
+def _number(request: Request, key: str, default: N, kind: Callable[[str], N]) -> N:
     raw = request.query_params.get(key)
     try:
-        return default if raw is None else int(raw)
+        return default if raw is None else kind(raw)
     except ValueError:
-        raise UsageError(f"query parameter {key}={raw!r} must be an integer") from None
+        raise UsageError(f"query parameter {key}={raw!r} must be a number") from None
+
+
+def _int(request: Request, key: str, default: int) -> int:
+    return _number(request, key, default, int)
 
 
 def build_app(platform_: Platform) -> Starlette:
@@ -206,7 +212,7 @@ def build_app(platform_: Platform) -> Starlette:
         known_status = request.query_params.get("status", "")
         log_offset = _int(request, "log_offset", 0)
         seen_metrics = _int(request, "metrics", 0)
-        timeout = min(float(request.query_params.get("timeout", "10")), 60.0)
+        timeout = min(_number(request, "timeout", 10.0, float), 60.0)
         deadline = time.monotonic() + timeout
         while True:
             job = manager.describe(job_id)
@@ -222,11 +228,8 @@ def build_app(platform_: Platform) -> Starlette:
                 or (job["status"] in TERMINAL and job["status"] == known_status)
             ):
                 break
-            try:
-                await asyncio.wait_for(platform_.event(job_id).wait(), timeout=min(remaining, 0.5))
-            except asyncio.TimeoutError:
-                if manager.check(job_id):
-                    platform_.changed(job_id)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(platform_.event(job_id).wait(), timeout=remaining)
         text, offset = manager.read_log(job_id, log_offset) if log_offset >= 0 else ("", -1)
         news = manager.store.metrics(job_id, after=seen_metrics) if seen_metrics >= 0 else []
         return _json({"job": to_public(job), "log": text, "log_offset": offset, "metrics": news})
