@@ -207,7 +207,7 @@ class Job:
                         progress.metric(record)
                     offset, seen = news["log_offset"], seen + len(news["metrics"])
                     if self._record["status"] != status:
-                        progress.status(self.id, self._record["status"])
+                        progress.status(self.id, self._record["status"], self._last_event())
                 status = self._record["status"]
                 if status in TERMINAL:
                     break
@@ -221,6 +221,13 @@ class Job:
         if raise_on_failure and status != "Completed":
             raise JobFailed(self.id, status, self.failure_reason or "", self._tail_before_failure())
         return self
+
+    def _last_event(self) -> str:
+        """The first line of the newest event's message (why the job is in its status)."""
+        events = self._record.get("events") or []
+        message = str(events[-1].get("message") or "") if events else ""
+        line = message.strip().splitlines()[0] if message.strip() else ""
+        return line if len(line) <= 120 else line[:117] + "..."
 
     def summary(self) -> list[tuple[str, Any]]:
         """The facts ``%job`` shows, as (label, value) pairs."""

@@ -379,7 +379,9 @@ def test_jobs_queue_beyond_capacity(private_home: Callable[..., Path]) -> None:
     wait_for(lambda: "first" in first.logs())
     assert second.refresh().record["status"] == "Pending"
     assert second.record["events"][-1]["message"].startswith("queued: 1 job(s) running")
-    second.wait(timeout=60)
+    lines: list[str] = []
+    second.wait(timeout=60, progress=jsml.Progress(lines.append))
+    assert "second-" in lines[0] and ": Pending (queued: 1 job(s) running" in lines[0]
     first.refresh()
     assert first.status == "Completed" and second.model() == "second"
     assert second.record["started_at"] >= first.record["ended_at"]
