@@ -146,6 +146,7 @@ def ensure_running(home: Path | None = None) -> PlatformClient:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                cwd=str(home),
                 env=dict(os.environ, JSML_HOME=str(home)),
             )
         deadline = time.monotonic() + START_TIMEOUT

@@ -182,6 +182,7 @@ class JobManager:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
+                cwd=str(job_dir),
                 env=self._supervisor_env,
             )
         self._children[proc.pid] = proc
