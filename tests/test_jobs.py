@@ -398,3 +398,22 @@ def test_a_required_sandbox_that_does_not_work_refuses_jobs(
     with pytest.raises(UsageError, match=r"JSML_SANDBOX=require but no sandbox works here"):
         run("x = 1\n", name="strict")
     assert len(jsml.jobs()) == 0
+
+
+def test_a_pytorch_model_trained_in_a_job(home: Path) -> None:
+    torch = pytest.importorskip("torch")
+    cell = (
+        "import torch\n"
+        "torch.manual_seed(0)\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "x = torch.tensor([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]); y = x.sum(1, keepdim=True)\n"
+        "for step in range(200):\n"
+        "    opt.zero_grad(); loss = ((model(x) - y) ** 2).mean(); loss.backward(); opt.step()\n"
+        "log_metric('loss', loss.item(), step=step)\n"
+    )
+    job = run(cell, name="torchy")
+    assert job.record["model"]["flavor"] == "pytorch"
+    assert job.metrics["loss"] < 0.01
+    prediction = job.model()(torch.tensor([[2.0, 3.0]])).item()
+    assert abs(prediction - 5.0) < 0.3

@@ -199,11 +199,24 @@ def test_lightgbm_booster_uses_its_native_format(tmp_path: Path) -> None:
     assert flavors.save(sk, tmp_path / "lgbsk")["flavor"] == "sklearn"
 
 
-def test_xgboost_and_pytorch_flavors_when_installed(tmp_path: Path) -> None:
+def test_xgboost_flavor_uses_its_native_format(tmp_path: Path) -> None:
     xgb = pytest.importorskip("xgboost")
     import numpy as np
 
     X, y = np.random.default_rng(0).random((50, 3)), np.arange(50) % 2
     model = xgb.XGBClassifier(n_estimators=2).fit(X, y)
-    assert flavors.save(model, tmp_path / "x")["flavor"] == "xgboost"
-    assert (flavors.load(tmp_path / "x").predict(X) == model.predict(X)).all()
+    meta = flavors.save(model, tmp_path / "x")
+    assert meta["flavor"] == "xgboost" and meta["files"] == ["model.json"]
+    loaded = flavors.load(tmp_path / "x")
+    assert type(loaded) is xgb.XGBClassifier and (loaded.predict(X) == model.predict(X)).all()
+
+
+def test_pytorch_flavor_round_trips_a_module(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 1))
+    meta = flavors.save(model, tmp_path / "t")
+    assert meta["flavor"] == "pytorch" and meta["libraries"]["torch"] == torch.__version__
+    loaded = flavors.load(tmp_path / "t")
+    x = torch.ones(2, 3)
+    assert torch.equal(loaded(x), model(x))
