@@ -95,6 +95,13 @@ def test_a_failing_cell_raises_with_reason_and_log_tail(home: Path) -> None:
     assert failure_file.read_text().startswith("KeyError: 'missing'")
 
 
+def test_reading_notebook_files_directly_gets_a_hint(home: Path) -> None:
+    with pytest.raises(JobFailed) as err:
+        run("import pandas as pd\ndf = pd.read_csv('data/train.csv')\n", name="direct")
+    assert "hint: the job runs in" in err.value.reason
+    assert "add --data NAME=data/train.csv and read channel('NAME')" in err.value.reason
+
+
 def test_bad_input_submits_nothing(home: Path, tmp_path: Path) -> None:
     before = len(jsml.jobs(limit=1000))
     cases = [

@@ -136,7 +136,22 @@ def describe_failure(exc: BaseException) -> str:
     ]
     head = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     tail = "".join(traceback.format_list(frames[-8:]))
-    return f"{head}\n\nTraceback (most recent call last):\n{tail}{head}\n"
+    return f"{head}\n\nTraceback (most recent call last):\n{tail}{head}\n{_hint(exc)}"
+
+
+def _hint(exc: BaseException) -> str:
+    """Advice for failures that come from running away from the notebook."""
+    if isinstance(exc, FileNotFoundError) and exc.filename:
+        return (
+            f"hint: the job runs in {os.getcwd()} and sees the notebook's files only through data "
+            f"channels: add --data NAME={exc.filename} and read channel('NAME') in the cell\n"
+        )
+    if isinstance(exc, ModuleNotFoundError) and exc.name:
+        return (
+            f"hint: {exc.name!r} is not installed in the job's environment; install it in the "
+            "kernel (its version is then pinned into the bundle) or add it with --requirements\n"
+        )
+    return ""
 
 
 def write_failure(reason: str) -> None:
