@@ -206,6 +206,27 @@ def test_the_job_survives_a_daemon_kill(home: Path) -> None:
     assert job.model() == {"survived": True}
 
 
+def test_a_waiting_kernel_rides_out_a_daemon_kill(home: Path) -> None:
+    killed: list[int] = []
+
+    def kill_daemon_once_running() -> None:
+        wait_for(lambda: [j for j in jsml.jobs(name="patient") if j.status == "Running"])
+        time.sleep(0.3)
+        killed.append(state.read_state(home)["pid"])
+        os.kill(killed[0], signal.SIGKILL)
+
+    threading.Thread(target=kill_daemon_once_running, daemon=True).start()
+    lines: list[str] = []
+    job = run(
+        "import time\ntime.sleep(2)\nlog_metric('done', 1)\nmodel = 'patient'\n",
+        name="patient",
+        progress=jsml.Progress(lines.append),
+    )
+    assert killed and state.read_state(home)["pid"] != killed[0]
+    assert job.status == "Completed" and job.model() == "patient"
+    assert "".join(lines).count(": Completed") == 1
+
+
 @needs_sandbox
 def test_the_sandbox_isolates_the_job(home: Path) -> None:
     port = state.read_state(home)["port"]

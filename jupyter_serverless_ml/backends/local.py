@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlparse
 
 from .. import config
-from ..errors import NotFound
+from ..errors import NotFound, PlatformUnavailable
 from ..packaging import Bundle
 from ..platform.client import NotReached, PlatformClient, ensure_running
 from ..runtime import flavors
@@ -40,14 +40,18 @@ class LocalBackend(Backend):
     def _call(
         self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any
     ) -> Any:
-        """One request; when it never reached a daemon (restarted, moved port), reconnect once."""
+        """One request, reconnecting once (and starting the daemon) when the daemon went away.
+
+        A GET is retried after any failure to reach the daemon; a POST only when it provably
+        never reached one, so a submission is never made twice.
+        """
         for attempt in (1, 2):
             try:
                 if method == "GET":
                     return self.client.get(path, **params)
                 return self.client.post(path, body)
-            except NotReached:
-                if attempt == 2:
+            except PlatformUnavailable as exc:
+                if attempt == 2 or not (method == "GET" or isinstance(exc, NotReached)):
                     raise
                 self._client = ensure_running(self.home)
         raise AssertionError("unreachable")
