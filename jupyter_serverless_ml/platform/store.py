@@ -94,7 +94,7 @@ class Store:
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
         self.db.row_factory = sqlite3.Row
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA synchronous=FULL")  # an acknowledged commit survives power loss
         self.db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
 
