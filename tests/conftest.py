@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -73,10 +75,15 @@ def platform_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Path]]:
     """Make a fresh ``$JSML_HOME`` (with extra environment for its daemon) for one test."""
     homes: list[Path] = []
+    created: list[Path] = []
 
-    def make(name: str = "home", **env: str) -> Path:
-        home = tmp_path / name
-        home.mkdir()
+    def make(name: str = "home", parent: Path | None = None, **env: str) -> Path:
+        if parent is None:
+            home = tmp_path / name
+            home.mkdir()
+        else:
+            home = Path(tempfile.mkdtemp(dir=parent, prefix=f"jsml-{name}-"))
+            created.append(home)
         monkeypatch.setenv("JSML_HOME", str(home))
         for key, value in env.items():
             monkeypatch.setenv(key, value)
@@ -87,6 +94,8 @@ def private_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Ca
     yield make
     for home in homes:
         stop_everything(home)
+    for directory in created:
+        shutil.rmtree(directory, ignore_errors=True)
     backends.reset()
 
 

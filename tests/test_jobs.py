@@ -229,7 +229,7 @@ def test_a_waiting_kernel_rides_out_a_daemon_kill(home: Path) -> None:
 
 @needs_sandbox
 def test_the_sandbox_isolates_the_job(home: Path) -> None:
-    port = state.read_state(home)["port"]
+    port = client.ensure_running(home).port
     cell = f"""
 import json, os, socket
 result = {{"pid": os.getpid()}}
@@ -253,6 +253,29 @@ open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "result.json"), "w").write(j
     assert "sandbox: bubblewrap" in closed.logs()
     opened = run(cell, name="networked", network=True)
     assert output(opened)["network"] is True
+
+
+@needs_sandbox
+def test_jobs_cannot_read_the_platform_token_or_credentials(
+    private_home: Callable[..., Path],
+) -> None:
+    from jupyter_serverless_ml.platform.sandbox import masked_paths
+
+    home = private_home("masked", parent=Path("/var/tmp"))  # not hidden by the private /tmp
+    cell = (
+        "import json, os, sys\n"
+        f"home = {str(home)!r}\n"
+        "seen = {'listing': sorted(os.listdir(home)), 'python': sys.executable}\n"
+        "try:\n    seen['token'] = open(home + '/token').read()\n"
+        "except OSError as exc:\n    seen['token'] = type(exc).__name__\n"
+        "open(os.environ['SM_OUTPUT_DATA_DIR'] + '/result.json', 'w').write(json.dumps(seen))\n"
+    )
+    job = run(cell, name="masked", env="isolated", network=True)
+    seen = output(job)
+    assert (home / "token").exists() and seen["token"] == "FileNotFoundError"
+    assert seen["listing"] == ["envs"]  # only the job's own environment is bound back
+    assert seen["python"].startswith(str(home / "envs"))
+    assert Path("/home/u/.aws") in masked_paths(home, Path("/home/u"))
 
 
 def test_the_container_contract(home: Path, cancer_csv: Path, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -48,8 +49,27 @@ def probe() -> SandboxSupport:
     return SandboxSupport(True, mode, "bubblewrap")
 
 
-def _under_tmp(path: Path) -> bool:
-    return path == Path("/tmp") or Path("/tmp") in path.parents
+CREDENTIALS = (
+    ".aws",
+    ".ssh",
+    ".config/gcloud",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".netrc",
+    ".git-credentials",
+    ".pypirc",
+)
+
+
+def masked_paths(home: Path, user_home: Path | None = None) -> list[Path]:
+    """What a job must not read: the platform home (its token) and common credential stores."""
+    user_home = user_home or Path.home()
+    return [home, *(user_home / name for name in CREDENTIALS)]
+
+
+def _under(path: Path, roots: list[Path]) -> bool:
+    return any(path == root or root in path.parents for root in roots)
 
 
 def bwrap_command(
@@ -60,14 +80,25 @@ def bwrap_command(
     channels: dict[str, tuple[Path, str | None]],
     extra_ro: list[Path],
     network: bool,
+    masked: Sequence[Path] = (),
 ) -> list[str]:
     """Wrap ``command`` in bwrap: ``ml_dir`` at /opt/ml, the rest read-only, private /tmp.
 
     ``channels`` maps a channel name to (host path, file name or None for a
-    directory). ``extra_ro`` are host paths the job needs that a private /tmp
-    would hide (an interpreter or environment under /tmp).
+    directory). ``masked`` paths are hidden (an empty directory, or /dev/null for
+    a file). ``extra_ro`` are host paths the job needs that a private /tmp or a
+    mask would hide (an interpreter or an isolated environment); they are bound
+    back read-only.
     """
-    args = ["bwrap", *_BASE, "--tmpfs", "/opt"]
+    args = ["bwrap", *_BASE]
+    hidden = [Path("/tmp")]
+    for path in masked:
+        if path.is_dir():
+            args += ["--tmpfs", str(path)]
+        elif path.exists():
+            args += ["--ro-bind", "/dev/null", str(path)]
+        hidden.append(path)
+    args += ["--tmpfs", "/opt"]
     opt = Path("/opt")
     for entry in sorted(opt.iterdir()) if opt.is_dir() else []:
         if entry.name != "ml":
@@ -79,7 +110,7 @@ def bwrap_command(
     seen: set[Path] = set()
     for path in extra_ro:
         resolved = path.resolve()
-        if _under_tmp(resolved) and resolved not in seen and resolved.exists():
+        if _under(resolved, hidden) and resolved not in seen and resolved.exists():
             seen.add(resolved)
             args += ["--ro-bind", str(resolved), str(resolved)]
     args += ["--unshare-pid", "--die-with-parent", "--chdir", f"{ML_ROOT}/code"]

@@ -205,6 +205,7 @@ class Supervisor:
                 channels=channels,
                 extra_ro=sandbox.interpreter_paths(python),
                 network=bool(self.spec.get("network")),
+                masked=sandbox.masked_paths(Path(self.spec["home"])),
             )
             self.say(
                 "sandbox: bubblewrap (read-only root, private /tmp, own PID namespace, "
