@@ -18,7 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from . import api, config
-from .errors import JobFailed, JsmlError
+from .errors import JobFailed, JsmlError, UsageError
+from .handles import Progress
+from .train_options import add_train_options, train_kwargs
 
 
 def _print_json(data: Any) -> None:
@@ -99,6 +101,17 @@ def _models(args: argparse.Namespace) -> int:
     return _show(found, [m.record for m in found], args.json)
 
 
+def _train(args: argparse.Namespace) -> int:
+    if not args.entry_point:
+        raise UsageError("jsml train runs a script: give --entry-point SCRIPT [--source-dir DIR]")
+    job = api.train(None, **train_kwargs(args), wait=False)
+    print(f"submitted {job.id}")
+    if args.no_wait:
+        return 0
+    job.wait(progress=None if args.quiet else Progress())
+    return 0
+
+
 def _bundle(args: argparse.Namespace) -> int:
     target = api.export_bundle(args.ref, args.dir)
     print(
@@ -115,6 +128,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["start", "stop", "status"])
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_platform)
+    p = sub.add_parser("train", help="run a SageMaker/Vertex script-mode script as a job")
+    add_train_options(p)
+    p.set_defaults(run=_train)
     p = sub.add_parser("jobs", help="list jobs, newest first")
     p.add_argument("--status")
     p.add_argument("--name")

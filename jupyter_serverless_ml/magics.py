@@ -18,7 +18,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from . import api
 from .errors import UsageError
 from .handles import Job, JobList, ModelList, Progress
-from .options import parse_channels, parse_hyperparameters
+from .train_options import TRAIN_OPTIONS, Spec, train_kwargs
 
 
 class _History:
@@ -59,6 +59,23 @@ def _parse(magic: Callable[..., Any], line: str, name: str) -> Any:
         raise UsageError(f"%{name}: {message}{hint} (see %{name}? for every option)") from None
 
 
+_AS_VAR: Spec = (
+    ("--as",),
+    {"dest": "as_var", "metavar": "VAR", "help": "also store the job handle in VAR"},
+)
+
+
+def _with_options(specs: list[Spec]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorate a magic with argparse ``specs`` (as ``@magic_arguments`` + ``@argument`` do)."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        for flags, kwargs in reversed(specs):
+            function = ma.argument(*flags, **kwargs)(function)
+        return ma.magic_arguments()(function)
+
+    return decorate
+
+
 @magics_class
 class ServerlessMagics(Magics):
     """The magics of jupyter-serverless-ml."""
@@ -69,59 +86,7 @@ class ServerlessMagics(Magics):
         assert self.shell is not None, "magics used without a shell"
         return self.shell
 
-    @ma.magic_arguments()
-    @ma.argument("--name", help="job and model name (default: notebook)")
-    @ma.argument(
-        "--data",
-        action="append",
-        default=[],
-        metavar="CHANNEL=PATH",
-        help="data channel (repeatable): file or directory, read with channel('CHANNEL')",
-    )
-    @ma.argument(
-        "--hp",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="hyperparameter (repeatable), typed: int, float, bool, JSON or str; read as hp.KEY",
-    )
-    @ma.argument("--backend", help="local (default: $JSML_BACKEND or local)")
-    @ma.argument(
-        "--instance-type", help="e.g. ml.m5.large (sets SM_NUM_CPUS/GPUS; recorded for cost)"
-    )
-    @ma.argument(
-        "--instance-count",
-        type=int,
-        default=1,
-        help="number of instances: one process per rank with WORLD_SIZE/RANK/MASTER_ADDR",
-    )
-    @ma.argument(
-        "--requirements", metavar="FILE", help="requirements file (merged over detected pins)"
-    )
-    @ma.argument(
-        "--env",
-        default="kernel",
-        choices=["kernel", "isolated"],
-        help="kernel: this kernel's interpreter (fast); isolated: a uv env from the pins",
-    )
-    @ma.argument("--network", action="store_true", help="allow network access inside the sandbox")
-    @ma.argument("--memory", help="memory limit, e.g. 2G (the job is killed above it)")
-    @ma.argument(
-        "--max-runtime", help="time limit, e.g. 90s, 30m, 1h (the job is stopped after it)"
-    )
-    @ma.argument("--retries", type=int, default=0, help="retry a failed or lost job N times")
-    @ma.argument("--no-wait", action="store_true", help="return the job handle at once")
-    @ma.argument("--as", dest="as_var", metavar="VAR", help="also store the job handle in VAR")
-    @ma.argument(
-        "--model-var", default="model", help="variable holding the model at the end (model)"
-    )
-    @ma.argument(
-        "--entry-point", metavar="SCRIPT", help="run a SageMaker/Vertex script instead of the cell"
-    )
-    @ma.argument(
-        "--source-dir", metavar="DIR", help="directory holding --entry-point and its modules"
-    )
-    @ma.argument("--quiet", action="store_true", help="no progress lines while waiting")
+    @_with_options([*TRAIN_OPTIONS, _AS_VAR])
     @line_cell_magic
     def train(self, line: str, cell: str | None = None) -> Job:
         """Run the cell as a training job (never in this kernel) and return its Job handle.
@@ -143,22 +108,8 @@ class ServerlessMagics(Magics):
         source = self._ip.transform_cell(cell) if cell and cell.strip() else ""
         job = api.train(
             source,
-            name=args.name,
-            data=parse_channels(args.data),
-            hp=parse_hyperparameters(args.hp),
-            backend=args.backend,
-            instance_type=args.instance_type,
-            instance_count=args.instance_count,
-            requirements=args.requirements,
-            env=args.env,
-            network=args.network,
-            memory=args.memory,
-            max_runtime=args.max_runtime,
-            retries=args.retries,
+            **train_kwargs(args),
             wait=False,
-            model_var=args.model_var,
-            entry_point=args.entry_point,
-            source_dir=args.source_dir,
             namespace=self._ip.user_ns,
             history=_History(self._ip),
         )

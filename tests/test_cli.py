@@ -63,3 +63,45 @@ def test_stop_and_unknown_job(home: Path) -> None:
         missing.stderr.strip()
         == "error: no job with id or name 'no-such-job'; list jobs with %jobs or `jsml jobs`"
     )
+
+
+def test_train_runs_a_script_from_the_terminal(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "fit.py").write_text(
+        "import argparse, os, pickle\n"
+        "p = argparse.ArgumentParser(); p.add_argument('--alpha', type=float)\n"
+        "a = p.parse_args()\n"
+        "print('alpha is', a.alpha, flush=True)\n"
+        "pickle.dump({'alpha': a.alpha}, open(os.environ['SM_MODEL_DIR'] + '/model.pkl', 'wb'))\n"
+    )
+    done = jsml_cli(
+        home,
+        "train",
+        "--entry-point",
+        "fit.py",
+        "--source-dir",
+        str(tmp_path),
+        "--name",
+        "cli-train",
+        "--hp",
+        "alpha=0.3",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "submitted cli-train-" in done.stdout and "alpha is 0.3" in done.stdout
+    assert jsml.job("cli-train").model() == {"alpha": 0.3}
+    failing = tmp_path / "bad"
+    failing.mkdir()
+    (failing / "fit.py").write_text("raise SystemExit('no data')\n")
+    done = jsml_cli(
+        home,
+        "train",
+        "--entry-point",
+        "fit.py",
+        "--source-dir",
+        str(failing),
+        "--name",
+        "cli-bad",
+        "--quiet",
+    )
+    assert done.returncode == 1 and "error: job cli-bad-" in done.stderr
+    missing = jsml_cli(home, "train", "--name", "x")
+    assert missing.returncode == 2 and "give --entry-point SCRIPT" in missing.stderr
