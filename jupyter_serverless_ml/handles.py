@@ -130,9 +130,8 @@ class Job:
         """The job's own last log lines before its failure report (which the reason repeats)."""
         text = self.logs()
         reason = (self.failure_reason or "").strip()
-        if reason:
-            cut = text.rfind(reason.splitlines()[0])
-            text = text[:cut] if cut >= 0 else text
+        cut = text.find(reason) if reason else -1  # the runner writes the reason to stderr
+        text = text[:cut] if cut >= 0 else text
         own = [line for line in text.splitlines() if not line.startswith("[jsml] ")]
         return "\n".join(own[-lines:])
 
@@ -258,7 +257,11 @@ class Job:
         ]
 
     def __repr__(self) -> str:
-        lines = [f"Job {self.id}"] + [f"  {k:<16} {v}" for k, v in self.summary()[1:]]
+        lines = [f"Job {self.id}"]
+        for label, value in self.summary()[1:]:
+            first, *rest = str(value).rstrip().splitlines() or [""]
+            text = "\n".join([first, *((" " * 19 + r) if r.strip() else "" for r in rest)])
+            lines.append(f"  {label:<16} {text}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:

@@ -89,6 +89,8 @@ def test_a_failing_cell_raises_with_reason_and_log_tail(home: Path) -> None:
     assert failure.reason.startswith("KeyError: 'missing'")
     assert 'jsml_cell.py", line 3' in failure.reason
     assert "loading data" in failure.log_tail
+    assert "Traceback" not in failure.log_tail  # the reason is not repeated as log lines
+    assert str(failure).count("Traceback (most recent call last)") == 1
     job = jsml.job(failure.job_id)
     assert job.status == "Failed" and job.failure_reason == failure.reason
     failure_file = Path(job.record["job_dir"]) / "ml" / "output" / "failure"
