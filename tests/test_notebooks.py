@@ -35,6 +35,24 @@ def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
     assert (work / "data" / "train.csv").is_file()
 
 
+def test_tour_runs_under_papermill(home: Path, tmp_path: Path) -> None:
+    papermill.execute_notebook(
+        str(NOTEBOOKS / "tour.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters={"prefix": "tour-ci"},
+        cwd=str(tmp_path),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    text = _outputs(tmp_path / "out.ipynb")
+    assert "LogisticRegression(C=0.2, max_iter=500)" in text
+    assert "[algo-1] hello from rank 0 of 2 on algo-1" in text
+    assert "[algo-2] hello from rank 1 of 2 on algo-2" in text
+    assert "{'depth': 3.0}" in text
+    assert "Failed - ValueError: column target is missing" in text and "checking the data" in text
+    assert "'Dockerfile', 'code', 'manifest.json', 'requirements.txt'" in text
+
+
 def _run_cells(directory: Path, *sources: str) -> papermill.PapermillExecutionError:
     """Write a notebook of ``sources``, run it under papermill, and return the error it fails with."""
     nb = nbformat.v4.new_notebook()
