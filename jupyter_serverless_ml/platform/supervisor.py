@@ -96,6 +96,11 @@ class Supervisor:
         self.say(f"job {status.lower()}" + (f": {reason.splitlines()[0]}" if reason else ""))
         self._nudge()
 
+    @property
+    def hosts(self) -> list[str]:
+        """The instances' host names, as SageMaker names them: algo-1 ... algo-N."""
+        return [f"algo-{i + 1}" for i in range(int(self.spec["instance_count"]))]
+
     # -- preparation ---------------------------------------------------------
 
     def python(self) -> str:
@@ -138,9 +143,8 @@ class Supervisor:
                         (target / file_name).symlink_to(path)
                 elif not target.exists():
                     target.symlink_to(path, target_is_directory=True)
-        hosts = [f"algo-{i + 1}" for i in range(int(self.spec["instance_count"]))]
         contract.write_config(
-            self.ml, sorted(channels), self.spec["hyperparameters"], hosts, hosts[0]
+            self.ml, sorted(channels), self.spec["hyperparameters"], self.hosts, self.hosts[0]
         )
         return channels
 
@@ -148,15 +152,13 @@ class Supervisor:
         self, root: str, channels: dict[str, tuple[Path, str | None]]
     ) -> dict[str, str]:
         """The job's environment: a clean base plus the container contract."""
-        count = int(self.spec["instance_count"])
-        hosts = [f"algo-{i + 1}" for i in range(count)]
         env = {k: v for k, v in os.environ.items() if k in _KEEP_ENV or k.startswith("LC_")}
         env.update(
             contract.job_environment(
                 root,
                 sorted(channels),
                 self.spec["hyperparameters"],
-                hosts=hosts,
+                hosts=self.hosts,
                 num_cpus=int(self.spec["num_cpus"]),
                 num_gpus=int(self.spec["num_gpus"]),
                 channel_files={n: f for n, (_, f) in channels.items() if f},
@@ -167,7 +169,7 @@ class Supervisor:
             PYTHONPATH=f"{root}/code",
             PYTHONUNBUFFERED="1",
             HOME="/tmp" if root == contract.ML_ROOT else os.environ.get("HOME", "/tmp"),
-            WORLD_SIZE=str(count),
+            WORLD_SIZE=str(len(self.hosts)),
             RANK="0",
             LOCAL_RANK="0",
             MASTER_ADDR="127.0.0.1",
