@@ -12,7 +12,6 @@ import http.client
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -21,7 +20,7 @@ from typing import Any
 
 from .. import config
 from ..errors import JsmlError, PlatformUnavailable, from_wire
-from . import state
+from . import procs, state
 
 START_TIMEOUT = 30.0
 
@@ -138,17 +137,12 @@ def ensure_running(home: Path | None = None) -> PlatformClient:
         if client is not None:
             return client
         state.token(home)
-        with open(home / state.DAEMON_LOG, "ab") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "jupyter_serverless_ml.platform.daemon"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                cwd=str(home),
-                env=dict(os.environ, JSML_HOME=str(home)),
-            )
+        proc = procs.spawn_detached(
+            [sys.executable, "-m", "jupyter_serverless_ml.platform.daemon"],
+            home / state.DAEMON_LOG,
+            home,
+            dict(os.environ, JSML_HOME=str(home)),
+        )
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             current = state.read_state(home)

@@ -167,24 +167,13 @@ class JobManager:
             job["spec"], id=job_id, name=job["name"], attempt=job["attempt"], home=str(self.home)
         )
         state.write_json(job_dir / "job.json", spec)
-        with open(job_dir / "supervisor.log", "ab") as log:
-            proc = subprocess.Popen(
-                # -S: the supervisor needs only the standard library and this package
-                [
-                    sys.executable,
-                    "-S",
-                    "-m",
-                    "jupyter_serverless_ml.platform.supervisor",
-                    str(job_dir),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-                cwd=str(job_dir),
-                env=self._supervisor_env,
-            )
+        # -S: the supervisor needs only the standard library and this package
+        proc = procs.spawn_detached(
+            [sys.executable, "-S", "-m", "jupyter_serverless_ml.platform.supervisor", str(job_dir)],
+            job_dir / "supervisor.log",
+            job_dir,
+            self._supervisor_env,
+        )
         self._children[proc.pid] = proc
         self.store.update_job(
             job_id, supervisor_pid=proc.pid, supervisor_start=procs.start_time(proc.pid)

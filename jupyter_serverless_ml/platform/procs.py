@@ -5,7 +5,9 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-from collections.abc import Iterable
+import subprocess
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 PR_SET_PDEATHSIG = 1
@@ -105,3 +107,25 @@ def die_with_parent() -> None:
     """``preexec_fn``: have the kernel SIGKILL this child when its parent dies."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def spawn_detached(
+    argv: list[str], log_path: Path, cwd: Path, env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    """Start a background process the way every platform process starts.
+
+    It gets its own session (a terminal's or a kernel's signals do not reach it),
+    no stdin, and stdout/stderr appended to ``log_path``; it never holds the
+    caller's output open.
+    """
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+            cwd=str(cwd),
+            env=dict(env),
+        )
