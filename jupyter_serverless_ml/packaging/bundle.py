@@ -13,8 +13,9 @@ Layout of a bundle directory (its name is its hash)::
     Dockerfile               builds an image that runs the bundle
     manifest.json            hash, created-at, what was captured and why
 
-The hash covers every file but the manifest, so the same inputs give the same
-hash and a second build is a cache hit.
+The hash covers every file but the manifest and the Dockerfile (derived from the
+hash and its template), so the same inputs give the same hash and a second build
+is a cache hit.
 """
 
 from __future__ import annotations
@@ -116,9 +117,11 @@ def load_bundle(path: str | Path) -> Bundle:
 
 
 def _content_hash(root: Path) -> str:
-    digest = hashlib.sha256()
-    for file in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
-        if "__pycache__" in file.parts:
+    """sha256 over every file but the manifest and the Dockerfile (derived from this hash and
+    the template, whose text is hashed too, so a new template is a new bundle)."""
+    digest = hashlib.sha256(dockerfile.TEMPLATE.encode() + b"\0")
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        if "__pycache__" in file.parts or file.name in (MANIFEST, "Dockerfile"):
             continue
         digest.update(str(file.relative_to(root)).encode() + b"\0")
         digest.update(file.read_bytes() + b"\0")
@@ -143,27 +146,25 @@ def _finish(
     user_lines = user_requirements.read_text().splitlines() if user_requirements else []
     reqs = requirements.merge(user_lines, detected)
     (staging / "requirements.txt").write_text("".join(line + "\n" for line in reqs))
-    provisional = _content_hash(staging)
-    (staging / "Dockerfile").write_text(dockerfile.render(provisional[:16]))
     digest = _content_hash(staging)
-    manifest.update(
-        hash=digest,
-        requirements=reqs,
-        python_version=platform.python_version(),
-        created_at=time.time(),
-    )
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-    compileall.compile_dir(staging / "code" / "jsml_runtime", quiet=1)  # the sandbox is read-only
     final = root / digest
-    if final.exists():
-        shutil.rmtree(staging, ignore_errors=True)
-        return Bundle(final, json.loads((final / MANIFEST).read_text()), cache_hit=True)
-    try:
-        os.rename(staging, final)
-    except OSError:  # built concurrently by another client: theirs is identical
-        shutil.rmtree(staging, ignore_errors=True)
-        return Bundle(final, json.loads((final / MANIFEST).read_text()), cache_hit=True)
-    return Bundle(final, manifest)
+    if not final.exists():
+        (staging / "Dockerfile").write_text(dockerfile.render(digest))
+        manifest.update(
+            hash=digest,
+            requirements=reqs,
+            python_version=platform.python_version(),
+            created_at=time.time(),
+        )
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        compileall.compile_dir(staging / "code" / "jsml_runtime", quiet=1)  # sandbox is read-only
+        try:
+            os.rename(staging, final)
+            return Bundle(final, manifest)
+        except OSError:  # built concurrently by another client: theirs is identical
+            pass
+    shutil.rmtree(staging, ignore_errors=True)
+    return Bundle(final, json.loads((final / MANIFEST).read_text()), cache_hit=True)
 
 
 def _staging(root: Path) -> tuple[Path, Path]:
