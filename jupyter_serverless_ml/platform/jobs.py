@@ -120,17 +120,18 @@ class JobManager:
         self.dispatch()
         return self.describe(job_id)
 
-    def running_count(self) -> int:
-        """Jobs that hold a slot: active and with a supervisor."""
-        return sum(1 for j in self.store.jobs(status=ACTIVE, limit=10_000) if j["supervisor_pid"])
-
     def dispatch(self) -> list[str]:
-        """Start queued jobs (oldest first) while fewer than :attr:`capacity` run."""
-        queued = [
-            j for j in self.store.jobs(status=["Pending"], limit=10_000) if not j["supervisor_pid"]
-        ]
-        queued.sort(key=lambda j: j["created_at"])
-        free = self.capacity - self.running_count()
+        """Start queued jobs (oldest first) while fewer than :attr:`capacity` hold a slot.
+
+        A job holds a slot while it is active and has a supervisor; a Pending job
+        without one is queued.
+        """
+        active = self.store.jobs(status=ACTIVE, limit=10_000)
+        queued = sorted(
+            (j for j in active if j["status"] == "Pending" and not j["supervisor_pid"]),
+            key=lambda j: j["created_at"],
+        )
+        free = self.capacity - sum(1 for j in active if j["supervisor_pid"])
         started = []
         for job in queued[: max(0, free)]:
             self._queued.discard(job["id"])
@@ -207,7 +208,6 @@ class JobManager:
             metric_count=self.store.metric_count(job["id"]),
             log_size=_size(job_dir / "job.log"),
             model=model,
-            bundle_path=job["spec"]["bundle"],
         )
         return job
 
