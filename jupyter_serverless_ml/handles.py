@@ -15,7 +15,7 @@ from typing import Any
 
 from .backends import Backend
 from .display import clock, format_metrics, html_table, status_badge, text_table, when
-from .errors import JobFailed
+from .errors import JobFailed, NotFound
 from .options import format_duration
 from .packaging import Bundle, load_bundle
 
@@ -79,12 +79,17 @@ class Job:
         self._record = self._backend.job(self.id)
         return self
 
+    def _current(self, *keys: str) -> dict[str, Any]:
+        """The record, fetched again unless the job has ended and the record holds ``keys``
+        (a listing's records lack the model and metrics)."""
+        if self._record["status"] not in TERMINAL or any(k not in self._record for k in keys):
+            self.refresh()
+        return self._record
+
     @property
     def status(self) -> str:
         """Pending, Preparing, Running, Stopping, Completed, Failed or Stopped (fetched live)."""
-        if self._record["status"] not in TERMINAL:
-            self.refresh()
-        return str(self._record["status"])
+        return str(self._current()["status"])
 
     @property
     def done(self) -> bool:
@@ -99,9 +104,7 @@ class Job:
     @property
     def metrics(self) -> dict[str, float]:
         """The latest value of each metric."""
-        if self._record["status"] not in TERMINAL or "metrics" not in self._record:
-            self.refresh()
-        return dict(self._record.get("metrics") or {})
+        return dict(self._current("metrics").get("metrics") or {})
 
     def metric_history(self) -> list[dict[str, Any]]:
         """Every metric record in the order logged."""
@@ -143,15 +146,12 @@ class Job:
     @property
     def model_version(self) -> int | None:
         """The model version this job registered, once Completed."""
-        self.refresh()
-        return self._record.get("model_version")
+        return self._current("model_version").get("model_version")
 
     def model(self) -> Any:
         """Load the trained model into this process."""
-        record = self.refresh()._record.get("model")
+        record = self._current("model").get("model")
         if not record:
-            from .errors import NotFound
-
             state = self._record["status"]
             raise NotFound(
                 f"job {self.id} has no model ({state}"

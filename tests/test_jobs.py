@@ -73,11 +73,19 @@ def test_train_end_to_end(home: Path, cancer_csv: Path) -> None:
 
 def test_function_jobs_return_the_model(home: Path) -> None:
     def fit() -> dict[str, float]:
-        log_metric("score", hp.k * 2)  # noqa: F821 - provided inside the job
+        log_metric("score", hp.k)  # noqa: F821 - provided inside the job
+        log_metric("score", hp.k * 2, step=2)  # noqa: F821
         return {"k": hp.k}  # noqa: F821
 
     job = jsml.train(fit, hp={"k": 3})
     assert job.name == "fit" and job.metrics == {"score": 6.0}
+    history = job.metric_history()
+    assert [(m["name"], m["value"], m["step"]) for m in history] == [
+        ("score", 3.0, None),
+        ("score", 6.0, 2),
+    ]
+    listed = jsml.jobs(name="fit")[0]  # a listing's record has no model: fetched on demand
+    assert listed.model() == {"k": 3} and listed.model_version == job.model_version
     assert job.model() == {"k": 3}
 
 
