@@ -164,6 +164,7 @@ def capture(
     seen: set[str] = set()
     missing: list[str] = []
     definitions: dict[str, str] = {}
+    uses: dict[str, set[str]] = {}
     while queue:
         name, reason = queue.pop(0)
         if name in seen:
@@ -187,6 +188,7 @@ def capture(
         src = _source_of(obj, history) if _is_notebook_object(obj, main_name) else None
         if src is not None and obj.__name__ == name:
             definitions[name] = src
+            uses[name] = free_names(src)
             result.sources.append(src)
             result.modules |= imported_modules(src)
             result.records.append(Captured(name, "source", reason, src.strip().splitlines()[0]))
@@ -195,7 +197,7 @@ def capture(
                 if isinstance(obj, types.FunctionType)
                 else f"used by class {name}"
             )
-            queue += [(dep, what) for dep in sorted(free_names(src)) if dep not in seen]
+            queue += [(dep, what) for dep in sorted(uses[name]) if dep not in seen]
             continue
         result.values[name] = obj
         try:
@@ -223,12 +225,13 @@ def capture(
             f"{'it' if len(missing) == 1 else 'them'}; run the cell that defines "
             f"{'it' if len(missing) == 1 else 'them'} first, or define it inside the cell"
         )
-    result.definitions = _ordered(definitions)
+    result.definitions = _ordered(definitions, uses)
     return result
 
 
-def _ordered(definitions: dict[str, str]) -> list[str]:
-    """Definitions with each one after the definitions it names (bases, decorators)."""
+def _ordered(definitions: dict[str, str], uses: dict[str, set[str]]) -> list[str]:
+    """Definitions with each one after the definitions it names (bases, decorators);
+    ``uses`` holds each definition's free names."""
     done: list[str] = []
     visiting: set[str] = set()
 
@@ -236,7 +239,7 @@ def _ordered(definitions: dict[str, str]) -> list[str]:
         if name in done or name in visiting:
             return
         visiting.add(name)
-        for dep in sorted(free_names(definitions[name]) & definitions.keys()):
+        for dep in sorted(uses[name] & definitions.keys()):
             visit(dep)
         done.append(name)
 

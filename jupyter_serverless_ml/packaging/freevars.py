@@ -11,14 +11,16 @@ from ..errors import UsageError
 BUILTIN_NAMES = frozenset(dir(builtins)) | {"__name__", "__file__", "__builtins__"}
 
 
+def _unparsable(exc: SyntaxError, what: str) -> UsageError:
+    return UsageError(f"{what} does not parse: line {exc.lineno}: {exc.msg}; fix it and rerun")
+
+
 def parse(source: str, what: str = "the cell") -> ast.Module:
     """Parse ``source``; a syntax error is a UsageError naming the line."""
     try:
         return ast.parse(source)
     except SyntaxError as exc:
-        raise UsageError(
-            f"{what} does not parse: line {exc.lineno}: {exc.msg}; fix it and rerun"
-        ) from exc
+        raise _unparsable(exc, what) from exc
 
 
 def free_names(source: str) -> set[str]:
@@ -27,8 +29,10 @@ def free_names(source: str) -> set[str]:
     A name bound anywhere at module level (assignment, import, def, class, or a
     ``global`` statement in a function) counts as bound. Builtins are excluded.
     """
-    parse(source)
-    top = symtable.symtable(source, "<cell>", "exec")
+    try:
+        top = symtable.symtable(source, "<cell>", "exec")
+    except SyntaxError as exc:
+        raise _unparsable(exc, "the cell") from exc
     bound: set[str] = set()
     used: set[str] = set()
     for sym in top.get_symbols():
