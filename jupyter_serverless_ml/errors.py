@@ -60,6 +60,19 @@ class Conflict(BackendError):
     """The request conflicts with the object's current state."""
 
 
+class PredictionError(BackendError):
+    """An endpoint answered a prediction request with an error.
+
+    ``status`` is the HTTP status (400: the input does not fit the model, 500: the
+    model raised, 503: no replica in time) and ``body`` the endpoint's answer.
+    """
+
+    def __init__(self, status: int, message: str, body: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
 class JobFailed(JsmlError):
     """A job ended in a non-successful terminal state.
 

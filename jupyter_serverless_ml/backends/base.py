@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import BackendError
 from ..packaging import Bundle
 
 
@@ -105,3 +106,56 @@ class Backend(abc.ABC):
     @abc.abstractmethod
     def load_model(self, record: dict[str, Any]) -> Any:
         """Load a registered model version into this process."""
+
+    # -- serving (optional: backends without it say so) -------------------------
+
+    def _unsupported(self, what: str) -> BackendError:
+        return BackendError(f"the {self.name} backend does not support {what} in this version")
+
+    def register_model(self, name: str, directory: Path, python: str) -> dict[str, Any]:
+        """Register a model saved from the kernel as the next version of ``name``."""
+        raise self._unsupported("registering kernel models")
+
+    def deploy(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Create an endpoint (or add a variant with ``request["endpoint"]``); waits until it serves."""
+        raise self._unsupported("endpoints")
+
+    def endpoints(self) -> list[dict[str, Any]]:
+        """Every endpoint, summarised."""
+        raise self._unsupported("endpoints")
+
+    def endpoint(self, name: str) -> dict[str, Any]:
+        """One endpoint with its variants, statistics and events."""
+        raise self._unsupported("endpoints")
+
+    def traffic(self, name: str, weights: dict[str, float]) -> dict[str, Any]:
+        """Shift traffic between an endpoint's variants."""
+        raise self._unsupported("traffic shifting")
+
+    def rollback(self, name: str) -> dict[str, Any]:
+        """Return an endpoint to its previous traffic split."""
+        raise self._unsupported("traffic rollback")
+
+    def undeploy(self, name: str) -> dict[str, Any]:
+        """Drain and delete an endpoint."""
+        raise self._unsupported("endpoints")
+
+    def invocation(self, name: str) -> tuple[str, dict[str, str]]:
+        """The invocation URL of an endpoint and the headers a request needs."""
+        raise self._unsupported("endpoints")
+
+    def batch_predict(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Start a batch prediction job; returns its record."""
+        raise self._unsupported("batch prediction")
+
+    def batch_job(self, ref: str) -> dict[str, Any]:
+        """One batch prediction job with its progress and shards."""
+        raise self._unsupported("batch prediction")
+
+    def batch_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Batch prediction jobs, newest first."""
+        raise self._unsupported("batch prediction")
+
+    def stop_batch(self, ref: str) -> dict[str, Any]:
+        """Stop a batch prediction job."""
+        raise self._unsupported("batch prediction")

@@ -38,7 +38,12 @@ class LocalBackend(Backend):
         return self._client
 
     def _call(
-        self, method: str, path: str, body: dict[str, Any] | None = None, **params: Any
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None = None,
+        timeout: float = 30.0,
+        **params: Any,
     ) -> Any:
         """One request, reconnecting once (and starting the daemon) when the daemon went away.
 
@@ -49,7 +54,7 @@ class LocalBackend(Backend):
             try:
                 if method == "GET":
                     return self.client.get(path, **params)
-                return self.client.post(path, body)
+                return self.client.post(path, body, timeout=timeout)
             except PlatformUnavailable as exc:
                 if attempt == 2 or not (method == "GET" or isinstance(exc, NotReached)):
                     raise
@@ -107,6 +112,52 @@ class LocalBackend(Backend):
     def model(self, name: str, version: int | None = None) -> dict[str, Any]:
         path = f"/v1/models/{self._ref(name)}" + (f"/{version}" if version is not None else "")
         return dict(self._call("GET", path))
+
+    def supported_features(self) -> set[str]:
+        return super().supported_features() | {"serve", "batch", "traffic"}
+
+    def register_model(self, name: str, directory: Path, python: str) -> dict[str, Any]:
+        body = {"name": name, "directory": str(directory), "python": python}
+        return dict(self._call("POST", "/v1/models", body))
+
+    def deploy(self, request: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/endpoints", request, timeout=600.0))
+
+    def endpoints(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/endpoints")["endpoints"])
+
+    def endpoint(self, name: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/endpoints/{self._ref(name)}"))
+
+    def traffic(self, name: str, weights: dict[str, float]) -> dict[str, Any]:
+        return dict(
+            self._call("POST", f"/v1/endpoints/{self._ref(name)}/traffic", {"weights": weights})
+        )
+
+    def rollback(self, name: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/endpoints/{self._ref(name)}/rollback"))
+
+    def undeploy(self, name: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/endpoints/{self._ref(name)}/undeploy", timeout=120.0))
+
+    def invocation(self, name: str) -> tuple[str, dict[str, str]]:
+        client = self.client
+        return (
+            f"{client.url}/endpoints/{self._ref(name)}/invocations",
+            {"Authorization": f"Bearer {client.token}"},
+        )
+
+    def batch_predict(self, request: dict[str, Any]) -> dict[str, Any]:
+        return dict(self._call("POST", "/v1/batch", request, timeout=600.0))
+
+    def batch_job(self, ref: str) -> dict[str, Any]:
+        return dict(self._call("GET", f"/v1/batch/{self._ref(ref)}"))
+
+    def batch_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/batch", limit=limit)["batches"])
+
+    def stop_batch(self, ref: str) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/batch/{self._ref(ref)}/stop"))
 
     def load_model(self, record: dict[str, Any]) -> Any:
         parsed = urlparse(str(record["uri"]))

@@ -37,11 +37,11 @@ from typing import Any
 from ..display import html_table, text_table
 from ..errors import UsageError
 from ..options import format_size
+from ..runtime import RUNTIME_DIR
 from . import dockerfile, requirements
 from .capture import DEFAULT_MAX_VALUE_BYTES, capture
 from .freevars import channel_literals, imported_modules
 
-RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 MANIFEST = "manifest.json"
 
 

@@ -89,9 +89,9 @@ class PlatformClient:
         timeout = float(params.get("timeout") or 0) + 30.0
         return self.request("GET", path, params=params, timeout=timeout)
 
-    def post(self, path: str, body: dict[str, Any] | None = None) -> Any:
+    def post(self, path: str, body: dict[str, Any] | None = None, timeout: float = 30.0) -> Any:
         """POST a JSON ``body`` to ``path``."""
-        return self.request("POST", path, body=body or {})
+        return self.request("POST", path, body=body or {}, timeout=timeout)
 
     def ping(self) -> bool:
         """True when the daemon answers with this token."""

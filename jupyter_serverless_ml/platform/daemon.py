@@ -27,6 +27,9 @@ from .. import config
 from . import sandbox, state
 from .jobs import JobManager
 from .server import Platform, build_app
+from .serving.batch import BatchManager
+from .serving.endpoints import EndpointManager
+from .serving.wire import ServingApp
 from .store import Store
 
 POLL_SECONDS = 0.25
@@ -52,13 +55,20 @@ async def serve(home: Path) -> None:
     manager = JobManager(home, store, support)
     adopted = manager.reconcile()
     log.info("reconciled %d active job(s)", len(adopted))
-    platform_ = Platform(manager, state.token(home), started)
+    endpoints = EndpointManager(home, store)
+    batches = BatchManager(home, store, endpoints)
+    token = state.token(home)
+    platform_ = Platform(manager, token, started, endpoints, batches)
     sock = _bind()
     port = sock.getsockname()[1]
 
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         monitor = asyncio.create_task(_monitor(platform_))
+        restored = await endpoints.restore()
+        if restored:
+            log.info("restoring endpoint(s): %s", ", ".join(restored))
+        await batches.restore()
         state.write_json(
             home / state.STATE_FILE,
             {
@@ -74,16 +84,26 @@ async def serve(home: Path) -> None:
             yield
         finally:
             monitor.cancel()
+            await batches.close()
+            await endpoints.close()
             current = state.read_state(home)
             if current and current.get("pid") == os.getpid():
                 (home / state.STATE_FILE).unlink(missing_ok=True)
             log.info("stopped")
 
-    app = build_app(platform_)
-    app.router.lifespan_context = lifespan
+    control = build_app(platform_)
+    control.router.lifespan_context = lifespan
+    app = ServingApp(control, endpoints, token)
     server = uvicorn.Server(
         uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=2
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=2,
+            http="httptools",
+            loop="none",
+            backlog=2048,
         )
     )
 

@@ -380,7 +380,10 @@ class JobManager:
         )
 
     def _register_model(self, job: dict[str, Any]) -> dict[str, Any]:
-        name = job["name"]
+        return self._into_registry(job["name"], Path(job["job_dir"]) / "ml" / "model")
+
+    def _into_registry(self, name: str, source: Path) -> dict[str, Any]:
+        """Copy a saved model directory to the registry as the next version of ``name``."""
         version = self.store.next_model_version(name)
         target = self.models_dir / name / str(version)
         if target.exists():  # left by a registration that crashed before it committed
@@ -388,7 +391,7 @@ class JobManager:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{version}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(Path(job["job_dir"]) / "ml" / "model", staging)
+        shutil.copytree(source, staging)
         os.replace(staging, target)
         metadata = json.loads((target / META_FILE).read_text())
         return {
@@ -398,6 +401,21 @@ class JobManager:
             "flavor": metadata["flavor"],
             "metadata": metadata,
         }
+
+    def register_model(self, name: str, directory: str, python: str) -> dict[str, Any]:
+        """Register a model saved outside a job (a kernel variable); served with ``python``."""
+        name = validate_name(name)
+        source = Path(directory)
+        if not (source / META_FILE).is_file():
+            raise UsageError(f"{directory} holds no saved model ({META_FILE} missing)")
+        if not Path(python).exists():
+            raise UsageError(f"python {python} does not exist")
+        metadata = json.loads((source / META_FILE).read_text())
+        metadata["serving_python"] = python
+        (source / META_FILE).write_text(json.dumps(metadata))
+        model = self._into_registry(name, source)
+        self.store.add_model(model)
+        return self.store.model(name, model["version"]) or model
 
     def reconcile(self) -> list[str]:
         """On daemon start: adopt live jobs, settle finished or lost ones, start queued ones."""

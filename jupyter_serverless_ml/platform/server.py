@@ -19,7 +19,21 @@ Routes (all under ``/v1``)::
     POST /jobs/{ref}/nudge            a supervisor says its files changed
     GET  /models[?name=]              model versions
     GET  /models/{name}[/{version}]   one model version (latest by default)
+    POST /models                      register a model saved from a kernel variable
+    POST /endpoints                   deploy (a new endpoint, or a variant of one)
+    GET  /endpoints                   every endpoint, summarised
+    GET  /endpoints/{name}            one endpoint with its events and replicas
+    POST /endpoints/{name}/traffic    shift traffic {"weights": {"v4": 100}}
+    POST /endpoints/{name}/rollback   return to the previous split
+    POST /endpoints/{name}/undeploy   drain and stop
+    POST /batch                       start (or resume) a batch prediction job
+    GET  /batch                       batch jobs, newest first
+    GET  /batch/{id}                  one batch job with its shards
+    POST /batch/{id}/stop             stop a batch job
     POST /shutdown                    stop the daemon (jobs keep running)
+
+The serving routes (``/endpoints/<name>/invocations`` and the Vertex routes)
+are answered before this app by :mod:`.serving.wire`.
 """
 
 from __future__ import annotations
@@ -43,6 +57,8 @@ from starlette.routing import Route
 from .. import __version__
 from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
 from .jobs import JobManager, to_public
+from .serving.batch import BatchManager
+from .serving.endpoints import EndpointManager
 from .store import TERMINAL
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -53,8 +69,17 @@ log = logging.getLogger("jsml.platform")
 class Platform:
     """The daemon's shared state, handed to every route."""
 
-    def __init__(self, manager: JobManager, token: str, started_at: float) -> None:
+    def __init__(
+        self,
+        manager: JobManager,
+        token: str,
+        started_at: float,
+        endpoints: EndpointManager,
+        batches: BatchManager,
+    ) -> None:
         self.manager = manager
+        self.endpoints = endpoints
+        self.batches = batches
         self.token = token
         self.started_at = started_at
         self.events: dict[str, asyncio.Event] = {}
@@ -268,6 +293,54 @@ def build_app(platform_: Platform) -> Starlette:
             raise NotFound(f"no model {what}; registered models: {', '.join(known) or 'none'}")
         return _json(model)
 
+    async def register_model(request: Request) -> Response:
+        body = await _body(request)
+        missing = [k for k in ("name", "directory", "python") if not body.get(k)]
+        if missing:
+            raise UsageError(f"model registration lacks {', '.join(missing)}")
+        model = manager.register_model(body["name"], body["directory"], body["python"])
+        return _json(model, 201)
+
+    endpoints = platform_.endpoints
+    batches = platform_.batches
+
+    async def deploy(request: Request) -> Response:
+        return _json(await endpoints.deploy(await _body(request)), 201)
+
+    async def list_endpoints(request: Request) -> Response:
+        return _json({"endpoints": endpoints.summaries()})
+
+    async def get_endpoint(request: Request) -> Response:
+        return _json(endpoints.describe(request.path_params["name"]))
+
+    async def traffic(request: Request) -> Response:
+        weights = (await _body(request)).get("weights")
+        if not isinstance(weights, dict) or not weights:
+            raise UsageError('traffic needs {"weights": {"VARIANT": PERCENT, ...}}')
+        try:
+            parsed = {str(k): float(v) for k, v in weights.items()}
+        except (TypeError, ValueError):
+            raise UsageError(f"traffic weights must be numbers: {weights}") from None
+        return _json(endpoints.traffic(request.path_params["name"], parsed))
+
+    async def rollback(request: Request) -> Response:
+        return _json(endpoints.rollback(request.path_params["name"]))
+
+    async def undeploy(request: Request) -> Response:
+        return _json(await endpoints.undeploy(request.path_params["name"]))
+
+    async def start_batch(request: Request) -> Response:
+        return _json(await batches.submit(await _body(request)), 201)
+
+    async def list_batches(request: Request) -> Response:
+        return _json({"batches": batches.recent(_int(request, "limit", 100))})
+
+    async def get_batch(request: Request) -> Response:
+        return _json(batches.describe(request.path_params["ref"]))
+
+    async def stop_batch(request: Request) -> Response:
+        return _json(batches.stop(request.path_params["ref"]))
+
     async def shutdown(request: Request) -> Response:
         asyncio.get_running_loop().call_later(0.05, platform_.shutdown)
         return _json({"ok": True})
@@ -283,9 +356,20 @@ def build_app(platform_: Platform) -> Starlette:
         Route("/v1/jobs/{ref}/watch", guarded(watch)),
         Route("/v1/jobs/{ref}/stop", guarded(stop), methods=["POST"]),
         Route("/v1/jobs/{ref}/nudge", guarded(nudge), methods=["POST"]),
-        Route("/v1/models", guarded(list_models)),
+        Route("/v1/models", guarded(list_models), methods=["GET"]),
         Route("/v1/models/{name}", guarded(get_model)),
         Route("/v1/models/{name}/{version}", guarded(get_model)),
+        Route("/v1/models", guarded(register_model), methods=["POST"]),
+        Route("/v1/endpoints", guarded(deploy), methods=["POST"]),
+        Route("/v1/endpoints", guarded(list_endpoints), methods=["GET"]),
+        Route("/v1/endpoints/{name}", guarded(get_endpoint)),
+        Route("/v1/endpoints/{name}/traffic", guarded(traffic), methods=["POST"]),
+        Route("/v1/endpoints/{name}/rollback", guarded(rollback), methods=["POST"]),
+        Route("/v1/endpoints/{name}/undeploy", guarded(undeploy), methods=["POST"]),
+        Route("/v1/batch", guarded(start_batch), methods=["POST"]),
+        Route("/v1/batch", guarded(list_batches), methods=["GET"]),
+        Route("/v1/batch/{ref}", guarded(get_batch)),
+        Route("/v1/batch/{ref}/stop", guarded(stop_batch), methods=["POST"]),
         Route("/v1/shutdown", guarded(shutdown), methods=["POST"]),
     ]
     return Starlette(routes=routes)

@@ -63,11 +63,49 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (name, version)
     );
     """,
+    """
+    CREATE TABLE endpoints (
+        name TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        config TEXT NOT NULL,
+        variants TEXT NOT NULL,
+        traffic TEXT NOT NULL,
+        traffic_history TEXT NOT NULL DEFAULT '[]',
+        requests INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE endpoint_events (
+        endpoint TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        variant TEXT,
+        value REAL,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX endpoint_events_by_endpoint ON endpoint_events(endpoint, ts);
+    CREATE TABLE batch_jobs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        spec TEXT NOT NULL,
+        rows_total INTEGER,
+        rows_done INTEGER NOT NULL DEFAULT 0,
+        rows_failed INTEGER NOT NULL DEFAULT 0,
+        shards_total INTEGER,
+        shards_done INTEGER NOT NULL DEFAULT 0,
+        failure_reason TEXT
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
 ACTIVE = frozenset({"Pending", "Preparing", "Running", "Stopping"})
-_JSON_COLUMNS = ("spec",)
+_JSON_COLUMNS = ("spec", "config", "variants", "traffic", "traffic_history")
 
 
 class SchemaTooNew(RuntimeError):
@@ -317,3 +355,145 @@ class Store:
                 "SELECT * FROM models WHERE name = ? AND version = ?", (name, version)
             ).fetchone()
         return _row(row)
+
+    # -- endpoints -------------------------------------------------------------
+
+    def put_endpoint(self, record: dict[str, Any]) -> None:
+        """Insert or replace an endpoint's desired state (counters are kept)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO endpoints (name, status, created_at, updated_at, config, variants,"
+                " traffic, traffic_history) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT(name) DO UPDATE SET status=excluded.status,"
+                " updated_at=excluded.updated_at, config=excluded.config,"
+                " variants=excluded.variants, traffic=excluded.traffic,"
+                " traffic_history=excluded.traffic_history",
+                (
+                    record["name"],
+                    record["status"],
+                    record["created_at"],
+                    time.time(),
+                    json.dumps(record["config"]),
+                    json.dumps(record["variants"]),
+                    json.dumps(record["traffic"]),
+                    json.dumps(record.get("traffic_history", [])),
+                ),
+            )
+
+    def endpoint(self, name: str) -> dict[str, Any] | None:
+        """One endpoint's stored record."""
+        return _row(self.db.execute("SELECT * FROM endpoints WHERE name = ?", (name,)).fetchone())
+
+    def endpoint_records(self) -> list[dict[str, Any]]:
+        """Every stored endpoint, by name."""
+        rows = self.db.execute("SELECT * FROM endpoints ORDER BY name").fetchall()
+        return [r for r in map(_row, rows) if r is not None]
+
+    def delete_endpoint(self, name: str) -> None:
+        """Forget an endpoint and its events."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM endpoints WHERE name = ?", (name,))
+            db.execute("DELETE FROM endpoint_events WHERE endpoint = ?", (name,))
+
+    def add_endpoint_counts(self, name: str, requests: int, errors: int) -> None:
+        """Add to an endpoint's lifetime request and error counters."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE endpoints SET requests = requests + ?, errors = errors + ? WHERE name = ?",
+                (requests, errors, name),
+            )
+
+    def add_endpoint_event(
+        self,
+        endpoint: str,
+        kind: str,
+        message: str = "",
+        variant: str | None = None,
+        value: float | None = None,
+    ) -> None:
+        """Record a scale, cold start, replica or traffic event."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO endpoint_events VALUES (?, ?, ?, ?, ?, ?)",
+                (endpoint, time.time(), kind, variant, value, message),
+            )
+
+    def endpoint_events(
+        self, endpoint: str, kinds: Iterable[str] | None = None, limit: int = 200
+    ) -> list[dict[str, Any]]:
+        """An endpoint's newest events (oldest first), optionally of some kinds."""
+        args: list[Any] = [endpoint]
+        clause = ""
+        if kinds:
+            wanted = list(kinds)
+            clause = f" AND kind IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        rows = self.db.execute(
+            f"SELECT ts, kind, variant, value, message FROM endpoint_events WHERE endpoint = ?"
+            f"{clause} ORDER BY ts DESC, rowid DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [dict(r) for r in reversed(rows)]
+
+    # -- batch jobs ------------------------------------------------------------
+
+    def insert_batch(self, record: dict[str, Any]) -> None:
+        """Record a new batch prediction job."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO batch_jobs (id, name, status, created_at, spec) VALUES (?, ?, ?, ?, ?)",
+                (
+                    record["id"],
+                    record["name"],
+                    record["status"],
+                    record["created_at"],
+                    json.dumps(record["spec"]),
+                ),
+            )
+
+    def update_batch(self, batch_id: str, **fields: Any) -> None:
+        """Update columns of a batch job."""
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            with self.transaction() as db:
+                db.execute(
+                    f"UPDATE batch_jobs SET {sets} WHERE id = ?", (*fields.values(), batch_id)
+                )
+
+    def batch(self, batch_id: str) -> dict[str, Any] | None:
+        """One batch job by id."""
+        return _row(
+            self.db.execute("SELECT * FROM batch_jobs WHERE id = ?", (batch_id,)).fetchone()
+        )
+
+    def batches(
+        self, status: Iterable[str] | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Batch jobs, newest first."""
+        args: list[Any] = []
+        clause = ""
+        if status:
+            wanted = list(status)
+            clause = f"WHERE status IN ({','.join('?' * len(wanted))})"
+            args += wanted
+        rows = self.db.execute(
+            f"SELECT * FROM batch_jobs {clause} ORDER BY created_at DESC, rowid DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [r for r in map(_row, rows) if r is not None]
+
+    def add_model(self, model: dict[str, Any]) -> None:
+        """Register a model version that no job produced (deployed from a kernel variable)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO models (name, version, job_id, uri, flavor, metadata, created_at)"
+                " VALUES (?, ?, NULL, ?, ?, ?, ?)",
+                (
+                    model["name"],
+                    model["version"],
+                    model["uri"],
+                    model["flavor"],
+                    json.dumps(model["metadata"]),
+                    time.time(),
+                ),
+            )

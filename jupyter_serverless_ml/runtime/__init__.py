@@ -6,3 +6,8 @@ a SageMaker or Vertex container) without jupyter-serverless-ml itself. Its modul
 therefore import only the standard library at import time and each other
 relatively, never the parent package.
 """
+
+from pathlib import Path
+
+RUNTIME_DIR = Path(__file__).resolve().parent
+"""Where the runtime's sources are (copied into bundles and serving environments)."""

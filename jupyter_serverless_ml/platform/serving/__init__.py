@@ -1,0 +1,1 @@
+"""Serving on the local platform: zygotes, replicas, the router, autoscaling, batch."""

@@ -1,0 +1,437 @@
+"""Batch prediction jobs on the local platform.
+
+A job plans its shards in a worker forked from the model's zygote, then
+drives ``workers`` forked workers that take shards one at a time, each writing
+one part file. The output directory's ``_manifest.json`` (written atomically)
+records every shard's status and row counts, so a rerun on the same output
+does only the shards that are missing, and a job interrupted by a platform
+restart resumes by itself. Row counts are checked per shard and in total.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import secrets
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ...errors import Conflict, NotFound, UsageError
+from ...options import validate_name
+from ...runtime import frames
+from .. import state
+from ..store import Store
+from .endpoints import EndpointManager, _path
+from .router import ReplicaConnection, ReplicaLost, settle
+from .zygotes import modules_for
+
+log = logging.getLogger("jsml.serving")
+MANIFEST = "_manifest.json"
+FORMATS = ("parquet", "csv", "jsonl")
+TERMINAL = {"Completed", "Failed", "Stopped"}
+_IDENTITY = ("model", "method", "format", "chunk_rows", "include_input", "on_error")
+_WRITE_EVERY = 0.25
+
+
+class BatchFailed(Exception):
+    """A shard failed for good; the message says which and why."""
+
+
+@dataclass
+class Worker:
+    """A forked batch worker and the router's connection to it."""
+
+    pid: int
+    conn: ReplicaConnection
+
+    async def call(self, op: int, body: dict[str, Any]) -> dict[str, Any]:
+        _, answer = await self.conn.request(op, json.dumps(body).encode())
+        return dict(json.loads(answer))
+
+    def close(self) -> None:
+        self.conn.close()
+        with contextlib.suppress(OSError):
+            os.kill(self.pid, signal.SIGTERM)
+
+
+class BatchManager:
+    """Starts, tracks, stops and resumes batch prediction jobs."""
+
+    def __init__(self, home: Path, store: Store, endpoints: EndpointManager) -> None:
+        self.home = home
+        self.store = store
+        self.endpoints = endpoints
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+
+    # -- requests --------------------------------------------------------------
+
+    async def submit(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Validate and start a batch job (acknowledged once recorded)."""
+        model_name = str(request.get("model") or "")
+        if not model_name:
+            raise UsageError("batch prediction needs a model (MODEL or MODEL:VERSION)")
+        version = request.get("version")
+        model = self.endpoints.resolve_model(model_name, int(version) if version else None)
+        source = Path(str(request.get("input") or ""))
+        if not request.get("input") or not source.exists():
+            raise UsageError(
+                f"batch input {request.get('input')!r} does not exist; pass a file "
+                "or a directory of .parquet, .csv or .jsonl files"
+            )
+        if not request.get("output"):
+            raise UsageError("batch prediction needs --output DIRECTORY")
+        output = Path(str(request["output"])).resolve()
+        spec = {
+            "model": f"{model['name']}:{model['version']}",
+            "model_uri": model["uri"],
+            "input": str(source.resolve()),
+            "input_format": request.get("input_format"),
+            "output": str(output),
+            "workers": int(request.get("workers") or 2),
+            "chunk_rows": int(request.get("chunk_rows") or 100_000),
+            "format": str(request.get("format") or "parquet"),
+            "on_error": str(request.get("on_error") or "fail"),
+            "retries": 2 if request.get("retries") is None else int(request["retries"]),
+            "method": str(request.get("method") or "predict"),
+            "include_input": bool(request.get("include_input")),
+        }
+        if spec["format"] not in FORMATS:
+            raise UsageError(f"--format {spec['format']!r}: use parquet, csv or jsonl")
+        if spec["input_format"] not in (None, *FORMATS):
+            raise UsageError(f"--input-format {spec['input_format']!r}: use parquet, csv or jsonl")
+        if spec["on_error"] not in ("fail", "skip"):
+            raise UsageError(f"--on-error {spec['on_error']!r}: use fail or skip")
+        if spec["method"] not in ("predict", "predict_proba"):
+            raise UsageError(f"--method {spec['method']!r}: use predict or predict_proba")
+        if not 1 <= spec["workers"] <= 64 or spec["chunk_rows"] < 1 or spec["retries"] < 0:
+            raise UsageError("--workers must be 1-64, --chunk-rows at least 1, --retries 0 or more")
+        for other in self.store.batches(status=["Pending", "Running"]):
+            if other["spec"]["output"] == spec["output"]:
+                raise Conflict(
+                    f"batch {other['id']} is writing to {output} now; wait for it or stop it"
+                )
+        self._check_manifest(spec)
+        spec["python"] = await self.endpoints.serving_python(model)
+        spec["modules"] = modules_for(model)
+        name = validate_name(str(request.get("name") or model["name"]))
+        batch_id = f"batch-{name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+        output.mkdir(parents=True, exist_ok=True)
+        self.store.insert_batch(
+            {
+                "id": batch_id,
+                "name": name,
+                "status": "Pending",
+                "created_at": time.time(),
+                "spec": spec,
+            }
+        )
+        self.tasks[batch_id] = asyncio.create_task(self._run(batch_id))
+        return self.describe(batch_id)
+
+    def _check_manifest(self, spec: dict[str, Any]) -> None:
+        existing = state.read_json(Path(spec["output"]) / MANIFEST)
+        if existing is None:
+            if Path(spec["output"]).is_dir() and any(Path(spec["output"]).iterdir()):
+                raise Conflict(
+                    f"{spec['output']} is not empty and holds no batch manifest; "
+                    "choose an empty or new --output directory"
+                )
+            return
+        different = [k for k in _IDENTITY if existing.get(k) != spec[k]]
+        if existing.get("input") != spec["input"]:
+            different.append("input")
+        if different:
+            raise Conflict(
+                f"{spec['output']} holds the results of another batch (its {', '.join(different)} "
+                "differ); choose another --output, or delete that directory to start over"
+            )
+
+    def _get(self, ref: str) -> dict[str, Any]:
+        record = self.store.batch(ref)
+        if record is None:
+            known = [b["id"] for b in self.store.batches(limit=5)]
+            raise NotFound(f"no batch job {ref!r}; recent: {', '.join(known) or 'none'}")
+        return record
+
+    def describe(self, ref: str) -> dict[str, Any]:
+        """A batch job with its progress and, once planned, its manifest's shards."""
+        record = self._get(ref)
+        manifest = state.read_json(Path(record["spec"]["output"]) / MANIFEST) or {}
+        elapsed = None
+        if record["started_at"]:
+            elapsed = (record["ended_at"] or time.time()) - record["started_at"]
+        done_now = record["rows_done"] - int(record["spec"].get("rows_before", 0))
+        record["rate"] = done_now / elapsed if elapsed and done_now > 0 else None
+        record["elapsed"] = elapsed
+        record["shards"] = manifest.get("shards", [])
+        record["manifest"] = str(Path(record["spec"]["output"]) / MANIFEST)
+        return record
+
+    def recent(self, limit: int = 100) -> list[dict[str, Any]]:
+        """Batch jobs, newest first."""
+        return self.store.batches(limit=limit)
+
+    def stop(self, ref: str) -> dict[str, Any]:
+        """Stop a running batch job (finished part files stay; a rerun resumes)."""
+        record = self._get(ref)
+        task = self.tasks.get(record["id"])
+        if record["status"] not in TERMINAL:
+            if task is not None:
+                task.cancel()
+            self.store.update_batch(
+                record["id"],
+                status="Stopped",
+                ended_at=time.time(),
+                failure_reason="stopped on request",
+            )
+        return self.describe(record["id"])
+
+    # -- running ---------------------------------------------------------------
+
+    async def _worker(self, spec: dict[str, Any], label: str) -> Worker:
+        loop = asyncio.get_running_loop()
+        ready: asyncio.Future[dict[str, Any]] = loop.create_future()
+        fork_spec = {
+            "model_dir": _path(spec["model_uri"]),
+            "method": spec["method"],
+            "replica": label,
+            "model": spec["model"],
+        }
+        pid, sock = await self.endpoints.pool.fork(spec["python"], spec["modules"], fork_spec)
+        conn = ReplicaConnection(
+            on_ready=lambda info: settle(ready, info),
+            on_lost=lambda: settle(ready, ReplicaLost()),
+        )
+        await loop.create_unix_connection(lambda: conn, sock=sock)
+        worker = Worker(pid, conn)
+        try:
+            info = await asyncio.wait_for(ready, 120)
+        except (ReplicaLost, asyncio.TimeoutError):
+            worker.close()
+            raise BatchFailed(
+                "a batch worker exited while loading the model; see the "
+                f"zygote log under {self.endpoints.pool.dir}"
+            ) from None
+        if not info.get("ok"):
+            worker.close()
+            raise BatchFailed(str(info.get("error")))
+        return worker
+
+    async def _run(self, batch_id: str) -> None:
+        record = self._get(batch_id)
+        spec = record["spec"]
+        workers: list[Worker] = []
+        try:
+            self.store.update_batch(batch_id, status="Running", started_at=time.time())
+            first = await self._worker(spec, f"{batch_id}-w1")
+            workers.append(first)
+            plan = await first.call(
+                frames.OP_BATCH_PLAN,
+                {
+                    "input": spec["input"],
+                    "chunk_rows": spec["chunk_rows"],
+                    "input_format": spec["input_format"],
+                },
+            )
+            if not plan.get("ok"):
+                raise BatchFailed(f"could not read the input: {plan.get('error')}")
+            await self._execute(batch_id, spec, plan, workers)
+        except asyncio.CancelledError:
+            raise
+        except BatchFailed as exc:
+            self.store.update_batch(
+                batch_id, status="Failed", ended_at=time.time(), failure_reason=str(exc)
+            )
+        except Exception as exc:
+            log.exception("batch %s failed", batch_id)
+            self.store.update_batch(
+                batch_id,
+                status="Failed",
+                ended_at=time.time(),
+                failure_reason=f"the platform failed: {type(exc).__name__}: {exc}",
+            )
+        finally:
+            for worker in workers:
+                worker.close()
+            self.tasks.pop(batch_id, None)
+
+    async def _execute(
+        self, batch_id: str, spec: dict[str, Any], plan: dict[str, Any], workers: list[Worker]
+    ) -> None:
+        output = Path(spec["output"])
+        ext = spec["format"]
+        manifest_path = output / MANIFEST
+        previous = state.read_json(manifest_path)
+        old = {s["index"]: s for s in (previous or {}).get("shards", [])}
+        if previous is not None and previous.get("inputs") != plan["files"]:
+            raise BatchFailed(
+                f"the input changed since {manifest_path} was written (files, "
+                "sizes or times differ); delete the output directory to start over"
+            )
+        shards = []
+        for shard in plan["shards"]:
+            entry = dict(
+                shard, part=f"part-{shard['index']:05d}.{ext}", status="pending", attempts=0
+            )
+            before = old.get(shard["index"])
+            part = output / entry["part"]
+            if (
+                before
+                and before.get("status") == "done"
+                and part.exists()
+                and part.stat().st_size == before.get("bytes")
+                and before.get("rows_out") == shard["stop"] - shard["start"]
+            ):
+                entry = before
+            shards.append(entry)
+        manifest = {key: spec[key] for key in _IDENTITY}
+        manifest.update(
+            input=spec["input"],
+            inputs=plan["files"],
+            shards=shards,
+            batch_id=batch_id,
+            status="Running",
+        )
+        total = sum(s["stop"] - s["start"] for s in shards)
+        done_rows = sum(s["rows_out"] for s in shards if s["status"] == "done")
+        spec["rows_before"] = done_rows
+        self.store.update_batch(
+            batch_id,
+            rows_total=total,
+            shards_total=len(shards),
+            rows_done=done_rows,
+            shards_done=sum(1 for s in shards if s["status"] == "done"),
+            spec=json.dumps(spec),
+        )
+        pending = deque(s for s in shards if s["status"] != "done")
+        last_write = 0.0
+        failure: list[str] = []
+
+        def save(force: bool = False) -> None:
+            nonlocal last_write
+            now = time.monotonic()
+            if not force and now - last_write < _WRITE_EVERY:
+                return
+            last_write = now
+            finished = [s for s in shards if s["status"] == "done"]
+            manifest.update(
+                rows_in=total,
+                rows_out=sum(s["rows_out"] for s in finished),
+                rows_failed=sum(s.get("rows_failed", 0) for s in finished),
+                shards_done=len(finished),
+                updated_at=time.time(),
+            )
+            state.write_json(manifest_path, manifest)
+            self.store.update_batch(
+                batch_id,
+                rows_done=manifest["rows_out"],
+                rows_failed=manifest["rows_failed"],
+                shards_done=len(finished),
+            )
+
+        save(force=True)
+        wanted = min(spec["workers"], len(pending))
+        if wanted > len(workers):
+            extra = await asyncio.gather(
+                *(self._worker(spec, f"{batch_id}-w{i + 1}") for i in range(len(workers), wanted)),
+                return_exceptions=True,
+            )
+            workers.extend(w for w in extra if isinstance(w, Worker))
+
+        async def drive(slot: int) -> None:
+            while pending and not failure:
+                shard = pending.popleft()
+                shard["attempts"] += 1
+                began = time.perf_counter()
+                try:
+                    reply = await workers[slot].call(
+                        frames.OP_BATCH_SHARD,
+                        {
+                            "shard": shard,
+                            "output": str(output / shard["part"]),
+                            "format": ext,
+                            "on_error": spec["on_error"],
+                            "include_input": spec["include_input"],
+                        },
+                    )
+                except ReplicaLost:
+                    reply = {
+                        "ok": False,
+                        "retryable": True,
+                        "error": f"the worker (pid {workers[slot].pid}) exited",
+                    }
+                    workers[slot].close()
+                    if shard["attempts"] <= spec["retries"]:
+                        workers[slot] = await self._worker(spec, f"{batch_id}-w{slot + 1}r")
+                if not reply.get("ok"):
+                    shard["error"] = reply.get("error")
+                    if reply.get("retryable") and shard["attempts"] <= spec["retries"]:
+                        pending.append(shard)
+                        continue
+                    shard["status"] = "failed"
+                    failure.append(
+                        f"shard {shard['index']} (rows {shard['start'] + 1}-"
+                        f"{shard['stop']} of {shard['file']}) failed"
+                        f"{' after ' + str(shard['attempts']) + ' attempts' if reply.get('retryable') else ''}"
+                        f": {reply.get('error')}"
+                    )
+                    return
+                expected = shard["stop"] - shard["start"]
+                if reply["rows_in"] != expected or reply["rows_out"] != expected:
+                    shard["status"] = "failed"
+                    failure.append(
+                        f"shard {shard['index']}: {reply['rows_out']} rows written for "
+                        f"{expected} rows read; the part file was not accepted"
+                    )
+                    return
+                shard.update(
+                    status="done",
+                    rows_in=reply["rows_in"],
+                    rows_out=reply["rows_out"],
+                    rows_failed=reply["rows_failed"],
+                    bytes=reply["bytes"],
+                    errors=reply["errors"],
+                    seconds=round(time.perf_counter() - began, 4),
+                )
+                shard.pop("error", None)
+                save()
+
+        await asyncio.gather(*(drive(i) for i in range(len(workers))))
+        if not failure and pending:
+            failure.append("no worker could start")
+        manifest["status"] = "Failed" if failure else "Completed"
+        save(force=True)
+        if failure:
+            raise BatchFailed(
+                failure[0] + f" (finished shards are kept in {output}; rerun to do "
+                "only the missing ones)"
+            )
+        if manifest["rows_out"] != total:
+            raise BatchFailed(f"{manifest['rows_out']} rows written for {total} input rows")
+        self.store.update_batch(batch_id, status="Completed", ended_at=time.time())
+
+    # -- lifecycle -------------------------------------------------------------
+
+    async def restore(self) -> list[str]:
+        """Resume batch jobs a previous daemon left running."""
+        resumed = []
+        for record in self.store.batches(status=["Pending", "Running"]):
+            self.store.update_batch(record["id"], status="Pending")
+            self.tasks[record["id"]] = asyncio.create_task(self._run(record["id"]))
+            resumed.append(record["id"])
+        return resumed
+
+    async def close(self) -> None:
+        """Stop driving (jobs stay Running in the store and resume with the next daemon)."""
+        for task in list(self.tasks.values()):
+            task.cancel()
+        for task in list(self.tasks.values()):
+            with contextlib.suppress(BaseException):
+                await task

@@ -1,0 +1,209 @@
+"""Turning request payloads into model inputs and predictions into responses.
+
+Used by serving replicas and batch workers, inside the model's environment
+(numpy and pandas are imported on first use). Input errors raise
+:class:`InputError` (a 400 for the caller); anything the model raises is the
+model's error (a 500 with its message).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from . import flavors
+
+
+class InputError(ValueError):
+    """The request cannot be turned into the model's input; the message says why.
+
+    ``row`` is the 0-based index of the offending row, when one row is to blame.
+    """
+
+    def __init__(self, message: str, row: int | None = None) -> None:
+        super().__init__(message)
+        self.row = row
+
+
+_NUMERIC_KINDS = "biuf"
+
+
+class Predictor:
+    """A loaded model with its signature: decodes inputs, predicts, encodes outputs."""
+
+    def __init__(self, model_dir: str | Path, method: str = "predict") -> None:
+        self.meta = flavors.describe(model_dir)
+        self.model = flavors.load(model_dir)
+        self.flavor = self.meta["flavor"]
+        signature = self.meta.get("signature") or {}
+        inputs = signature.get("inputs") or []
+        self.columns: list[str] | None = [i["name"] for i in inputs] or None
+        self.dtypes: dict[str, str] = {i["name"]: i["dtype"] for i in inputs if i.get("dtype")}
+        self.n_features: int | None = (
+            len(self.columns) if self.columns else signature.get("n_features")
+        )
+        if method not in ("predict", "predict_proba"):
+            raise InputError(f"--method {method!r}: use predict or predict_proba")
+        if method == "predict_proba" and not hasattr(self.model, "predict_proba"):
+            raise InputError(
+                f"the model ({self.meta.get('class')}) has no predict_proba; use --method predict"
+            )
+        self.method = method
+
+    # -- inputs ----------------------------------------------------------------
+
+    def rows_from_json(self, data: Any) -> Any:
+        """A frame or array from the JSON shapes clients send.
+
+        ``{"instances": [...]}`` (Vertex, TF Serving), ``{"inputs": [...]}``,
+        ``{"dataframe_split": {"columns": [...], "data": [...]}}``,
+        ``{"dataframe_records": [...]}`` (MLflow), or a bare list of rows or records.
+        """
+        if isinstance(data, dict):
+            if "dataframe_split" in data:
+                split = data["dataframe_split"]
+                if not isinstance(split, dict) or "data" not in split:
+                    raise InputError('"dataframe_split" needs "columns" and "data"')
+                return self.frame(split["data"], split.get("columns"))
+            for key in ("instances", "inputs", "dataframe_records", "data"):
+                if key in data:
+                    return self.frame(data[key])
+            raise InputError(
+                'a JSON object must hold "instances" (a list of rows or records), "inputs", '
+                '"dataframe_split" or "dataframe_records"'
+            )
+        return self.frame(data)
+
+    def rows_from_csv(self, text: str) -> Any:
+        """A frame from CSV text (no header, as SageMaker sends; a header row naming the
+        model's features is accepted too)."""
+        rows = [r for r in csv.reader(io.StringIO(text)) if r]
+        if rows and self.columns and [c.strip() for c in rows[0]] == self.columns:
+            rows = rows[1:]
+        return self.frame(rows)
+
+    def frame(self, rows: Any, columns: list[str] | None = None) -> Any:
+        """Validate rows against the signature and build the model's input."""
+        import numpy as np
+        import pandas as pd
+
+        if not isinstance(rows, list):
+            raise InputError(f"expected a list of rows, got {type(rows).__name__}")
+        if not rows:
+            raise InputError("no rows to predict")
+        if isinstance(rows[0], dict):
+            frame = pd.DataFrame.from_records(rows)
+            if self.columns:
+                missing = [c for c in self.columns if c not in frame.columns]
+                if missing:
+                    raise InputError(
+                        f"records lack feature(s) {', '.join(map(repr, missing[:5]))}"
+                        f"{' ...' if len(missing) > 5 else ''}; the model expects "
+                        f"{len(self.columns)} features"
+                    )
+                frame = frame[self.columns]
+            return self._typed(frame)
+        if not all(isinstance(r, (list, tuple)) for r in rows):
+            rows = [rows] if all(not isinstance(v, (list, dict)) for v in rows) else rows
+            if not all(isinstance(r, (list, tuple)) for r in rows):
+                raise InputError("each row must be a list of values or an object of features")
+        widths = {len(r) for r in rows}
+        expected = len(columns) if columns else self.n_features
+        if len(widths) > 1:
+            raise InputError(f"rows have different lengths ({sorted(widths)})")
+        width = widths.pop()
+        if expected is not None and width != expected:
+            names = ", ".join((columns or self.columns or [])[:4])
+            raise InputError(
+                f"each row must have {expected} features"
+                + (f" ({names}, ...)" if names else "")
+                + f"; got {width}"
+            )
+        if columns or self.columns:
+            try:  # all numbers: one float block, no per-column conversion
+                values: Any = np.asarray(rows, dtype=float)
+            except (TypeError, ValueError):
+                values = rows
+            frame = pd.DataFrame(values, columns=columns or self.columns)
+            if columns and self.columns:
+                if set(columns) != set(self.columns):
+                    raise InputError(
+                        f"columns {columns[:4]}... do not match the model's features "
+                        f"{self.columns[:4]}..."
+                    )
+                frame = frame[self.columns]
+            return self._typed(frame)
+        try:
+            return np.asarray(rows, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"values must be numbers: {exc}") from None
+
+    def _typed(self, frame: Any) -> Any:
+        import pandas as pd
+
+        kinds = [dtype.kind for dtype in frame.dtypes]
+        if all(kind in _NUMERIC_KINDS for kind in kinds):
+            return frame
+        for column, kind in zip(frame.columns, kinds, strict=True):
+            if kind in _NUMERIC_KINDS:
+                continue
+            wanted = self.dtypes.get(str(column), "float64")
+            if not any(wanted.startswith(k) for k in ("int", "float", "uint", "bool")):
+                continue
+            converted = pd.to_numeric(frame[column], errors="coerce")
+            bad = converted.isna() & frame[column].notna()
+            if bad.any():
+                row = int(bad.to_numpy().nonzero()[0][0])
+                raise InputError(
+                    f"feature {column!r} must be a number ({wanted}); row {row + 1} has "
+                    f"{frame[column].iloc[row]!r}",
+                    row,
+                )
+            frame[column] = converted
+        return frame
+
+    # -- prediction ------------------------------------------------------------
+
+    def predict(self, inputs: Any) -> Any:
+        """Predictions for the inputs (an array: one entry, or row of probabilities, per row)."""
+        if self.flavor == "pytorch":
+            import torch
+
+            with torch.no_grad():
+                values = inputs.to_numpy() if hasattr(inputs, "to_numpy") else inputs
+                return self.model(torch.as_tensor(values, dtype=torch.float32)).numpy()
+        if self.flavor == "lightgbm" and self.method == "predict_proba":
+            return self.model.predict(inputs)
+        return getattr(self.model, self.method)(inputs)
+
+    @staticmethod
+    def to_list(predictions: Any) -> list[Any]:
+        """JSON-ready predictions (NaN becomes null)."""
+        values = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
+        return [_clean(v) for v in values]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_csv(predictions: list[Any]) -> str:
+    """One line per prediction (a row of probabilities becomes comma-separated values)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for value in predictions:
+        writer.writerow(value if isinstance(value, list) else [value])
+    return out.getvalue()
+
+
+def dumps(data: Any) -> bytes:
+    """Compact JSON bytes."""
+    return json.dumps(data, separators=(",", ":")).encode()
