@@ -80,7 +80,9 @@ class JobFailed(JsmlError):
     reported it) and ``log_tail`` (its last log lines).
     """
 
-    def __init__(self, job_id: str, status: str, reason: str, log_tail: str = "") -> None:
+    def __init__(
+        self, job_id: str, status: str, reason: str, log_tail: str = "", details: str | None = None
+    ) -> None:
         self.job_id = job_id
         self.status = status
         self.reason = reason
@@ -88,7 +90,7 @@ class JobFailed(JsmlError):
         message = f"job {job_id} {status.lower()}: {reason.strip() or 'no reason recorded'}"
         if log_tail.strip():
             message += f"\n--- last log lines of {job_id} ---\n{log_tail.rstrip()}"
-        message += f"\n(full log: %logs {job_id}   details: %job {job_id})"
+        message += "\n" + (details or f"(full log: %logs {job_id}   details: %job {job_id})")
         super().__init__(message)
 
 

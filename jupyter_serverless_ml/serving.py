@@ -56,7 +56,7 @@ def _model_ref(model: Any, name: str | None, backend_name: str | None) -> tuple[
         raise UsageError("deploying a model object needs a name: deploy(model, name='my-model')")
     chosen = get_backend(backend_name)
     with tempfile.TemporaryDirectory(prefix="jsml-model-") as directory:
-        flavors.save(model, directory)
+        flavors.save(model, directory, flavors.infer_signature(model, {}))
         record = chosen.register_model(validate_name(name), Path(directory), sys.executable)
     return str(record["name"]), int(record["version"])
 

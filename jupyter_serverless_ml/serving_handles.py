@@ -364,7 +364,12 @@ class BatchJob:
             print(f"interrupted: batch {self.id} stopped; rerun to resume", file=sys.stderr)
             raise
         if raise_on_failure and self.record["status"] != "Completed":
-            raise JobFailed(self.id, self.record["status"], self.record.get("failure_reason") or "")
+            raise JobFailed(
+                self.id,
+                self.record["status"],
+                self.record.get("failure_reason") or "",
+                details=f"(details: %batch_job {self.id}; manifest: {self.record['manifest']})",
+            )
         return self
 
     def __repr__(self) -> str:

@@ -41,11 +41,13 @@ class Predictor:
         self.flavor = self.meta["flavor"]
         signature = self.meta.get("signature") or {}
         inputs = signature.get("inputs") or []
-        self.columns: list[str] | None = [i["name"] for i in inputs] or None
-        self.dtypes: dict[str, str] = {i["name"]: i["dtype"] for i in inputs if i.get("dtype")}
-        self.n_features: int | None = (
-            len(self.columns) if self.columns else signature.get("n_features")
+        names = getattr(self.model, "feature_names_in_", None)
+        self.columns: list[str] | None = [i["name"] for i in inputs] or (
+            [str(n) for n in names] if names is not None else None
         )
+        self.dtypes: dict[str, str] = {i["name"]: i["dtype"] for i in inputs if i.get("dtype")}
+        count = signature.get("n_features") or getattr(self.model, "n_features_in_", None)
+        self.n_features: int | None = len(self.columns) if self.columns else count
         if method not in ("predict", "predict_proba"):
             raise InputError(f"--method {method!r}: use predict or predict_proba")
         if method == "predict_proba" and not hasattr(self.model, "predict_proba"):

@@ -226,9 +226,9 @@ class ServingApp:
         # /v1/projects/<p>/locations/<l>/endpoints/<name>[:predict]
         parts = scope["path"].split("/")
         try:
-            if len(parts) != 7 or parts[4] != "locations" or parts[6] == "":
+            if len(parts) != 8 or parts[4] != "locations" or parts[6] != "endpoints":
                 raise HTTPError(404, f"no route {scope['path']}")
-            project, location, tail = parts[3], parts[5], parts[6]
+            project, location, tail = parts[3], parts[5], parts[7]
             name, _, verb = tail.partition(":")
             body = b""
             if scope["method"] == "POST":
