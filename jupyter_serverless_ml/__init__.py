@@ -46,12 +46,27 @@ _EXPORTS = {
     "NotFound": "errors",
     "Conflict": "errors",
     "JobFailed": "errors",
+    "PredictionError": "errors",
+    "deploy": "serving",
+    "endpoints": "serving",
+    "endpoint": "serving",
+    "traffic": "serving",
+    "rollback": "serving",
+    "undeploy": "serving",
+    "batch_predict": "serving",
+    "batch_job": "serving",
+    "Endpoint": "serving_handles",
+    "EndpointList": "serving_handles",
+    "BatchJob": "serving_handles",
 }
 __all__ = [
     "BackendError",
+    "BatchJob",
     "CaptureError",
     "ConfigError",
     "Conflict",
+    "Endpoint",
+    "EndpointList",
     "Job",
     "JobFailed",
     "JobList",
@@ -60,10 +75,16 @@ __all__ = [
     "ModelVersion",
     "NotFound",
     "PlatformUnavailable",
+    "PredictionError",
     "Progress",
     "UsageError",
+    "batch_job",
+    "batch_predict",
     "bundle",
     "channel",
+    "deploy",
+    "endpoint",
+    "endpoints",
     "export_bundle",
     "follow_logs",
     "hp",
@@ -75,9 +96,12 @@ __all__ = [
     "logs",
     "model",
     "models",
+    "rollback",
     "set_default_backend",
     "stop",
+    "traffic",
     "train",
+    "undeploy",
     "unload_ipython_extension",
 ]
 
@@ -105,10 +129,22 @@ if TYPE_CHECKING:
         JsmlError,
         NotFound,
         PlatformUnavailable,
+        PredictionError,
         UsageError,
     )
     from .handles import Job, JobList, ModelList, ModelVersion, Progress
     from .runtime.context import channel, hp, log_metric
+    from .serving import (
+        batch_job,
+        batch_predict,
+        deploy,
+        endpoint,
+        endpoints,
+        rollback,
+        traffic,
+        undeploy,
+    )
+    from .serving_handles import BatchJob, Endpoint, EndpointList
 
 
 def __getattr__(name: str) -> Any:

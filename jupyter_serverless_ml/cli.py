@@ -17,10 +17,11 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import api, config
+from . import api, config, serving
 from .errors import JobFailed, JsmlError, UsageError
 from .handles import Progress
-from .train_options import add_train_options, train_kwargs
+from .serving_options import BATCH_OPTIONS, DEPLOY_OPTIONS, batch_kwargs, deploy_kwargs
+from .train_options import Spec, add_train_options, train_kwargs
 
 
 def _print_json(data: Any) -> None:
@@ -120,6 +121,78 @@ def _bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add(p: argparse.ArgumentParser, specs: list[Spec]) -> None:
+    for flags, kwargs in specs:
+        p.add_argument(*flags, **kwargs)
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    endpoint = serving.deploy(args.model, **deploy_kwargs(args))
+    return _show(endpoint, endpoint.record, args.json)
+
+
+def _endpoints(args: argparse.Namespace) -> int:
+    found = serving.endpoints()
+    return _show(found, [e.record for e in found], args.json)
+
+
+def _endpoint(args: argparse.Namespace) -> int:
+    found = serving.endpoint(args.name)
+    return _show(found, found.record, args.json)
+
+
+def _undeploy(args: argparse.Namespace) -> int:
+    summary = serving.undeploy(args.name)
+    print(
+        f"undeployed {args.name} after {(summary.get('stats') or {}).get('requests', 0)} requests"
+    )
+    return 0
+
+
+def _traffic(args: argparse.Namespace) -> int:
+    weights = {}
+    for item in args.weights:
+        key, _, value = item.partition("=")
+        try:
+            weights[key] = float(value.rstrip("%"))
+        except ValueError:
+            raise UsageError(f"{item!r} must look like VARIANT=PERCENT, e.g. v4=100") from None
+    shown = serving.traffic(args.name, weights)
+    return _show(shown, shown.record, False)
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    shown = serving.rollback(args.name)
+    return _show(shown, shown.record, False)
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    try:
+        with open(args.data, "rb") as fh:
+            body = fh.read()
+    except OSError as exc:
+        raise UsageError(f"--data {args.data}: {exc.strerror}") from None
+    content_type = args.content_type or (
+        "text/csv" if args.data.endswith(".csv") else "application/json"
+    )
+    status, _, reply = serving.endpoint(args.name).invoke(body, content_type, args.accept)
+    sys.stdout.write(reply.decode(errors="replace").rstrip("\n") + "\n")
+    return 0 if status == 200 else 1
+
+
+def _batch(args: argparse.Namespace) -> int:
+    if args.model == "show":
+        found = serving.batch_job(args.data)
+        return _show(found, found.record, args.json)
+    if not args.output:
+        raise UsageError("jsml batch MODEL DATA needs --output DIR")
+    job = serving.batch_predict(args.model, args.data, **batch_kwargs(args), wait=False)
+    print(f"started {job.id}", file=sys.stderr)
+    if not args.no_wait:
+        job.wait(progress=lambda line: print(line, file=sys.stderr))
+    return _show(job, job.record, args.json)
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``jsml``."""
     top = argparse.ArgumentParser(prog="jsml", description="jupyter-serverless-ml command line")
@@ -157,6 +230,39 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("ref", help="job id or name")
     p.add_argument("dir", help="directory to write the Docker build context to")
     p.set_defaults(run=_bundle)
+    p = sub.add_parser("deploy", help="deploy a model to an endpoint")
+    _add(p, DEPLOY_OPTIONS)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_deploy)
+    p = sub.add_parser("endpoints", help="list endpoints")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_endpoints)
+    p = sub.add_parser("endpoint", help="show one endpoint")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_endpoint)
+    p = sub.add_parser("undeploy", help="drain and delete an endpoint")
+    p.add_argument("name")
+    p.set_defaults(run=_undeploy)
+    p = sub.add_parser("traffic", help="shift traffic between an endpoint's variants")
+    p.add_argument("name")
+    p.add_argument("weights", nargs="+", metavar="VARIANT=PCT")
+    p.set_defaults(run=_traffic)
+    p = sub.add_parser("rollback", help="return an endpoint to its previous traffic split")
+    p.add_argument("name")
+    p.set_defaults(run=_rollback)
+    p = sub.add_parser("invoke", help="send a request file to an endpoint, print the answer")
+    p.add_argument("name")
+    p.add_argument("--data", required=True, metavar="FILE", help="request body (JSON or CSV)")
+    p.add_argument("--content-type", help="default: from the file name (.csv: text/csv)")
+    p.add_argument("--accept", default="application/json")
+    p.set_defaults(run=_invoke)
+    p = sub.add_parser(
+        "batch", help="batch prediction: jsml batch MODEL DATA --output DIR | jsml batch show ID"
+    )
+    _add(p, [(f, dict(k, required=False) if f == ("--output",) else k) for f, k in BATCH_OPTIONS])
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_batch)
     return top
 
 

@@ -1,4 +1,6 @@
-"""IPython magics: ``%%train``, ``%jobs``, ``%job``, ``%logs``, ``%stop``, ``%models``.
+"""IPython magics: ``%%train``, ``%jobs``, ``%job``, ``%logs``, ``%stop``, ``%models``,
+``%deploy``, ``%endpoints``, ``%endpoint``, ``%traffic``, ``%rollback``, ``%undeploy``,
+``%batch_predict``, ``%batch_job``.
 
 Thin over :mod:`jupyter_serverless_ml.api`: parse, call, return the handle. Errors
 are raised (never printed and swallowed) so a papermill run of the notebook fails.
@@ -15,9 +17,11 @@ from IPython.core import magic_arguments as ma
 from IPython.core.error import UsageError as IPythonUsageError
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
-from . import api
+from . import api, serving
 from .errors import UsageError
 from .handles import Job, JobList, ModelList, Progress
+from .serving_handles import BatchJob, Endpoint, EndpointList
+from .serving_options import BATCH_OPTIONS, DEPLOY_OPTIONS, batch_kwargs, deploy_kwargs
 from .train_options import TRAIN_OPTIONS, Spec, train_kwargs
 
 
@@ -171,6 +175,119 @@ class ServerlessMagics(Magics):
         """List registered model versions."""
         args = _parse(self.models, line, "models")
         return api.models(args.name, backend=args.backend)
+
+    def _model_arg(self, ref: str) -> Any:
+        """A kernel variable of that name when it holds a model, job or version; else ``ref``."""
+        value = self._ip.user_ns.get(ref) if ref.isidentifier() else None
+        return ref if value is None or isinstance(value, str) else value
+
+    @_with_options([*DEPLOY_OPTIONS, _AS_VAR])
+    @line_magic
+    def deploy(self, line: str) -> Endpoint:
+        """Deploy a model to an endpoint with autoscaling; waits until it serves.
+
+        Examples::
+
+            ep = %deploy cancer                 # latest version; or cancer:3, or a variable
+            %deploy cancer --name cancer-prod --min-replicas 0 --max-replicas 4
+            %deploy cancer:4 --endpoint cancer-prod --traffic 10    # a canary variant
+        """
+        args = _parse(self.deploy, line, "deploy")
+        model = self._model_arg(args.model)
+        kwargs = deploy_kwargs(args)
+        if not isinstance(model, str) and not kwargs["name"] and not kwargs["endpoint"]:
+            kwargs["name"] = args.model.replace("_", "-")
+        endpoint = serving.deploy(model, **kwargs)
+        if args.as_var:
+            self._ip.user_ns[args.as_var] = endpoint
+        return endpoint
+
+    @ma.magic_arguments()
+    @ma.argument("--backend")
+    @line_magic
+    def endpoints(self, line: str) -> EndpointList:
+        """List endpoints: status, variants, replicas now/min/max, requests, p50/p95, cold starts."""
+        args = _parse(self.endpoints, line, "endpoints")
+        return serving.endpoints(backend=args.backend)
+
+    @ma.magic_arguments()
+    @ma.argument("name", help="endpoint name")
+    @ma.argument("--backend")
+    @line_magic
+    def endpoint(self, line: str) -> Endpoint:
+        """Show an endpoint: variants, latency percentiles, error rate, replicas, cold starts."""
+        args = _parse(self.endpoint, line, "endpoint")
+        return serving.endpoint(args.name, backend=args.backend)
+
+    @ma.magic_arguments()
+    @ma.argument("name", help="endpoint name")
+    @ma.argument("weights", nargs="+", metavar="VARIANT=PCT", help="e.g. v4=100 or v3=90 v4=10")
+    @ma.argument("--backend")
+    @line_magic
+    def traffic(self, line: str) -> Endpoint:
+        """Shift an endpoint's traffic between variants (unnamed variants share the rest)."""
+        args = _parse(self.traffic, line, "traffic")
+        weights = {}
+        for item in args.weights:
+            key, sep, value = item.partition("=")
+            try:
+                weights[key] = float(value.rstrip("%"))
+            except ValueError:
+                sep = ""
+            if not sep or not key:
+                raise UsageError(f"%traffic: {item!r} must look like VARIANT=PERCENT, e.g. v4=100")
+        return serving.traffic(args.name, weights, backend=args.backend)
+
+    @ma.magic_arguments()
+    @ma.argument("name", help="endpoint name")
+    @ma.argument("--backend")
+    @line_magic
+    def rollback(self, line: str) -> Endpoint:
+        """Return an endpoint to its traffic split before the last change."""
+        args = _parse(self.rollback, line, "rollback")
+        return serving.rollback(args.name, backend=args.backend)
+
+    @ma.magic_arguments()
+    @ma.argument("name", help="endpoint name")
+    @ma.argument("--backend")
+    @line_magic
+    def undeploy(self, line: str) -> None:
+        """Drain in-flight requests, stop the replicas and delete the endpoint."""
+        args = _parse(self.undeploy, line, "undeploy")
+        summary = serving.undeploy(args.name, backend=args.backend)
+        stats = summary.get("stats") or {}
+        print(f"undeployed {args.name} after {stats.get('requests', 0)} requests")
+
+    @_with_options([*BATCH_OPTIONS, _AS_VAR])
+    @line_magic
+    def batch_predict(self, line: str) -> BatchJob:
+        """Predict every row of a file or directory into part files, in parallel workers.
+
+        Example::
+
+            %batch_predict cancer data/all.parquet --output out/scores/ --workers 2
+        """
+        args = _parse(self.batch_predict, line, "batch_predict")
+        job = serving.batch_predict(
+            self._model_arg(args.model),
+            args.data,
+            **batch_kwargs(args),
+            wait=False,
+        )
+        if args.as_var:
+            self._ip.user_ns[args.as_var] = job
+        if not args.no_wait:
+            job.wait(progress=print)
+        return job
+
+    @ma.magic_arguments()
+    @ma.argument("ref", help="batch job id")
+    @ma.argument("--backend")
+    @line_magic
+    def batch_job(self, line: str) -> BatchJob:
+        """Show a batch prediction job: progress, rate, output and failure reason."""
+        args = _parse(self.batch_job, line, "batch_job")
+        return serving.batch_job(args.ref, backend=args.backend)
 
 
 def register(ipython: Any) -> None:

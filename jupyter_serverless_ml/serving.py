@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +126,21 @@ def endpoint(name: str, backend: str | None = None) -> Endpoint:
     return Endpoint(chosen, chosen.endpoint(name))
 
 
-def traffic(name: str, backend: str | None = None, **weights: float) -> Endpoint:
-    """Shift traffic: ``traffic("cancer-prod", v4=100)``; unnamed variants share the rest."""
+def traffic(
+    name: str,
+    weights: Mapping[str, float] | None = None,
+    backend: str | None = None,
+    **named: float,
+) -> Endpoint:
+    """Shift traffic: ``traffic("cancer-prod", v4=100)`` or ``traffic("cancer-prod", {"v4": 100})``.
+
+    Variants not named share what is left, in their current proportions.
+    """
     chosen = get_backend(backend)
-    return Endpoint(chosen, chosen.traffic(name, {k: float(v) for k, v in weights.items()}))
+    split = {k: float(v) for k, v in {**(weights or {}), **named}.items()}
+    if not split:
+        raise UsageError("traffic() needs weights, e.g. traffic('cancer-prod', v4=100)")
+    return Endpoint(chosen, chosen.traffic(name, split))
 
 
 def rollback(name: str, backend: str | None = None) -> Endpoint:
