@@ -52,7 +52,7 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "instance_type": "ml.m5.large",
     "drain_timeout": 30.0,
 }
-FLUSH_SECONDS = 5.0
+FLUSH_SECONDS = float(os.environ.get("JSML_SERVING_FLUSH_SECONDS") or 5.0)
 
 
 @dataclass
@@ -244,15 +244,15 @@ class EndpointManager:
     async def _add_variant(
         self, endpoint: Endpoint, entry: dict[str, Any], policy: Policy, request: dict[str, Any]
     ) -> dict[str, Any]:
+        weight = 100.0 if request.get("traffic") is None else float(request["traffic"])
+        if not 0 <= weight <= 100:
+            raise UsageError(f"--traffic {weight:g} must be between 0 and 100")
         name = _variant_name(entry, endpoint)
         if name in endpoint.variants:
             raise Conflict(
                 f"endpoint {endpoint.name} already serves {entry['name']}:"
                 f"{entry['version']} as variant {name}; shift traffic with %traffic"
             )
-        weight = 100.0 if request.get("traffic") is None else float(request["traffic"])
-        if not 0 <= weight <= 100:
-            raise UsageError(f"--traffic {weight:g} must be between 0 and 100")
         variant = Variant(name=name, model=entry, policy=policy)
         endpoint.variants[name] = variant
         endpoint.status = "Updating"
