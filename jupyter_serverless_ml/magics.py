@@ -268,10 +268,12 @@ class ServerlessMagics(Magics):
             %batch_predict cancer data/all.parquet --output out/scores/ --workers 2
         """
         args = _parse(self.batch_predict, line, "batch_predict")
+        model = self._model_arg(args.model)
         job = serving.batch_predict(
-            self._model_arg(args.model),
+            model,
             args.data,
             **batch_kwargs(args),
+            name=None if isinstance(model, str) else args.model.replace("_", "-"),
             wait=False,
         )
         if args.as_var:

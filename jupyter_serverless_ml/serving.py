@@ -89,6 +89,9 @@ def deploy(
     ``"500ms"``, ``"60s"``, ``"5m"``).
     """
     chosen = get_backend(backend)
+    if endpoint and not name and not isinstance(model, str | Job | ModelVersion):
+        # a new model object for an existing endpoint: the next version of the model it serves
+        name = str(chosen.endpoint(endpoint)["variants"][0]["model_name"])
     model_name, version = _model_ref(model, name, backend)
     unknown = set(policy) - {*_POLICY_DURATIONS, "max_queue", "capture_max_bytes"}
     if unknown:

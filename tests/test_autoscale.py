@@ -6,12 +6,26 @@ import pytest
 
 from jupyter_serverless_ml.platform.serving.autoscale import DEFAULTS, Policy, State, decide
 
-FAST = Policy(min_replicas=1, max_replicas=5, target_concurrency=2, metrics_interval=1,
-              window=10, panic_window=2, upscale_delay=0, downscale_delay=5, idle_timeout=30)
+FAST = Policy(
+    min_replicas=1,
+    max_replicas=5,
+    target_concurrency=2,
+    metrics_interval=1,
+    window=10,
+    panic_window=2,
+    upscale_delay=0,
+    downscale_delay=5,
+    idle_timeout=30,
+)
 
 
-def run(policy: Policy, loads: list[float], current: int, start: float = 100.0,
-        last_request: float | None = 100.0) -> list[int]:
+def run(
+    policy: Policy,
+    loads: list[float],
+    current: int,
+    start: float = 100.0,
+    last_request: float | None = 100.0,
+) -> list[int]:
     """Feed one sample per second and apply each decision; the replica counts over time."""
     samples: list[tuple[float, float]] = []
     state = State()

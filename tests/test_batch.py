@@ -36,8 +36,11 @@ def models(platform_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
 
 def read_output(directory: Path) -> pd.DataFrame:
     parts = sorted(p for p in directory.iterdir() if p.name.startswith("part-"))
-    readers = {".parquet": pd.read_parquet, ".csv": pd.read_csv,
-               ".jsonl": lambda p: pd.read_json(p, lines=True)}
+    readers = {
+        ".parquet": pd.read_parquet,
+        ".csv": pd.read_csv,
+        ".jsonl": lambda p: pd.read_json(p, lines=True),
+    }
     return pd.concat([readers[p.suffix](p) for p in parts], ignore_index=True)
 
 
@@ -45,25 +48,44 @@ def test_parquet_in_shards_in_input_order(models: dict[str, Any], tmp_path: Path
     frame, model = models["frame"], models["model"]
     frame.to_parquet(tmp_path / "in.parquet")
     lines: list[str] = []
-    job = serving.batch_predict("clf", tmp_path / "in.parquet", output=tmp_path / "out",
-                                chunk_rows=300, workers=2, progress=lines.append)
+    job = serving.batch_predict(
+        "clf",
+        tmp_path / "in.parquet",
+        output=tmp_path / "out",
+        chunk_rows=300,
+        workers=2,
+        progress=lines.append,
+    )
     out = read_output(tmp_path / "out")
     assert out.prediction.tolist() == model.predict(frame[["a", "b", "c"]]).tolist()
     manifest = job.manifest
-    assert (manifest["rows_in"], manifest["rows_out"], manifest["status"]) == (1000, 1000, "Completed")
+    assert (manifest["rows_in"], manifest["rows_out"], manifest["status"]) == (
+        1000,
+        1000,
+        "Completed",
+    )
     assert [s["rows_out"] for s in manifest["shards"]] == [300, 300, 300, 100]
     assert all(s["status"] == "done" and s["seconds"] >= 0 for s in manifest["shards"])
     assert "Completed 1,000/1,000 rows (100%)" in lines[-1]
 
 
-def test_a_directory_of_csv_and_jsonl_with_probabilities(models: dict[str, Any], tmp_path: Path) -> None:
+def test_a_directory_of_csv_and_jsonl_with_probabilities(
+    models: dict[str, Any], tmp_path: Path
+) -> None:
     frame, model = models["frame"], models["model"]
     source = tmp_path / "shards"
     source.mkdir()
     frame.iloc[:400].to_csv(source / "0.csv", index=False)
     frame.iloc[400:].to_json(source / "1.jsonl", orient="records", lines=True)
-    serving.batch_predict("clf", source, output=tmp_path / "out", format="csv",
-                          method="predict_proba", include_input=True, chunk_rows=250)
+    serving.batch_predict(
+        "clf",
+        source,
+        output=tmp_path / "out",
+        format="csv",
+        method="predict_proba",
+        include_input=True,
+        chunk_rows=250,
+    )
     out = read_output(tmp_path / "out")
     expected = model.predict_proba(frame[["a", "b", "c"]])
     assert len(out) == 1000
@@ -75,11 +97,14 @@ def test_a_rerun_does_only_the_missing_shards(models: dict[str, Any], tmp_path: 
     frame = models["frame"]
     frame.to_parquet(tmp_path / "in.parquet")
     out = tmp_path / "out"
-    serving.batch_predict("clf", tmp_path / "in.parquet", output=out, chunk_rows=200, format="jsonl")
+    serving.batch_predict(
+        "clf", tmp_path / "in.parquet", output=out, chunk_rows=200, format="jsonl"
+    )
     times = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*")}
     (out / "part-00002.jsonl").unlink()
-    job = serving.batch_predict("clf", tmp_path / "in.parquet", output=out, chunk_rows=200,
-                                format="jsonl")
+    job = serving.batch_predict(
+        "clf", tmp_path / "in.parquet", output=out, chunk_rows=200, format="jsonl"
+    )
     after = {p.name: p.stat().st_mtime_ns for p in out.glob("part-*")}
     assert sorted(after) == sorted(times)
     redone = [name for name in after if after[name] != times.get(name)]
@@ -94,23 +119,34 @@ def test_a_bad_row_fails_the_job_with_its_number(models: dict[str, Any], tmp_pat
     frame["b"] = frame["b"].astype(object)
     frame.loc[437, "b"] = "abc"
     frame.to_csv(tmp_path / "in.csv", index=False)
-    with pytest.raises(JobFailed, match=r"row 438 of .*in.csv: feature 'b' has 'abc', not a number"):
+    with pytest.raises(
+        JobFailed, match=r"row 438 of .*in.csv: feature 'b' has 'abc', not a number"
+    ):
         serving.batch_predict("clf", tmp_path / "in.csv", output=tmp_path / "fail", chunk_rows=300)
-    job = serving.batch_predict("clf", tmp_path / "in.csv", output=tmp_path / "skip",
-                                chunk_rows=300, on_error="skip")
+    job = serving.batch_predict(
+        "clf", tmp_path / "in.csv", output=tmp_path / "skip", chunk_rows=300, on_error="skip"
+    )
     out = read_output(tmp_path / "skip")
     assert len(out) == 1000 and job.manifest["rows_failed"] == 1
     assert pd.isna(out.prediction[437]) and "not a number" in out.error[437]
     assert out.error.drop(index=437).isna().all()
 
 
-def test_malformed_jsonl_lines_and_model_errors_are_rows(models: dict[str, Any], tmp_path: Path) -> None:
+def test_malformed_jsonl_lines_and_model_errors_are_rows(
+    models: dict[str, Any], tmp_path: Path
+) -> None:
     lines = [json.dumps({"x": float(i), "y": 0.0}) for i in range(50)]
     lines[10] = "{not json"
     lines[20] = json.dumps({"x": -5.0, "y": 0.0})  # the model raises on negative input
     (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
-    serving.batch_predict("dbl", tmp_path / "in.jsonl", output=tmp_path / "out", on_error="skip",
-                          format="jsonl", chunk_rows=50)
+    serving.batch_predict(
+        "dbl",
+        tmp_path / "in.jsonl",
+        output=tmp_path / "out",
+        on_error="skip",
+        format="jsonl",
+        chunk_rows=50,
+    )
     out = read_output(tmp_path / "out")
     assert len(out) == 50
     assert "line 11 is not a JSON object" in out.error[10]
@@ -118,13 +154,15 @@ def test_malformed_jsonl_lines_and_model_errors_are_rows(models: dict[str, Any],
     assert out.prediction[3] == 6.0 and out.error.notna().sum() == 2
 
 
-def test_a_crashed_worker_is_replaced_and_its_shard_retried(models: dict[str, Any],
-                                                            tmp_path: Path) -> None:
+def test_a_crashed_worker_is_replaced_and_its_shard_retried(
+    models: dict[str, Any], tmp_path: Path
+) -> None:
     frame = pd.DataFrame({"x": np.arange(100, dtype=float), "y": 0.0})
     frame.loc[55, "x"] = CRASH
     frame.to_parquet(tmp_path / "in.parquet")
-    job = serving.batch_predict("dbl", tmp_path / "in.parquet", output=tmp_path / "out",
-                                chunk_rows=20, workers=2)
+    job = serving.batch_predict(
+        "dbl", tmp_path / "in.parquet", output=tmp_path / "out", chunk_rows=20, workers=2
+    )
     assert models["marker"].exists()  # a worker died on the first try
     shard = job.manifest["shards"][2]
     assert shard["attempts"] == 2 and shard["status"] == "done"

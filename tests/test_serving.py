@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import cloudpickle
-import numpy as np
 import pandas as pd
 import pytest
 import serving_models
@@ -45,8 +44,13 @@ def lr(platform_home: Path, cancer: tuple[Any, pd.DataFrame, list[str]]) -> Endp
     return serving.deploy(cancer[0], name="lr")
 
 
-def post(ep: Endpoint, body: bytes, content_type: str = "application/json",
-         headers: dict[str, str] | None = None, path: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def post(
+    ep: Endpoint,
+    body: bytes,
+    content_type: str = "application/json",
+    headers: dict[str, str] | None = None,
+    path: str | None = None,
+) -> tuple[int, dict[str, str], bytes]:
     url = urlparse(ep.invocation_url)
     conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=60)
     token = state.token(Path(client.config.home()))
@@ -103,8 +107,9 @@ def test_endpoints_list_and_details(lr: Endpoint) -> None:
         (b"<x/>", "application/xml", "unsupported Content-Type"),
     ],
 )
-def test_bad_requests_get_400_with_the_reason(lr: Endpoint, body: bytes, content_type: str,
-                                              message: str) -> None:
+def test_bad_requests_get_400_with_the_reason(
+    lr: Endpoint, body: bytes, content_type: str, message: str
+) -> None:
     status, _, reply = post(lr, body, content_type)
     assert status == 400
     assert message in json.loads(reply)["message"]
@@ -130,7 +135,10 @@ def test_a_payload_over_the_limit_gets_413(platform_home: Path) -> None:
 def test_an_unknown_endpoint_gets_404_naming_the_existing(lr: Endpoint) -> None:
     status, _, reply = post(lr, b"[[1]]", path="/endpoints/nope/invocations")
     assert status == 404
-    assert "no endpoint 'nope'" in json.loads(reply)["message"] and "lr" in json.loads(reply)["message"]
+    assert (
+        "no endpoint 'nope'" in json.loads(reply)["message"]
+        and "lr" in json.loads(reply)["message"]
+    )
 
 
 def test_the_platform_token_is_required(lr: Endpoint) -> None:
@@ -151,7 +159,7 @@ def test_a_model_error_is_a_500_and_the_replica_stays_up(platform_home: Path) ->
 
 
 def test_deploying_what_does_not_exist_says_what_does(lr: Endpoint) -> None:
-    with pytest.raises(NotFound, match="registered models: .*lr"):
+    with pytest.raises(NotFound, match=r"registered models: .*lr"):
         serving.deploy("no-such-model")
     with pytest.raises(NotFound, match="model lr has no version 7; versions: 1"):
         serving.deploy("lr:7", name="lr-seven")
@@ -175,8 +183,14 @@ def test_scale_to_zero_then_a_request_waits_for_a_cold_start(platform_home: Path
 
 
 def test_requests_that_wait_too_long_get_503_with_retry_after(platform_home: Path) -> None:
-    ep = serving.deploy(Doubler(), name="impatient", min_replicas=0, idle_timeout="200ms",
-                        cold_start_timeout="1ms", **FAST)
+    ep = serving.deploy(
+        Doubler(),
+        name="impatient",
+        min_replicas=0,
+        idle_timeout="200ms",
+        cold_start_timeout="1ms",
+        **FAST,
+    )
     wait_for(lambda: ep.refresh().record["replicas"] == 0, what="scale to zero")
     status, headers, reply = post(ep, b'{"instances": [[1, 2]]}')
     assert status == 503 and headers.get("retry-after")
@@ -185,8 +199,9 @@ def test_requests_that_wait_too_long_get_503_with_retry_after(platform_home: Pat
     assert ep.predict([[1.0, 2.0]]).tolist() == [2.0]
 
 
-def test_a_crashed_replica_is_replaced_and_its_request_retried(platform_home: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_crashed_replica_is_replaced_and_its_request_retried(
+    platform_home: Path, tmp_path: Path
+) -> None:
     marker = tmp_path / "crashed"
     ep = serving.deploy(Doubler(marker=str(marker)), name="crashy")
     assert ep.predict([[CRASH, 0.0]]).tolist() == [2 * CRASH]  # served by the replacement
@@ -210,7 +225,9 @@ def test_canary_traffic_shift_and_rollback(platform_home: Path) -> None:
         seen[variant] += 1
     assert 50 <= seen["v2"] <= 130  # 30% of 300, with room for chance
     serving.traffic("ab", v2=100)
-    assert {post(ep, b"[[1, 0]]")[1]["x-amzn-invoked-production-variant"] for _ in range(20)} == {"v2"}
+    assert {post(ep, b"[[1, 0]]")[1]["x-amzn-invoked-production-variant"] for _ in range(20)} == {
+        "v2"
+    }
     assert serving.rollback("ab").traffic == {"v1": 70.0, "v2": 30.0}
     with pytest.raises(UsageError, match="no variant v9"):
         serving.traffic("ab", v9=10)
@@ -228,9 +245,13 @@ def test_undeploy_drains_requests_in_flight(platform_home: Path) -> None:
     threads = [threading.Thread(target=slow_request) for _ in range(3)]
     for thread in threads:
         thread.start()
-    wait_for(lambda: serving.endpoint("drain").record["variants"][0]["stats"]["requests"] >= 0
-             and sum(r["inflight"] for r in serving.endpoint("drain").record["replica_list"]) >= 1,
-             what="requests in flight")
+    wait_for(
+        lambda: (
+            serving.endpoint("drain").record["variants"][0]["stats"]["requests"] >= 0
+            and sum(r["inflight"] for r in serving.endpoint("drain").record["replica_list"]) >= 1
+        ),
+        what="requests in flight",
+    )
     summary = serving.undeploy("drain")
     for thread in threads:
         thread.join()
@@ -242,8 +263,9 @@ def test_undeploy_drains_requests_in_flight(platform_home: Path) -> None:
 
 
 def test_load_adds_a_replica_within_two_seconds(platform_home: Path) -> None:
-    ep = serving.deploy(Doubler(slow_seconds=0.05), name="busy", target_concurrency=1,
-                        max_replicas=3, **FAST)
+    ep = serving.deploy(
+        Doubler(slow_seconds=0.05), name="busy", target_concurrency=1, max_replicas=3, **FAST
+    )
     stop = threading.Event()
 
     def load() -> None:
@@ -287,12 +309,15 @@ def test_capture_disk_is_bounded(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["3.jsonl", "4.jsonl"]
 
 
-def test_an_endpoint_outlives_the_kernel_and_the_platform(lr: Endpoint, cancer: Any,
-                                                          platform_home: Path) -> None:
+def test_an_endpoint_outlives_the_kernel_and_the_platform(
+    lr: Endpoint, cancer: Any, platform_home: Path
+) -> None:
     _, frame, features = cancer
     row = json.dumps(frame[features].head(1).values.tolist())
-    code = ("import json, sys; from jupyter_serverless_ml import serving; "
-            f"print(serving.endpoint('lr').predict(json.loads('{row}')).tolist())")
+    code = (
+        "import json, sys; from jupyter_serverless_ml import serving; "
+        f"print(serving.endpoint('lr').predict(json.loads('{row}')).tolist())"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[0]"

@@ -35,32 +35,45 @@ def token(platform_home: Path, endpoint: Endpoint) -> str:
 
 def runtime(endpoint: Endpoint, secret: str) -> Any:
     return boto3.client(
-        "sagemaker-runtime", endpoint_url=endpoint.url, region_name="us-east-1",
-        aws_access_key_id="local", aws_secret_access_key=secret,
+        "sagemaker-runtime",
+        endpoint_url=endpoint.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key=secret,
         config=botocore.config.Config(retries={"max_attempts": 1}),
     )
 
 
 def test_boto3_invoke_endpoint_json_and_csv(endpoint: Endpoint, token: str) -> None:
     client = runtime(endpoint, token)
-    reply = client.invoke_endpoint(EndpointName="wire", ContentType="application/json",
-                                   Body=json.dumps({"instances": [[1, 0], [2, 0]]}))
+    reply = client.invoke_endpoint(
+        EndpointName="wire",
+        ContentType="application/json",
+        Body=json.dumps({"instances": [[1, 0], [2, 0]]}),
+    )
     assert json.loads(reply["Body"].read()) == {"predictions": [2.0, 4.0]}
     assert reply["InvokedProductionVariant"] == "v1"
     assert reply["ContentType"] == "application/json"
-    reply = client.invoke_endpoint(EndpointName="wire", ContentType="text/csv", Accept="text/csv",
-                                   Body="3,0\n4,0\n")
+    reply = client.invoke_endpoint(
+        EndpointName="wire", ContentType="text/csv", Accept="text/csv", Body="3,0\n4,0\n"
+    )
     assert reply["Body"].read().decode() == "6.0\n8.0\n"
-    reply = client.invoke_endpoint(EndpointName="wire", ContentType="text/csv", Body="1,0",
-                                   TargetVariant="v1", CustomAttributes="trace=1")
+    reply = client.invoke_endpoint(
+        EndpointName="wire",
+        ContentType="text/csv",
+        Body="1,0",
+        TargetVariant="v1",
+        CustomAttributes="trace=1",
+    )
     assert reply["InvokedProductionVariant"] == "v1"
 
 
 def test_boto3_sees_model_errors_as_sagemaker_reports_them(endpoint: Endpoint, token: str) -> None:
     client = runtime(endpoint, token)
     with pytest.raises(client.exceptions.ModelError) as caught:
-        client.invoke_endpoint(EndpointName="wire", ContentType="application/json",
-                               Body=b'{"instances": [[-1, 0]]}')
+        client.invoke_endpoint(
+            EndpointName="wire", ContentType="application/json", Body=b'{"instances": [[-1, 0]]}'
+        )
     error = caught.value.response
     assert error["OriginalStatusCode"] == 500
     assert "negative input" in error["OriginalMessage"]
@@ -72,13 +85,15 @@ def test_boto3_sees_model_errors_as_sagemaker_reports_them(endpoint: Endpoint, t
 
 def test_boto3_unknown_endpoint_and_wrong_secret(endpoint: Endpoint, token: str) -> None:
     with pytest.raises(botocore.exceptions.ClientError) as caught:
-        runtime(endpoint, token).invoke_endpoint(EndpointName="nope", Body=b"[[1, 0]]",
-                                                 ContentType="application/json")
+        runtime(endpoint, token).invoke_endpoint(
+            EndpointName="nope", Body=b"[[1, 0]]", ContentType="application/json"
+        )
     assert caught.value.response["Error"]["Code"] == "ValidationError"
     assert "wire" in caught.value.response["Error"]["Message"]
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         runtime(endpoint, "not-the-token").invoke_endpoint(
-            EndpointName="wire", Body=b"[[1, 0]]", ContentType="application/json")
+            EndpointName="wire", Body=b"[[1, 0]]", ContentType="application/json"
+        )
     assert caught.value.response["Error"]["Code"] == "InvalidSignatureException"
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 401
 
@@ -86,8 +101,13 @@ def test_boto3_unknown_endpoint_and_wrong_secret(endpoint: Endpoint, token: str)
 def _vertex(endpoint: Endpoint, credentials: Any) -> Any:
     from google.cloud import aiplatform
 
-    aiplatform.init(project="local", location="us-central1", api_endpoint=endpoint.url,
-                    api_transport="rest", credentials=credentials)
+    aiplatform.init(
+        project="local",
+        location="us-central1",
+        api_endpoint=endpoint.url,
+        api_transport="rest",
+        credentials=credentials,
+    )
     return aiplatform.Endpoint("wire")
 
 
@@ -115,8 +135,12 @@ def test_vertex_sdk_errors(endpoint: Endpoint, token: str) -> None:
         _vertex(endpoint, AnonymousCredentials()).predict(instances=[[1, 0]])
     url = urlparse(endpoint.url)
     conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
-    conn.request("POST", "/v1/projects/local/locations/us-central1/endpoints/wire:predict",
-                 body=b'{"instances": [[1, 0]]}', headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST",
+        "/v1/projects/local/locations/us-central1/endpoints/wire:predict",
+        body=b'{"instances": [[1, 0]]}',
+        headers={"Content-Type": "application/json"},
+    )
     response = conn.getresponse()
     error = json.loads(response.read())["error"]
     assert (response.status, error["code"], error["status"]) == (401, 401, "UNAUTHENTICATED")
