@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import papermill
 import pytest
 
@@ -32,6 +33,9 @@ def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
     text = _outputs(work / "out.ipynb")
     assert "quickstart-ci-" in text and ": Completed" in text
     assert "model quickstart-ci:1" in text and "'accuracy':" in text
+    assert "/endpoints/quickstart-ci-prod/invocations" in text
+    assert "rows scored" in text and "undeployed quickstart-ci-prod" in text
+    assert len(pd.read_parquet(work / "out" / "scores")) == 569
     assert (work / "data" / "train.csv").is_file()
 
 
