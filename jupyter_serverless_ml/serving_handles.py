@@ -343,10 +343,17 @@ class BatchJob:
         """Block until the job ends, reporting progress lines; raises when it fails."""
         deadline = None if timeout is None else time.monotonic() + timeout
         last = ""
-        delay = 0.05
+        seen = False
         try:
             while True:
-                self.refresh()
+                remaining = 10.0 if deadline is None else min(10.0, deadline - time.monotonic())
+                self.record = self._backend.batch_job(
+                    self.id,
+                    wait=max(0.0, remaining),
+                    status=str(self.record["status"]) if seen else "",
+                    rows=int(self.record.get("rows_done") or 0) if seen else -1,
+                )
+                seen = True
                 line = self.progress_line()
                 if progress is not None and line != last:
                     progress(line)
@@ -357,8 +364,6 @@ class BatchJob:
                     raise TimeoutError(
                         f"batch {self.id} still {self.record['status']} after {timeout}s"
                     )
-                time.sleep(delay)
-                delay = min(1.0, delay * 1.5)
         except KeyboardInterrupt:
             self.stop()
             print(f"interrupted: batch {self.id} stopped; rerun to resume", file=sys.stderr)

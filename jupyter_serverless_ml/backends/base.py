@@ -148,8 +148,14 @@ class Backend(abc.ABC):
         """Start a batch prediction job; returns its record."""
         raise self._unsupported("batch prediction")
 
-    def batch_job(self, ref: str) -> dict[str, Any]:
-        """One batch prediction job with its progress and shards."""
+    def batch_job(
+        self, ref: str, wait: float | None = None, status: str = "", rows: int = -1
+    ) -> dict[str, Any]:
+        """One batch prediction job with its progress and shards.
+
+        With ``wait``, answers as soon as its status differs from ``status`` or its
+        rows done from ``rows``, or after ``wait`` seconds.
+        """
         raise self._unsupported("batch prediction")
 
     def batch_jobs(self, limit: int = 100) -> list[dict[str, Any]]:

@@ -150,8 +150,21 @@ class LocalBackend(Backend):
     def batch_predict(self, request: dict[str, Any]) -> dict[str, Any]:
         return dict(self._call("POST", "/v1/batch", request, timeout=600.0))
 
-    def batch_job(self, ref: str) -> dict[str, Any]:
-        return dict(self._call("GET", f"/v1/batch/{self._ref(ref)}"))
+    def batch_job(
+        self, ref: str, wait: float | None = None, status: str = "", rows: int = -1
+    ) -> dict[str, Any]:
+        if wait is None:
+            return dict(self._call("GET", f"/v1/batch/{self._ref(ref)}"))
+        return dict(
+            self._call(
+                "GET",
+                f"/v1/batch/{self._ref(ref)}",
+                wait=wait,
+                status=status,
+                rows=rows,
+                timeout=wait + 30,
+            )
+        )
 
     def batch_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/batch", limit=limit)["batches"])

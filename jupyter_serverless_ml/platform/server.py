@@ -28,7 +28,8 @@ Routes (all under ``/v1``)::
     POST /endpoints/{name}/undeploy   drain and stop
     POST /batch                       start (or resume) a batch prediction job
     GET  /batch                       batch jobs, newest first
-    GET  /batch/{id}                  one batch job with its shards
+    GET  /batch/{id}[?wait=&status=&rows=]  one batch job with its shards (long poll: answers
+                                      when its status or rows done differ, or after wait s)
     POST /batch/{id}/stop             stop a batch job
     POST /shutdown                    stop the daemon (jobs keep running)
 
@@ -336,7 +337,12 @@ def build_app(platform_: Platform) -> Starlette:
         return _json({"batches": batches.recent(_int(request, "limit", 100))})
 
     async def get_batch(request: Request) -> Response:
-        return _json(batches.describe(request.path_params["ref"]))
+        ref = request.path_params["ref"]
+        if "wait" not in request.query_params:
+            return _json(batches.describe(ref))
+        timeout = min(_number(request, "wait", 10.0, float), 60.0)
+        status = request.query_params.get("status", "")
+        return _json(await batches.watch(ref, status, _int(request, "rows", -1), timeout))
 
     async def stop_batch(request: Request) -> Response:
         return _json(batches.stop(request.path_params["ref"]))

@@ -37,7 +37,7 @@ class DataError(ValueError):
 def handle(op: int, request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
     """Answer one batch frame (2: plan, 3: shard)."""
     if op == 2:
-        return plan(request)
+        return plan(request, predictor)
     return run_shard(request, predictor)
 
 
@@ -92,8 +92,13 @@ def count_rows(path: str, kind: str) -> int:
     return max(0, lines)
 
 
-def plan(request: dict[str, Any]) -> dict[str, Any]:
-    """The input files and the shards cut from them, in input order."""
+def plan(request: dict[str, Any], predictor: Predictor | None = None) -> dict[str, Any]:
+    """The input files and the shards cut from them, in input order.
+
+    With a predictor, also times reading the first file and predicting a sample
+    of it, so the caller can tell whether more workers (each reading the file
+    again) would pay off.
+    """
     chunk = int(request["chunk_rows"])
     files: list[dict[str, Any]] = []
     shards: list[dict[str, Any]] = []
@@ -118,7 +123,34 @@ def plan(request: dict[str, Any]) -> dict[str, Any]:
                     "stop": min(rows, start + chunk),
                 }
             )
-    return {"ok": True, "files": files, "shards": shards}
+    reply: dict[str, Any] = {"ok": True, "files": files, "shards": shards}
+    if predictor is not None and files:
+        reply.update(_costs(files[0], predictor, chunk))
+    return reply
+
+
+def _costs(first: dict[str, Any], predictor: Predictor, chunk_rows: int) -> dict[str, Any]:
+    """Seconds to read the first file and an estimate of predicting all of it."""
+    started = time.perf_counter()
+    data, _ = _load(first["path"], first["format"], predictor.columns)
+    read = time.perf_counter() - started
+    small, large = min(first["rows"], 200), min(first["rows"], 2000)
+    try:
+        inputs, errors = _validate(_slice(data, 0, large), predictor)
+        if errors or large <= small:
+            return {"read_seconds": read}
+        predictor.predict(inputs.iloc[:10])  # the first call pays one-time costs
+        timings = []
+        for rows in (small, large):
+            started = time.perf_counter()
+            predictor.predict(inputs.iloc[:rows])
+            timings.append(time.perf_counter() - started)
+    except Exception:  # the shards will report bad data properly
+        return {"read_seconds": read}
+    per_row = max(0.0, (timings[1] - timings[0]) / (large - small))
+    per_call = max(0.0, timings[0] - per_row * small)
+    calls = -(-first["rows"] // max(1, int(chunk_rows)))
+    return {"read_seconds": read, "predict_seconds": per_row * first["rows"] + per_call * calls}
 
 
 # -- reading -------------------------------------------------------------------
@@ -268,6 +300,7 @@ def run_shard(request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
     data, read_errors = _load(shard["file"], shard["format"], predictor.columns)
     start, stop = shard["start"], shard["stop"]
     frame = _slice(data, start, stop)
+    read_seconds = time.perf_counter() - started
     inputs, errors = _validate(frame, predictor)
     errors.update({k - start: v for k, v in read_errors.items() if start <= k < stop})
     if errors and not skip:
@@ -308,6 +341,7 @@ def run_shard(request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
         "errors": [f"row {start + k + 1}: {v}" for k, v in sorted(errors.items())[:5]],
         "bytes": path.stat().st_size,
         "seconds": time.perf_counter() - started,
+        "read_seconds": read_seconds,
     }
 
 

@@ -69,6 +69,26 @@ class BatchManager:
         self.store = store
         self.endpoints = endpoints
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._events: dict[str, asyncio.Event] = {}
+
+    def _update(self, batch_id: str, **fields: Any) -> None:
+        """Store new fields and wake whoever waits for news of this batch."""
+        self.store.update_batch(batch_id, **fields)
+        event = self._events.pop(batch_id, None)
+        if event is not None:
+            event.set()
+
+    async def watch(self, ref: str, status: str, rows: int, timeout: float) -> dict[str, Any]:
+        """The batch as soon as its status or rows done differ from the caller's (long poll)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            record = self._get(ref)
+            remaining = deadline - time.monotonic()
+            if record["status"] != status or record["rows_done"] != rows or remaining <= 0:
+                return self.describe(record["id"])
+            event = self._events.setdefault(record["id"], asyncio.Event())
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(event.wait(), remaining)
 
     # -- requests --------------------------------------------------------------
 
@@ -185,7 +205,7 @@ class BatchManager:
         if record["status"] not in TERMINAL:
             if task is not None:
                 task.cancel()
-            self.store.update_batch(
+            self._update(
                 record["id"],
                 status="Stopped",
                 ended_at=time.time(),
@@ -229,7 +249,7 @@ class BatchManager:
         spec = record["spec"]
         workers: list[Worker] = []
         try:
-            self.store.update_batch(batch_id, status="Running", started_at=time.time())
+            self._update(batch_id, status="Running", started_at=time.time())
             first = await self._worker(spec, f"{batch_id}-w1")
             workers.append(first)
             plan = await first.call(
@@ -246,12 +266,10 @@ class BatchManager:
         except asyncio.CancelledError:
             raise
         except BatchFailed as exc:
-            self.store.update_batch(
-                batch_id, status="Failed", ended_at=time.time(), failure_reason=str(exc)
-            )
+            self._update(batch_id, status="Failed", ended_at=time.time(), failure_reason=str(exc))
         except Exception as exc:
             log.exception("batch %s failed", batch_id)
-            self.store.update_batch(
+            self._update(
                 batch_id,
                 status="Failed",
                 ended_at=time.time(),
@@ -302,7 +320,7 @@ class BatchManager:
         total = sum(s["stop"] - s["start"] for s in shards)
         done_rows = sum(s["rows_out"] for s in shards if s["status"] == "done")
         spec["rows_before"] = done_rows
-        self.store.update_batch(
+        self._update(
             batch_id,
             rows_total=total,
             shards_total=len(shards),
@@ -329,7 +347,7 @@ class BatchManager:
                 updated_at=time.time(),
             )
             state.write_json(manifest_path, manifest)
-            self.store.update_batch(
+            self._update(
                 batch_id,
                 rows_done=manifest["rows_out"],
                 rows_failed=manifest["rows_failed"],
@@ -338,6 +356,22 @@ class BatchManager:
 
         save(force=True)
         wanted = min(spec["workers"], len(pending))
+        predict_seconds = plan.get("predict_seconds")
+        if (
+            wanted > 1
+            and len(plan["files"]) < wanted
+            and predict_seconds is not None
+            and predict_seconds * (1 - 1 / wanted) < 1.5 * plan.get("read_seconds", 0.0)
+        ):
+            wanted = 1  # another worker would spend more reading the file again than it saves
+        manifest["workers"] = {
+            "requested": spec["workers"],
+            "used": max(1, wanted),
+            "read_seconds": round(plan.get("read_seconds", 0.0), 4),
+            "predict_seconds_estimate": None
+            if predict_seconds is None
+            else round(predict_seconds, 4),
+        }
         if wanted > len(workers):
             extra = await asyncio.gather(
                 *(self._worker(spec, f"{batch_id}-w{i + 1}") for i in range(len(workers), wanted)),
@@ -398,6 +432,7 @@ class BatchManager:
                     rows_failed=reply["rows_failed"],
                     bytes=reply["bytes"],
                     errors=reply["errors"],
+                    read_seconds=round(reply.get("read_seconds", 0.0), 4),
                     seconds=round(time.perf_counter() - began, 4),
                 )
                 shard.pop("error", None)
@@ -415,7 +450,7 @@ class BatchManager:
             )
         if manifest["rows_out"] != total:
             raise BatchFailed(f"{manifest['rows_out']} rows written for {total} input rows")
-        self.store.update_batch(batch_id, status="Completed", ended_at=time.time())
+        self._update(batch_id, status="Completed", ended_at=time.time())
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -423,7 +458,7 @@ class BatchManager:
         """Resume batch jobs a previous daemon left running."""
         resumed = []
         for record in self.store.batches(status=["Pending", "Running"]):
-            self.store.update_batch(record["id"], status="Pending")
+            self._update(record["id"], status="Pending")
             self.tasks[record["id"]] = asyncio.create_task(self._run(record["id"]))
             resumed.append(record["id"])
         return resumed

@@ -24,7 +24,14 @@ from ...runtime import RUNTIME_DIR
 from .. import procs
 
 log = logging.getLogger("jsml.serving")
-BASE_MODULES = ["numpy", "pandas", "jsml_runtime.replica", "jsml_runtime.predict"]
+# pyarrow is optional (batch prediction of Parquet needs it); a failed import is tolerated
+BASE_MODULES = [
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "jsml_runtime.replica",
+    "jsml_runtime.predict",
+]
 FLAVOR_MODULES = {
     "sklearn": ["joblib", "sklearn"],
     "xgboost": ["xgboost"],
