@@ -166,8 +166,12 @@ def _load(path: str, kind: str, columns: list[str] | None) -> tuple[Any, dict[in
 
     bad: dict[int, str] = {}
     if kind == "parquet":
+        import pyarrow
         import pyarrow.parquet as pq
 
+        # zygotes run with OMP_NUM_THREADS=1 (right for serving), which pyarrow also
+        # takes as its pool size; decoding a large file wants every core
+        pyarrow.set_cpu_count(os.cpu_count() or 1)
         schema = pq.read_schema(path)
         wanted = [c for c in columns if c in schema.names] if columns else None
         data: Any = pq.read_table(path, memory_map=True, columns=wanted or None)
@@ -242,15 +246,19 @@ def _validate(frame: Any, predictor: Predictor) -> tuple[Any, dict[int, str]]:
                 f"the input lacks feature column(s) {', '.join(map(repr, missing[:5]))}"
                 f"; the model expects {len(columns)} features"
             )
-        inputs = frame[columns].copy()
+        inputs = frame if list(frame.columns) == columns else frame[columns]
     else:
-        inputs = frame.copy()
+        inputs = frame
         if predictor.n_features is not None and inputs.shape[1] != predictor.n_features:
             raise DataError(
                 f"the input has {inputs.shape[1]} columns; the model expects {predictor.n_features}"
             )
-    for column in inputs.columns:
-        if inputs[column].dtype.kind in "biuf":
+    kinds = [dtype.kind for dtype in inputs.dtypes]
+    if all(kind in "biuf" for kind in kinds):
+        return inputs, errors
+    inputs = inputs.copy()
+    for column, kind in zip(inputs.columns, kinds, strict=True):
+        if kind in "biuf":
             continue
         converted = pd.to_numeric(inputs[column], errors="coerce")
         bad = (converted.isna() & inputs[column].notna()).to_numpy().nonzero()[0]

@@ -250,8 +250,10 @@ class BatchManager:
         workers: list[Worker] = []
         try:
             self._update(batch_id, status="Running", started_at=time.time())
+            began = time.perf_counter()
             first = await self._worker(spec, f"{batch_id}-w1")
             workers.append(first)
+            forked = time.perf_counter()
             plan = await first.call(
                 frames.OP_BATCH_PLAN,
                 {
@@ -262,6 +264,13 @@ class BatchManager:
             )
             if not plan.get("ok"):
                 raise BatchFailed(f"could not read the input: {plan.get('error')}")
+            log.info(
+                "batch %s: worker ready in %.3fs, %d shard(s) planned in %.3fs",
+                batch_id,
+                forked - began,
+                len(plan["shards"]),
+                time.perf_counter() - forked,
+            )
             await self._execute(batch_id, spec, plan, workers)
         except asyncio.CancelledError:
             raise
