@@ -22,6 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/papermill notebooks/quickstart.ipynb notebooks/out/quickstart.ipynb --cwd notebooks --progress-bar
 	@echo "---- summary ----"
 	@$(VENV)/bin/jsml job cancer
+	@$(VENV)/bin/jsml batch show $$($(VENV)/bin/python -c "import jupyter_serverless_ml.serving as s, jupyter_serverless_ml.backends as b; print(b.get_backend(None).batch_jobs(1)[0]['id'])")
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jupyter_serverless_ml tests benchmarks
@@ -34,6 +35,7 @@ test: lint pytest
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_serve.py
 
 clean:
 	rm -rf $(VENV) notebooks/out .pytest_cache .mypy_cache .ruff_cache
