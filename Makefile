@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(VENV)/bin/papermill notebooks/quickstart.ipynb notebooks/out/quickstart.ipynb --cwd notebooks --progress-bar
 	@echo "---- summary ----"
 	@$(VENV)/bin/jsml job cancer
-	@$(VENV)/bin/jsml batch show $$($(VENV)/bin/python -c "import jupyter_serverless_ml.serving as s, jupyter_serverless_ml.backends as b; print(b.get_backend(None).batch_jobs(1)[0]['id'])")
+	@$(VENV)/bin/jsml batches --limit 1
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check jupyter_serverless_ml tests benchmarks

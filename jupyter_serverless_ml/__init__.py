@@ -55,6 +55,7 @@ _EXPORTS = {
     "undeploy": "serving",
     "batch_predict": "serving",
     "batch_job": "serving",
+    "batch_jobs": "serving",
     "Endpoint": "serving_handles",
     "EndpointList": "serving_handles",
     "BatchJob": "serving_handles",
@@ -79,6 +80,7 @@ __all__ = [
     "Progress",
     "UsageError",
     "batch_job",
+    "batch_jobs",
     "batch_predict",
     "bundle",
     "channel",
@@ -136,6 +138,7 @@ if TYPE_CHECKING:
     from .runtime.context import channel, hp, log_metric
     from .serving import (
         batch_job,
+        batch_jobs,
         batch_predict,
         deploy,
         endpoint,

@@ -193,6 +193,16 @@ def _batch(args: argparse.Namespace) -> int:
     return _show(job, job.record, args.json)
 
 
+def _batches(args: argparse.Namespace) -> int:
+    found = serving.batch_jobs(limit=args.limit)
+    if args.json:
+        _print_json([b.record for b in found])
+    else:
+        for job in found:
+            print(repr(job))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``jsml``."""
     top = argparse.ArgumentParser(prog="jsml", description="jupyter-serverless-ml command line")
@@ -263,6 +273,10 @@ def parser() -> argparse.ArgumentParser:
     _add(p, [(f, dict(k, required=False) if f == ("--output",) else k) for f, k in BATCH_OPTIONS])
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_batch)
+    p = sub.add_parser("batches", help="list batch prediction jobs, newest first")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=_batches)
     return top
 
 

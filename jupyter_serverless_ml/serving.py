@@ -214,3 +214,9 @@ def batch_job(ref: str, backend: str | None = None) -> BatchJob:
     """A batch prediction job by id."""
     chosen = get_backend(backend)
     return BatchJob(chosen, chosen.batch_job(ref))
+
+
+def batch_jobs(limit: int = 20, backend: str | None = None) -> list[BatchJob]:
+    """Batch prediction jobs, newest first."""
+    chosen = get_backend(backend)
+    return [BatchJob(chosen, r) for r in chosen.batch_jobs(limit)]

@@ -35,7 +35,7 @@ def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
     assert "model quickstart-ci:1" in text and "'accuracy':" in text
     assert "/endpoints/quickstart-ci-prod/invocations" in text
     assert "rows scored" in text and "undeployed quickstart-ci-prod" in text
-    assert len(pd.read_parquet(work / "out" / "scores")) == 569
+    assert len(pd.read_parquet(work / "out" / "scores" / "quickstart-ci-v1")) == 569
     assert (work / "data" / "train.csv").is_file()
 
 
