@@ -168,3 +168,13 @@ def load_ipython_extension(ipython: Any) -> None:
 
 def unload_ipython_extension(ipython: Any) -> None:
     """Nothing to undo: magics stay registered until the kernel restarts."""
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """The jupyter-server extension (the sidebar's REST API)."""
+    return [{"module": "jupyter_serverless_ml.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension (the sidebar)."""
+    return [{"src": "labextension", "dest": "jupyter-serverless-ml"}]

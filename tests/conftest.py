@@ -20,6 +20,8 @@ import pytest
 from jupyter_serverless_ml import backends
 from jupyter_serverless_ml.platform import client
 
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
 
 def _processes_of(home: Path) -> list[int]:
     marker = str(home).encode()

@@ -67,9 +67,14 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def jobs(
-        self, *, status: list[str] | None = None, name: str | None = None, limit: int = 100
+        self,
+        *,
+        status: list[str] | None = None,
+        name: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Jobs, newest first."""
+        """Jobs, newest first (``offset`` skips the newest ones, for paging)."""
 
     @abc.abstractmethod
     def watch(
@@ -165,3 +170,15 @@ class Backend(abc.ABC):
     def stop_batch(self, ref: str) -> dict[str, Any]:
         """Stop a batch prediction job."""
         raise self._unsupported("batch prediction")
+
+    def costs(self) -> dict[str, Any]:
+        """Costs so far: totals, by day, by resource type (see :mod:`jupyter_serverless_ml.costs`)."""
+        raise self._unsupported("cost reports")
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Drift and monitor alerts, newest first."""
+        raise self._unsupported("alerts")
+
+    def acknowledge_alert(self, alert_id: int) -> dict[str, Any]:
+        """Acknowledge an alert."""
+        raise self._unsupported("alerts")

@@ -9,7 +9,7 @@ from urllib.parse import quote, unquote, urlparse
 from .. import config
 from ..errors import NotFound, PlatformUnavailable
 from ..packaging import Bundle
-from ..platform.client import NotReached, PlatformClient, ensure_running
+from ..platform.client import NotReached, PlatformClient, ensure_running, running
 from ..runtime import flavors
 from .base import Backend, TrainingRequest
 
@@ -19,9 +19,10 @@ class LocalBackend(Backend):
 
     name = "local"
 
-    def __init__(self, home: Path | None = None) -> None:
+    def __init__(self, home: Path | None = None, autostart: bool = True) -> None:
         self._home = home
         self._client: PlatformClient | None = None
+        self.autostart = autostart
 
     @property
     def home(self) -> Path:
@@ -34,8 +35,19 @@ class LocalBackend(Backend):
     def client(self) -> PlatformClient:
         """The platform client (the daemon is started on first use)."""
         if self._client is None:
-            self._client = ensure_running(self.home)
+            self._client = self._connect()
         return self._client
+
+    def _connect(self) -> PlatformClient:
+        if self.autostart:
+            return ensure_running(self.home)
+        found = running(self.home)
+        if found is None:
+            raise PlatformUnavailable(
+                f"the local platform is not running (home {self.home}); start it with "
+                "`jsml platform start` or from the Serverless ML panel"
+            )
+        return found
 
     def _call(
         self,
@@ -58,7 +70,7 @@ class LocalBackend(Backend):
             except PlatformUnavailable as exc:
                 if attempt == 2 or not (method == "GET" or isinstance(exc, NotReached)):
                     raise
-                self._client = ensure_running(self.home)
+                self._client = self._connect()
         raise AssertionError("unreachable")
 
     def bundle_root(self) -> Path:
@@ -75,10 +87,20 @@ class LocalBackend(Backend):
         return dict(self._call("GET", f"/v1/jobs/{self._ref(ref)}"))
 
     def jobs(
-        self, *, status: list[str] | None = None, name: str | None = None, limit: int = 100
+        self,
+        *,
+        status: list[str] | None = None,
+        name: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
         reply = self._call(
-            "GET", "/v1/jobs", status=",".join(status) if status else None, name=name, limit=limit
+            "GET",
+            "/v1/jobs",
+            status=",".join(status) if status else None,
+            name=name,
+            limit=limit,
+            offset=offset,
         )
         return list(reply["jobs"])
 
@@ -168,6 +190,15 @@ class LocalBackend(Backend):
 
     def batch_jobs(self, limit: int = 100) -> list[dict[str, Any]]:
         return list(self._call("GET", "/v1/batch", limit=limit)["batches"])
+
+    def costs(self) -> dict[str, Any]:
+        return dict(self._call("GET", "/v1/costs"))
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return list(self._call("GET", "/v1/alerts")["alerts"])
+
+    def acknowledge_alert(self, alert_id: int) -> dict[str, Any]:
+        return dict(self._call("POST", f"/v1/alerts/{int(alert_id)}/ack"))
 
     def stop_batch(self, ref: str) -> dict[str, Any]:
         return dict(self._call("POST", f"/v1/batch/{self._ref(ref)}/stop"))

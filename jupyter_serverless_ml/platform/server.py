@@ -31,6 +31,10 @@ Routes (all under ``/v1``)::
     GET  /batch/{id}[?wait=&status=&rows=]  one batch job with its shards (long poll: answers
                                       when its status or rows done differ, or after wait s)
     POST /batch/{id}/stop             stop a batch job
+    GET  /costs                       what jobs, batches and endpoints cost (or would on the clouds)
+    GET  /alerts[?all=1]              drift and monitor alerts, newest first
+    POST /alerts                      record an alert (monitors use this)
+    POST /alerts/{id}/ack             acknowledge an alert
     POST /shutdown                    stop the daemon (jobs keep running)
 
 The serving routes (``/endpoints/<name>/invocations`` and the Vertex routes)
@@ -347,6 +351,38 @@ def build_app(platform_: Platform) -> Starlette:
     async def stop_batch(request: Request) -> Response:
         return _json(batches.stop(request.path_params["ref"]))
 
+    async def costs(request: Request) -> Response:
+        from .. import costs as pricing
+
+        items = pricing.usage_items(
+            manager.store.jobs(limit=100_000),
+            manager.store.batches(limit=100_000),
+            [*manager.store.usage(), *endpoints.live_usage()],
+        )
+        return _json(pricing.summarize(items))
+
+    async def list_alerts(request: Request) -> Response:
+        everything = request.query_params.get("all", "1") not in ("0", "false")
+        return _json({"alerts": manager.store.alerts(include_acknowledged=everything)})
+
+    async def add_alert(request: Request) -> Response:
+        body = await _body(request)
+        if not body.get("endpoint"):
+            raise UsageError("an alert needs an endpoint")
+        alert_id = manager.store.add_alert(body)
+        return _json({"id": alert_id}, 201)
+
+    async def ack_alert(request: Request) -> Response:
+        raw = request.path_params["alert_id"]
+        try:
+            alert_id = int(raw)
+        except ValueError:
+            raise UsageError(f"alert id {raw!r} must be a number") from None
+        alert = manager.store.acknowledge_alert(alert_id)
+        if alert is None:
+            raise NotFound(f"no alert {alert_id}")
+        return _json(alert)
+
     async def shutdown(request: Request) -> Response:
         asyncio.get_running_loop().call_later(0.05, platform_.shutdown)
         return _json({"ok": True})
@@ -376,6 +412,10 @@ def build_app(platform_: Platform) -> Starlette:
         Route("/v1/batch", guarded(list_batches), methods=["GET"]),
         Route("/v1/batch/{ref}", guarded(get_batch)),
         Route("/v1/batch/{ref}/stop", guarded(stop_batch), methods=["POST"]),
+        Route("/v1/costs", guarded(costs)),
+        Route("/v1/alerts", guarded(list_alerts), methods=["GET"]),
+        Route("/v1/alerts", guarded(add_alert), methods=["POST"]),
+        Route("/v1/alerts/{alert_id}/ack", guarded(ack_alert), methods=["POST"]),
         Route("/v1/shutdown", guarded(shutdown), methods=["POST"]),
     ]
     return Starlette(routes=routes)

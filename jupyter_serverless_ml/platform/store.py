@@ -101,6 +101,28 @@ MIGRATIONS: list[str] = [
         failure_reason TEXT
     );
     """,
+    """
+    CREATE TABLE resource_usage (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        instance_type TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX resource_usage_by_end ON resource_usage(ended_at);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        endpoint TEXT NOT NULL,
+        feature TEXT NOT NULL DEFAULT '',
+        test TEXT NOT NULL DEFAULT '',
+        value REAL,
+        threshold REAL,
+        message TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        acknowledged_at REAL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 TERMINAL = frozenset({"Completed", "Failed", "Stopped"})
@@ -481,6 +503,63 @@ class Store:
             (*args, limit),
         ).fetchall()
         return [r for r in map(_row, rows) if r is not None]
+
+    def add_usage(
+        self,
+        kind: str,
+        name: str,
+        instance_type: str,
+        started_at: float,
+        ended_at: float,
+        count: int = 1,
+    ) -> None:
+        """Record that ``count`` instances of a resource ran from ``started_at`` to ``ended_at``."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO resource_usage VALUES (?, ?, ?, ?, ?, ?)",
+                (kind, name, instance_type, started_at, ended_at, count),
+            )
+
+    def usage(self) -> list[dict[str, Any]]:
+        """Every recorded stretch of endpoint (and other non-job) resource use."""
+        rows = self.db.execute("SELECT * FROM resource_usage ORDER BY started_at").fetchall()
+        return [dict(r) for r in rows]
+
+    def add_alert(self, alert: dict[str, Any]) -> int:
+        """Record a drift or monitor alert; returns its id."""
+        with self.transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO alerts (endpoint, feature, test, value, threshold, message, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    alert["endpoint"],
+                    alert.get("feature", ""),
+                    alert.get("test", ""),
+                    alert.get("value"),
+                    alert.get("threshold"),
+                    alert.get("message", ""),
+                    alert.get("created_at") or time.time(),
+                ),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def alerts(self, include_acknowledged: bool = True) -> list[dict[str, Any]]:
+        """Alerts, newest first."""
+        clause = "" if include_acknowledged else "WHERE acknowledged_at IS NULL"
+        rows = self.db.execute(
+            f"SELECT * FROM alerts {clause} ORDER BY created_at DESC, id DESC"
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def acknowledge_alert(self, alert_id: int) -> dict[str, Any] | None:
+        """Mark an alert acknowledged (idempotent); None when there is no such alert."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, ?) WHERE id = ?",
+                (time.time(), alert_id),
+            )
+        row = self.db.execute("SELECT * FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return dict(row) if row else None
 
     def add_model(self, model: dict[str, Any]) -> None:
         """Register a model version that no job produced (deployed from a kernel variable)."""

@@ -122,6 +122,7 @@ class EndpointManager:
         self.capture_root = home / "capture"
         self._flusher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.closing = False
 
     def _spawn(self, coroutine: Any) -> None:
         """Run a coroutine in the background, keeping a reference until it ends."""
@@ -336,7 +337,7 @@ class EndpointManager:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, asyncio.TimeoutError):
                 message = f"the model did not load within {endpoint.config['load_timeout']:g}s"
-            self._forget(variant, replica)
+            self._forget(endpoint, variant, replica)
             if replica.conn is not None:
                 replica.conn.close()
             if replica.pid:
@@ -371,14 +372,23 @@ class EndpointManager:
         self._scale_event(endpoint, variant, reason)
         variant.wake()
 
-    def _forget(self, variant: Variant, replica: Replica) -> None:
+    def _forget(self, endpoint: Endpoint, variant: Variant, replica: Replica) -> None:
+        if replica.state != "Gone" and replica.ready_at is not None:
+            serving = time.monotonic() - replica.ready_at
+            self.store.add_usage(
+                "endpoint",
+                endpoint.name,
+                endpoint.config["instance_type"],
+                time.time() - serving,
+                time.time(),
+            )
         replica.state = "Gone"
         variant.replicas.pop(replica.id, None)
 
     def _lost(self, endpoint: Endpoint, variant: Variant, replica: Replica) -> None:
         was = replica.state
-        self._forget(variant, replica)
-        if was == "Draining" or endpoint.status in ("Deleting", "Deleted"):
+        self._forget(endpoint, variant, replica)
+        if self.closing or was == "Draining" or endpoint.status in ("Deleting", "Deleted"):
             return
         if replica.ready is not None and not replica.ready.done():
             replica.ready.set_exception(
@@ -427,7 +437,7 @@ class EndpointManager:
                 os.kill(replica.pid, signal.SIGTERM)
         variant = endpoint.variants.get(replica.variant)
         if variant is not None:
-            self._forget(variant, replica)
+            self._forget(endpoint, variant, replica)
 
     # -- autoscaling -----------------------------------------------------------
 
@@ -697,6 +707,7 @@ class EndpointManager:
 
     async def close(self) -> None:
         """Stop every replica and zygote (endpoints stay stored for the next start)."""
+        self.closing = True
         if self._flusher is not None:
             self._flusher.cancel()
         for endpoint in list(self.endpoints.values()):
@@ -705,12 +716,33 @@ class EndpointManager:
             self._flush(endpoint)
             for variant in endpoint.variants.values():
                 for replica in list(variant.replicas.values()):
-                    replica.state = "Draining"
+                    self._forget(endpoint, variant, replica)  # records its serving time
                     if replica.conn is not None:
                         replica.conn.close()
         self.pool.close()
 
     # -- views -----------------------------------------------------------------
+
+    def live_usage(self) -> list[dict[str, Any]]:
+        """Serving time of the replicas up now (recorded in the store when they stop)."""
+        now = time.time()
+        rows = []
+        for endpoint in self.endpoints.values():
+            for variant in endpoint.variants.values():
+                for replica in variant.replicas.values():
+                    if replica.ready_at is not None and replica.state != "Gone":
+                        started = now - (time.monotonic() - replica.ready_at)
+                        rows.append(
+                            {
+                                "kind": "endpoint",
+                                "name": endpoint.name,
+                                "instance_type": endpoint.config["instance_type"],
+                                "started_at": started,
+                                "ended_at": now,
+                                "count": 1,
+                            }
+                        )
+        return rows
 
     def summaries(self) -> list[dict[str, Any]]:
         """One row per endpoint."""
