@@ -146,8 +146,19 @@ def _jobs_page(
 ) -> dict[str, Any]:
     if backends and "local" not in backends:
         return {"jobs": [], "offset": offset, "limit": limit, "has_more": False}
+    from ..costs import usage_items
+
     rows = backend.jobs(status=statuses or None, limit=limit + 1, offset=offset)
-    return {"jobs": rows[:limit], "offset": offset, "limit": limit, "has_more": len(rows) > limit}
+    page = rows[:limit]
+    costs = {item["name"]: item for item in usage_items(page, [], [])}
+    for job in page:
+        item = costs.get(job["id"])
+        job["cost"] = (
+            {k: round(item[k], 6) for k in ("sagemaker", "vertex", "local", "instance_hours")}
+            if item
+            else None
+        )
+    return {"jobs": page, "offset": offset, "limit": limit, "has_more": len(rows) > limit}
 
 
 class JobsHandler(SidebarHandler):

@@ -1,0 +1,224 @@
+/**
+ * One typed service over the sidebar's REST API (`<base_url>/serverless-ml/api/`).
+ */
+import { URLExt } from '@jupyterlab/coreutils';
+import { ServerConnection } from '@jupyterlab/services';
+
+/** An error answered by the API: its HTTP status and message. */
+export class APIError extends Error {
+  constructor(
+    public readonly status: number,
+    message: string
+  ) {
+    super(message);
+  }
+}
+
+/** Call the API; JSON in and out; errors become APIError with the server's message. */
+export async function requestAPI<T>(
+  endPoint = '',
+  init: RequestInit = {}
+): Promise<T> {
+  const settings = ServerConnection.makeSettings();
+  const url = URLExt.join(settings.baseUrl, 'serverless-ml', 'api', endPoint);
+  let response: Response;
+  try {
+    response = await ServerConnection.makeRequest(url, init, settings);
+  } catch (error) {
+    throw new APIError(0, `the Jupyter server did not answer: ${error}`);
+  }
+  const text = await response.text();
+  let data: any = text;
+  if (text.length > 0) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+  }
+  if (!response.ok) {
+    const message =
+      (data && typeof data === 'object' && data.message) ||
+      `${response.status} ${response.statusText}`;
+    throw new APIError(response.status, message);
+  }
+  return data as T;
+}
+
+export interface IPlatform {
+  running: boolean;
+  home: string;
+  version: string;
+  url?: string;
+  active_jobs?: number;
+}
+
+export interface ICost {
+  sagemaker: number;
+  vertex: number;
+  local: number;
+  instance_hours: number;
+}
+
+export interface IJob {
+  id: string;
+  name: string;
+  backend: string;
+  status: string;
+  created_at: number;
+  started_at?: number;
+  ended_at?: number;
+  failure_reason?: string;
+  metrics: Record<string, number>;
+  spec: { hyperparameters?: Record<string, unknown>; instance_type?: string };
+  cost?: ICost;
+  events?: { ts: number; status: string; message: string }[];
+  bundle_manifest?: { hash: string; captured?: Record<string, any>[] } | null;
+  model_version?: number;
+}
+
+export interface IJobsPage {
+  jobs: IJob[];
+  offset: number;
+  limit: number;
+  has_more: boolean;
+}
+
+export interface IVariant {
+  name: string;
+  model: string;
+  traffic: number;
+  replicas: number;
+  starting: number;
+  min_replicas: number;
+  max_replicas: number;
+}
+
+export interface IStats {
+  requests: number;
+  errors: number;
+  error_rate: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  requests_last_minute: number;
+}
+
+export interface IEvent {
+  ts: number;
+  kind: string;
+  variant?: string;
+  value?: number | null;
+  message: string;
+}
+
+export interface IEndpoint {
+  name: string;
+  backend: string;
+  status: string;
+  traffic: Record<string, number>;
+  variants: IVariant[];
+  replicas: number;
+  min_replicas: number;
+  max_replicas: number;
+  stats: IStats;
+  cold_starts: number;
+  cold_start_ms?: number[];
+  invocation_url?: string;
+  curl?: string;
+  history?: IEvent[];
+}
+
+export interface IModel {
+  name: string;
+  version: number;
+  flavor: string;
+  stage: string;
+  job_id?: string;
+  metrics: Record<string, number>;
+  metadata: { class?: string };
+  endpoints: { endpoint: string; variant: string; traffic: number }[];
+}
+
+export interface ICosts {
+  currency: string;
+  note: string;
+  total: ICost;
+  by_day: (ICost & { day: string })[];
+  by_resource: (ICost & { kind: string })[];
+}
+
+export interface IAlert {
+  id: number;
+  endpoint: string;
+  feature: string;
+  test: string;
+  value: number | null;
+  threshold: number | null;
+  message: string;
+  created_at: number;
+  acknowledged_at: number | null;
+}
+
+const post = { method: 'POST', body: '{}' };
+const enc = encodeURIComponent;
+
+/** The sidebar's view of the platform. */
+export class ServerlessService {
+  platform(): Promise<IPlatform> {
+    return requestAPI('platform');
+  }
+  startPlatform(): Promise<IPlatform> {
+    return requestAPI('platform/start', post);
+  }
+  jobs(params: {
+    status?: string;
+    backend?: string;
+    limit: number;
+    offset: number;
+  }): Promise<IJobsPage> {
+    const query = new URLSearchParams({
+      limit: String(params.limit),
+      offset: String(params.offset)
+    });
+    if (params.status) {
+      query.set('status', params.status);
+    }
+    if (params.backend) {
+      query.set('backend', params.backend);
+    }
+    return requestAPI(`jobs?${query}`);
+  }
+  job(id: string): Promise<IJob> {
+    return requestAPI(`jobs/${enc(id)}`);
+  }
+  logs(
+    id: string,
+    offset: number
+  ): Promise<{ text: string; offset: number; status: string }> {
+    return requestAPI(`jobs/${enc(id)}/logs?offset=${offset}`);
+  }
+  stopJob(id: string): Promise<IJob> {
+    return requestAPI(`jobs/${enc(id)}/stop`, post);
+  }
+  endpoints(): Promise<{ endpoints: IEndpoint[] }> {
+    return requestAPI('endpoints');
+  }
+  endpoint(name: string): Promise<IEndpoint> {
+    return requestAPI(`endpoints/${enc(name)}`);
+  }
+  undeploy(name: string): Promise<IEndpoint> {
+    return requestAPI(`endpoints/${enc(name)}/undeploy`, post);
+  }
+  models(): Promise<{ models: IModel[] }> {
+    return requestAPI('models');
+  }
+  costs(): Promise<ICosts> {
+    return requestAPI('costs');
+  }
+  alerts(): Promise<{ alerts: IAlert[] }> {
+    return requestAPI('alerts');
+  }
+  acknowledge(id: number): Promise<IAlert> {
+    return requestAPI(`alerts/${id}/ack`, post);
+  }
+}
