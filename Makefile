@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 UV     := python3 -m uv
 
-.PHONY: setup demo test lint pytest bench clean
+.PHONY: setup demo test lint pytest bench lab clean
 
 $(STAMP): pyproject.toml
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
@@ -36,6 +36,12 @@ test: lint pytest
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_serve.py
+	$(PY) benchmarks/bench_sidebar.py
+
+# rebuild the JupyterLab extension after editing labextension/src (make setup builds it once)
+lab: $(STAMP)
+	cd labextension && PATH=$(CURDIR)/$(VENV)/bin:$$PATH jlpm build
 
 clean:
-	rm -rf $(VENV) notebooks/out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) notebooks/out .pytest_cache .mypy_cache .ruff_cache \
+	  jupyter_serverless_ml/labextension labextension/lib labextension/node_modules

@@ -52,14 +52,20 @@ async def test_platform_status_start_and_unreachable(jp_fetch: Any, platform_hom
 
 
 async def test_jobs_pages_details_logs_stop_and_errors(jp_fetch: Any, platform_home: Path) -> None:
-    job = jsml.train("print('hello from the sidebar test')\nmodel = {'w': 1}\n", name="sidebar",
-                     namespace={})
+    job = jsml.train(
+        "print('hello from the sidebar test')\nmodel = {'w': 1}\n", name="sidebar", namespace={}
+    )
     page = await get(jp_fetch, "jobs", limit="1")
     assert page["jobs"][0]["id"] == job.id and page["limit"] == 1
-    assert (await get(jp_fetch, "jobs", status="Completed", backend="local"))["jobs"][0]["id"] == job.id
+    assert (await get(jp_fetch, "jobs", status="Completed", backend="local"))["jobs"][0][
+        "id"
+    ] == job.id
     assert (await get(jp_fetch, "jobs", backend="sagemaker"))["jobs"] == []
     details = await get(jp_fetch, "jobs", job.id)
-    assert details["status"] == "Completed" and details["bundle_manifest"]["hash"] == details["bundle_hash"]
+    assert (
+        details["status"] == "Completed"
+        and details["bundle_manifest"]["hash"] == details["bundle_hash"]
+    )
     logs = await get(jp_fetch, "jobs", job.id, "logs", offset="0")
     assert "hello from the sidebar test" in logs["text"] and logs["offset"] > 0
     assert (await get(jp_fetch, "jobs", job.id, "logs", offset=str(logs["offset"])))["text"] == ""
@@ -93,8 +99,16 @@ async def test_endpoints_models_costs_and_undeploy(jp_fetch: Any, platform_home:
 
 async def test_alerts_and_acknowledge(jp_fetch: Any, platform_home: Path) -> None:
     platform = client.ensure_running(platform_home)
-    alert_id = platform.post("/v1/alerts", {"endpoint": "cancer-prod", "feature": "mean radius",
-                                            "test": "psi", "value": 0.31, "threshold": 0.2})["id"]
+    alert_id = platform.post(
+        "/v1/alerts",
+        {
+            "endpoint": "cancer-prod",
+            "feature": "mean radius",
+            "test": "psi",
+            "value": 0.31,
+            "threshold": 0.2,
+        },
+    )["id"]
     alerts = (await get(jp_fetch, "alerts"))["alerts"]
     assert alerts[0]["id"] == alert_id and alerts[0]["acknowledged_at"] is None
     acked = await post(jp_fetch, "alerts", str(alert_id), "ack")
@@ -104,12 +118,25 @@ async def test_alerts_and_acknowledge(jp_fetch: Any, platform_home: Path) -> Non
 
 @pytest.mark.parametrize(
     ("path", "method"),
-    [("platform", "GET"), ("jobs", "GET"), ("endpoints", "GET"), ("models", "GET"),
-     ("costs", "GET"), ("alerts", "GET"), ("platform/start", "POST"), ("jobs/x/stop", "POST")],
+    [
+        ("platform", "GET"),
+        ("jobs", "GET"),
+        ("endpoints", "GET"),
+        ("models", "GET"),
+        ("costs", "GET"),
+        ("alerts", "GET"),
+        ("platform/start", "POST"),
+        ("jobs/x/stop", "POST"),
+    ],
 )
 async def test_unauthenticated_requests_are_refused(jp_fetch: Any, path: str, method: str) -> None:
     with pytest.raises(tornado.httpclient.HTTPClientError) as caught:
-        await jp_fetch("serverless-ml", "api", *path.split("/"), method=method,
-                       body=b"{}" if method == "POST" else None,
-                       headers={"Authorization": "token not-the-token"})
+        await jp_fetch(
+            "serverless-ml",
+            "api",
+            *path.split("/"),
+            method=method,
+            body=b"{}" if method == "POST" else None,
+            headers={"Authorization": "token not-the-token"},
+        )
     assert caught.value.code == 403

@@ -45,8 +45,10 @@ export function History(props: {
 }): JSX.Element {
   const width = 260;
   const height = 70;
-  const start = props.now - 3600;
-  const x = (t: number) => ((t - start) / 3600) * width;
+  const first = Math.min(props.now, ...props.replicas.map(p => p.t), ...props.latency.map(p => p.t));
+  const span = Math.min(3600, Math.max(300, props.now - first));
+  const start = props.now - span;
+  const x = (t: number) => ((t - start) / span) * width;
   const maxReplicas = Math.max(1, ...props.replicas.map(p => p.v));
   const maxLatency = Math.max(1e-3, ...props.latency.map(p => p.v));
   let path = '';
@@ -81,7 +83,8 @@ export function History(props: {
         />
       ))}
       <text x={4} y={11} className="jsml-chart-label">
-        replicas (max {maxReplicas}) · p50 ms (max {maxLatency.toFixed(1)})
+        last {Math.round(span / 60)} min: replicas (max {maxReplicas}), p50 ms (max{' '}
+        {maxLatency.toFixed(1)})
       </text>
     </svg>
   );
