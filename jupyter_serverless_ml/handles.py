@@ -50,6 +50,9 @@ class Progress:
         step = f" (step {record['step']})" if record.get("step") is not None else ""
         self.write(f"[metric] {record['name']}={record['value']:.6g}{step}\n")
 
+    def close(self) -> None:
+        """The job ended (or waiting stopped): show the final state."""
+
 
 class Job:
     """A training job: ``.status``, ``.wait()``, ``.logs()``, ``.metrics``, ``.model()``,
@@ -217,6 +220,9 @@ class Job:
                 f"its log so far: %logs {self.id}\n"
             )
             raise
+        finally:
+            if progress is not None:
+                progress.close()
         if raise_on_failure and status != "Completed":
             raise JobFailed(self.id, status, self.failure_reason or "", self._tail_before_failure())
         return self

@@ -19,7 +19,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from . import api, serving
 from .errors import UsageError
-from .handles import Job, JobList, ModelList, Progress
+from .handles import Job, JobList, ModelList
 from .serving_handles import BatchJob, Endpoint, EndpointList
 from .serving_options import BATCH_OPTIONS, DEPLOY_OPTIONS, batch_kwargs, deploy_kwargs
 from .train_options import TRAIN_OPTIONS, Spec, train_kwargs
@@ -120,7 +120,9 @@ class ServerlessMagics(Magics):
         if args.as_var:
             self._ip.user_ns[args.as_var] = job
         if not args.no_wait:
-            job.wait(progress=None if args.quiet else Progress())
+            from .widgets import auto_progress
+
+            job.wait(progress=None if args.quiet else auto_progress())
         return job
 
     @ma.magic_arguments()
