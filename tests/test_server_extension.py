@@ -140,3 +140,22 @@ async def test_unauthenticated_requests_are_refused(jp_fetch: Any, path: str, me
             headers={"Authorization": "token not-the-token"},
         )
     assert caught.value.code == 403
+
+
+def test_installed_extensions_are_enabled_and_ok() -> None:
+    import subprocess
+    import sys
+
+    jupyter = [sys.executable, "-m", "jupyter"]
+    lab = subprocess.run(
+        [*jupyter, "labextension", "list"], capture_output=True, text=True, timeout=120
+    )
+    lines = (lab.stdout + lab.stderr).splitlines()
+    line = next(text for text in lines if "jupyter-serverless-ml" in text)
+    assert "enabled" in line and "OK" in line
+    server = subprocess.run(
+        [*jupyter, "server", "extension", "list"], capture_output=True, text=True, timeout=120
+    )
+    text = server.stdout + server.stderr
+    assert "jupyter_serverless_ml enabled" in text.replace("\x1b[32m", "").replace("\x1b[0m", "")
+    assert "jupyter_serverless_ml 0.1.0 OK" in text.replace("\x1b[32m", "").replace("\x1b[0m", "")

@@ -4,7 +4,8 @@
  * Data refreshes with a @lumino/polling Poll (backoff on errors, standby while
  * the panel or the page is hidden). Server errors are shown in the panel.
  */
-import { Clipboard, Dialog, ReactWidget, showDialog } from '@jupyterlab/apputils';
+import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
+import { ReactWidget } from '@jupyterlab/ui-components';
 import { Poll } from '@lumino/polling';
 import * as React from 'react';
 
