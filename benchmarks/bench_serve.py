@@ -38,6 +38,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import loadgen  # noqa: E402
+from bare_server import make_app, serve  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
@@ -73,8 +74,6 @@ def post_once(
 
 def fork_floor(model_dir: str, body: bytes) -> float:
     """Fork a warm parent; the child loads the model and serves; time to the first 200."""
-    import uvicorn  # noqa: F401 - imported before the fork, as a zygote would
-
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
@@ -84,37 +83,7 @@ def fork_floor(model_dir: str, body: bytes) -> float:
     pid = os.fork()
     if pid == 0:
         try:
-            sys.argv = ["bare", model_dir, "/dev/null"]
-            import bare_server
-            import uvicorn as uv
-
-            from jupyter_serverless_ml.runtime.replica import Replica
-
-            replica = Replica({"model_dir": model_dir, "variant": "fork", "model": "fork:1"})
-
-            async def app(scope: dict, receive: Any, send: Any) -> None:
-                if scope["type"] != "http":
-                    return
-                message = await receive()
-                status, ctype, out = replica.answer(
-                    0, "application/json", "application/json", message.get("body", b"")
-                )
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": status,
-                        "headers": [
-                            (b"content-type", ctype.encode()),
-                            (b"content-length", str(len(out)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": out})
-
-            del bare_server
-            uv.Server(
-                uv.Config(app, loop="uvloop", http="httptools", log_level="error", lifespan="off")
-            ).run(sockets=[sock])
+            serve(make_app(model_dir), sock)
         finally:
             os._exit(0)
     try:

@@ -20,7 +20,13 @@ from typing import Any
 from . import api, config, serving
 from .errors import JobFailed, JsmlError, UsageError
 from .handles import Progress
-from .serving_options import BATCH_OPTIONS, DEPLOY_OPTIONS, batch_kwargs, deploy_kwargs
+from .serving_options import (
+    BATCH_OPTIONS,
+    DEPLOY_OPTIONS,
+    batch_kwargs,
+    deploy_kwargs,
+    parse_weights,
+)
 from .train_options import Spec, add_train_options, train_kwargs
 
 
@@ -150,13 +156,7 @@ def _undeploy(args: argparse.Namespace) -> int:
 
 
 def _traffic(args: argparse.Namespace) -> int:
-    weights = {}
-    for item in args.weights:
-        key, _, value = item.partition("=")
-        try:
-            weights[key] = float(value.rstrip("%"))
-        except ValueError:
-            raise UsageError(f"{item!r} must look like VARIANT=PERCENT, e.g. v4=100") from None
+    weights = parse_weights(args.weights)
     shown = serving.traffic(args.name, weights)
     return _show(shown, shown.record, False)
 

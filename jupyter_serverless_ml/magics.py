@@ -21,7 +21,13 @@ from . import api, serving
 from .errors import UsageError
 from .handles import Job, JobList, ModelList
 from .serving_handles import BatchJob, Endpoint, EndpointList
-from .serving_options import BATCH_OPTIONS, DEPLOY_OPTIONS, batch_kwargs, deploy_kwargs
+from .serving_options import (
+    BATCH_OPTIONS,
+    DEPLOY_OPTIONS,
+    batch_kwargs,
+    deploy_kwargs,
+    parse_weights,
+)
 from .train_options import TRAIN_OPTIONS, Spec, train_kwargs
 
 
@@ -229,15 +235,10 @@ class ServerlessMagics(Magics):
     def traffic(self, line: str) -> Endpoint:
         """Shift an endpoint's traffic between variants (unnamed variants share the rest)."""
         args = _parse(self.traffic, line, "traffic")
-        weights = {}
-        for item in args.weights:
-            key, sep, value = item.partition("=")
-            try:
-                weights[key] = float(value.rstrip("%"))
-            except ValueError:
-                sep = ""
-            if not sep or not key:
-                raise UsageError(f"%traffic: {item!r} must look like VARIANT=PERCENT, e.g. v4=100")
+        try:
+            weights = parse_weights(args.weights)
+        except UsageError as exc:
+            raise UsageError(f"%traffic: {exc}") from None
         return serving.traffic(args.name, weights, backend=args.backend)
 
     @ma.magic_arguments()

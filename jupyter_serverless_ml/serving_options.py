@@ -145,6 +145,20 @@ _DURATIONS = (
 )
 
 
+def parse_weights(items: list[str]) -> dict[str, float]:
+    """``["v3=90", "v4=10%"]`` -> ``{"v3": 90.0, "v4": 10.0}``; a malformed item is a UsageError."""
+    weights = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            weights[key] = float(value.rstrip("%"))
+        except ValueError:
+            sep = ""
+        if not sep or not key:
+            raise UsageError(f"{item!r} must look like VARIANT=PERCENT, e.g. v4=100")
+    return weights
+
+
 def deploy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments of :func:`jupyter_serverless_ml.serving.deploy` (model excluded)."""
     if args.traffic is not None and not args.endpoint:
