@@ -9,7 +9,8 @@ to benchmarks/results/serve.json and serve.md. Run with `make bench`.
   libraries, loads the model and serves its first 200. Medians of 5.
 - router_overhead: throughput and p50 through the platform (router + one replica)
   vs a bare uvicorn+uvloop process serving the same model with the same codec,
-  at concurrency 1, 8 and 64 (keep-alive load generator, 3 s each).
+  at concurrency 1, 8 and 64 (keep-alive load generator; five alternating pairs
+  of 1.5 s runs, medians of the per-pair ratios and differences).
 - multi_replica_p50: p50 with two replicas vs one at concurrency 8.
 - autoscale_step: from a step to 8 concurrent clients to a second replica
   serving, with test settings (0.1 s metrics interval, 0.3 s panic window).
@@ -41,7 +42,8 @@ import loadgen  # noqa: E402
 from bare_server import make_app, serve  # noqa: E402
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "1.5"))
+PAIRS = int(os.environ.get("BENCH_PAIRS", "5"))
 BATCH_ROWS = int(os.environ.get("BENCH_BATCH_ROWS", "1000000"))
 
 
@@ -179,15 +181,27 @@ def bench_router(
         two = loadgen.request_bytes("127.0.0.1", port, "/endpoints/two/invocations", body, auth)
         rows = []
         for concurrency in (1, 8, 64):
-            bare = loadgen.run("127.0.0.1", bare_port, bare_request, concurrency, SECONDS)
-            ours = loadgen.run("127.0.0.1", port, one, concurrency, SECONDS)
+            # alternating short runs, medians of the pairs: the machine's own drift
+            # (+-0.5 ms at concurrency 1 here) cancels out of each pair
+            pairs = []
+            for _ in range(PAIRS):
+                bare = loadgen.run("127.0.0.1", bare_port, bare_request, concurrency, SECONDS)
+                ours = loadgen.run("127.0.0.1", port, one, concurrency, SECONDS)
+                pairs.append((bare, ours))
             rows.append(
                 {
                     "concurrency": concurrency,
-                    "bare": bare,
-                    "ours": ours,
-                    "throughput_ratio": ours["rps"] / bare["rps"],
-                    "added_p50_ms": ours["p50_ms"] - bare["p50_ms"],
+                    "bare": {
+                        k: statistics.median(b[k] for b, _ in pairs)
+                        for k in ("rps", "p50_ms", "p95_ms")
+                    },
+                    "ours": {
+                        k: statistics.median(o[k] for _, o in pairs)
+                        for k in ("rps", "p50_ms", "p95_ms")
+                    },
+                    "throughput_ratio": statistics.median(o["rps"] / b["rps"] for b, o in pairs),
+                    "added_p50_ms": statistics.median(o["p50_ms"] - b["p50_ms"] for b, o in pairs),
+                    "pairs": len(pairs),
                 }
             )
         single = loadgen.run("127.0.0.1", port, one, 8, SECONDS)

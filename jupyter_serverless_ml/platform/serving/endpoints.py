@@ -513,8 +513,8 @@ class EndpointManager:
                 assert replica.conn is not None
                 replica.inflight += 1
                 try:
-                    _, answer = await asyncio.wait_for(
-                        replica.conn.request(frames.OP_INVOKE, body), config["request_timeout"]
+                    _, answer = await replica.conn.request(
+                        frames.OP_INVOKE, body, config["request_timeout"]
                     )
                 except ReplicaLost:
                     if attempt == 2:

@@ -55,6 +55,7 @@ class ReplicaConnection(asyncio.Protocol):
         self.on_lost = on_lost
         self.transport: asyncio.Transport | None = None
         self.pending: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
+        self.timers: dict[int, asyncio.TimerHandle] = {}
         self.buffer = bytearray()
         self.ids = itertools.count(1)
         self.closed = False
@@ -78,6 +79,9 @@ class ReplicaConnection(asyncio.Protocol):
                 self.on_ready(json.loads(body))
                 continue
             future = self.pending.pop(request_id, None)
+            timer = self.timers.pop(request_id, None)
+            if timer is not None:
+                timer.cancel()
             if future is not None and not future.done():
                 future.set_result((op, body))
         if offset:
@@ -89,18 +93,36 @@ class ReplicaConnection(asyncio.Protocol):
             if not future.done():
                 future.set_exception(ReplicaLost())
         self.pending.clear()
+        for timer in self.timers.values():
+            timer.cancel()
+        self.timers.clear()
         self.on_lost()
 
-    def request(self, op: int, body: bytes) -> asyncio.Future[tuple[int, bytes]]:
-        """Send a frame; the future resolves to the answer's (op, body)."""
-        future: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
+    def request(
+        self, op: int, body: bytes, timeout: float | None = None
+    ) -> asyncio.Future[tuple[int, bytes]]:
+        """Send a frame; the future resolves to the answer's (op, body).
+
+        After ``timeout`` seconds without an answer it fails with ``TimeoutError``
+        (a timer, cheaper per request than ``asyncio.wait_for``).
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
         if self.closed or self.transport is None:
             future.set_exception(ReplicaLost())
             return future
         request_id = next(self.ids)
         self.pending[request_id] = future
+        if timeout is not None:
+            self.timers[request_id] = loop.call_later(timeout, self._expire, request_id, timeout)
         self.transport.write(frames.frame(op, request_id, body))
         return future
+
+    def _expire(self, request_id: int, timeout: float) -> None:
+        self.timers.pop(request_id, None)
+        future = self.pending.pop(request_id, None)
+        if future is not None and not future.done():
+            future.set_exception(asyncio.TimeoutError(f"no answer within {timeout:g}s"))
 
     def close(self) -> None:
         if self.transport is not None and not self.closed:

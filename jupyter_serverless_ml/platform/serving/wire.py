@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import hmac
+import itertools
 import json
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -74,6 +75,8 @@ class ServingApp:
         self.endpoints = endpoints
         self.token = token
         self._bearer = f"Bearer {token}".encode()
+        self._request_prefix = uuid.uuid4().hex[:12]
+        self._requests = itertools.count(1)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -88,19 +91,19 @@ class ServingApp:
 
     # -- shared ----------------------------------------------------------------
 
-    async def _body(self, scope: Scope, receive: Receive, limit: int) -> bytes:
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    size = int(value)
-                except ValueError:
-                    raise HTTPError(400, "Content-Length is not a number") from None
-                if size > limit:
-                    raise HTTPError(
-                        413,
-                        f"the payload is {size} bytes, over this endpoint's "
-                        f"limit of {limit} bytes (deploy with --max-payload)",
-                    )
+    async def _body(self, receive: Receive, limit: int, headers: dict[bytes, bytes]) -> bytes:
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            try:
+                size = int(declared)
+            except ValueError:
+                raise HTTPError(400, "Content-Length is not a number") from None
+            if size > limit:
+                raise HTTPError(
+                    413,
+                    f"the payload is {size} bytes, over this endpoint's "
+                    f"limit of {limit} bytes (deploy with --max-payload)",
+                )
         chunks = []
         total = 0
         while True:
@@ -118,13 +121,9 @@ class ServingApp:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _auth(self, scope: Scope, body: bytes) -> int | None:
+    def _auth(self, scope: Scope, body: bytes, headers: dict[bytes, bytes]) -> int | None:
         """The route style for an authenticated request, None when not authenticated."""
-        authorization = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-                break
+        authorization = headers.get(b"authorization", b"")
         if hmac.compare_digest(authorization, self._bearer):
             return frames.ROUTE_NATIVE
         if sigv4.is_sigv4(authorization.decode("latin-1")) and sigv4.verify(
@@ -156,10 +155,12 @@ class ServingApp:
 
     async def _sagemaker(self, scope: Scope, receive: Receive, send: Send) -> None:
         parts = scope["path"].split("/")  # ['', 'endpoints', name, 'invocations']
-        route = frames.ROUTE_NATIVE
-        for name, value in scope["headers"]:
-            if name == b"authorization" and value.startswith(b"AWS4"):
-                route = frames.ROUTE_SAGEMAKER
+        headers = _headers(scope)
+        route = (
+            frames.ROUTE_SAGEMAKER
+            if headers.get(b"authorization", b"").startswith(b"AWS4")
+            else frames.ROUTE_NATIVE
+        )
         try:
             if len(parts) != 4 or parts[3] != "invocations":
                 raise HTTPError(
@@ -168,25 +169,24 @@ class ServingApp:
             if scope["method"] != "POST":
                 raise HTTPError(405, "invoke an endpoint with POST")
             name = parts[2]
-            body = await self._body(scope, receive, self.endpoints.max_payload(name))
-            authenticated = self._auth(scope, body)
-            if authenticated is None:
+            body = await self._body(receive, self.endpoints.max_payload(name), headers)
+            if self._auth(scope, body, headers) is None:
                 raise HTTPError(401, _TOKEN_HELP)
-            content_type, accept, target = b"application/json", b"application/json", None
-            for key, value in scope["headers"]:
-                if key == b"content-type":
-                    content_type = value
-                elif key == b"accept":
-                    accept = value
-                elif key == b"x-amzn-sagemaker-target-variant":
-                    target = value.decode("latin-1")
-            result = await self.endpoints.invoke(name, route, content_type, accept, body, target)
+            target = headers.get(b"x-amzn-sagemaker-target-variant")
+            result = await self.endpoints.invoke(
+                name,
+                route,
+                headers.get(b"content-type", _JSON),
+                headers.get(b"accept", _JSON),
+                body,
+                target.decode("latin-1") if target else None,
+            )
         except (HTTPError, JsmlError, Unavailable) as exc:
             await self._sagemaker_error(send, route, exc)
             return
         extra = [
             (b"x-amzn-invoked-production-variant", result.variant.encode()),
-            (b"x-amzn-requestid", str(uuid.uuid4()).encode()),
+            (b"x-amzn-requestid", f"{self._request_prefix}-{next(self._requests)}".encode()),
         ]
         if result.status == 200 or route == frames.ROUTE_NATIVE:
             await self._respond(
@@ -230,10 +230,11 @@ class ServingApp:
                 raise HTTPError(404, f"no route {scope['path']}")
             project, location, tail = parts[3], parts[5], parts[7]
             name, _, verb = tail.partition(":")
+            headers = _headers(scope)
             body = b""
             if scope["method"] == "POST":
-                body = await self._body(scope, receive, self.endpoints.max_payload(name))
-            if self._auth(scope, body) != frames.ROUTE_NATIVE:
+                body = await self._body(receive, self.endpoints.max_payload(name), headers)
+            if self._auth(scope, body, headers) != frames.ROUTE_NATIVE:
                 raise HTTPError(401, _TOKEN_HELP)
             if scope["method"] == "GET" and not verb:
                 await self._respond(
@@ -282,6 +283,22 @@ class ServingApp:
             ],
             "trafficSplit": {k: round(w) for k, w in data["traffic"].items()},
         }
+
+
+_WANTED = frozenset(
+    {
+        b"authorization",
+        b"content-type",
+        b"content-length",
+        b"accept",
+        b"x-amzn-sagemaker-target-variant",
+    }
+)
+
+
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    """The request headers the serving routes look at, in one pass."""
+    return {name: value for name, value in scope["headers"] if name in _WANTED}
 
 
 def _status(exc: Exception) -> tuple[int, int | None]:
