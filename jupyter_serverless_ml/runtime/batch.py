@@ -9,6 +9,7 @@ read last in memory, so consecutive shards of one file read it once.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import json
 import os
@@ -129,14 +130,22 @@ def plan(request: dict[str, Any], predictor: Predictor | None = None) -> dict[st
     return reply
 
 
+# what decoding a file again costs another worker: its size at this rate, plus a fork
+REREAD_BYTES_PER_SECOND = 400e6
+REREAD_FIXED_SECONDS = 0.03
+
+
 def _costs(first: dict[str, Any], predictor: Predictor, chunk_rows: int) -> dict[str, Any]:
-    """Seconds to read the first file and an estimate of predicting all of it."""
-    started = time.perf_counter()
-    data, _ = _load(first["path"], first["format"], predictor.columns)
-    read = time.perf_counter() - started
+    """What another worker would spend reading the first file again, and an estimate of
+    predicting all of it (timed on a sample of its first shard, which stays cached)."""
+    if not first["rows"]:
+        return {}
+    head = min(first["rows"], int(chunk_rows))
+    frame, _ = read_rows(first["path"], first["format"], predictor.columns, 0, head)
+    read = first["size"] / REREAD_BYTES_PER_SECOND + REREAD_FIXED_SECONDS
     small, large = min(first["rows"], 200), min(first["rows"], 2000)
     try:
-        inputs, errors = _validate(_slice(data, 0, large), predictor)
+        inputs, errors = _validate(frame.iloc[:large], predictor)
         if errors or large <= small:
             return {"read_seconds": read}
         predictor.predict(inputs.iloc[:10])  # the first call pays one-time costs
@@ -156,8 +165,98 @@ def _costs(first: dict[str, Any], predictor: Predictor, chunk_rows: int) -> dict
 # -- reading -------------------------------------------------------------------
 
 
+class ParquetCursor:
+    """Row ranges of one Parquet file, decoded a batch at a time (memory stays near one shard).
+
+    Consecutive ranges continue where the last one stopped; a range behind the cursor, or
+    in a later row group, starts again at the row group that holds its first row.
+    """
+
+    def __init__(self, path: str, columns: list[str] | None) -> None:
+        import pyarrow
+        import pyarrow.parquet as pq
+
+        # zygotes run with OMP_NUM_THREADS=1 (right for serving), which pyarrow also
+        # takes as its pool size; decoding wants every core
+        pyarrow.set_cpu_count(os.cpu_count() or 1)
+        self.file = pq.ParquetFile(path, memory_map=True)
+        names = self.file.schema_arrow.names
+        self.columns = [c for c in columns if c in names] if columns else None
+        metadata = self.file.metadata
+        self.offsets = [0]
+        for group in range(metadata.num_row_groups):
+            self.offsets.append(self.offsets[-1] + metadata.row_group(group).num_rows)
+        self.pos = -1
+        self.batches: Any = None
+        self.pending: Any = None
+        self.last: tuple[int, int, Any] | None = None
+
+    def _group(self, row: int) -> int:
+        return max(0, bisect.bisect_right(self.offsets, row) - 1)
+
+    def _seek(self, row: int) -> None:
+        group = self._group(row)
+        self.batches = self.file.iter_batches(
+            batch_size=65536,
+            row_groups=list(range(group, len(self.offsets) - 1)),
+            columns=self.columns,
+            use_threads=True,
+        )
+        self.pos, self.pending = self.offsets[group], None
+
+    def read(self, start: int, stop: int) -> Any:
+        """Rows ``[start, stop)`` as a DataFrame."""
+        import pyarrow as pa
+
+        if self.last is not None and self.last[:2] == (start, stop):
+            return self.last[2]
+        if self.pos < 0 or start < self.pos or self._group(start) > self._group(self.pos):
+            self._seek(start)
+        pieces = []
+        while self.pos < stop:
+            batch = self.pending if self.pending is not None else next(self.batches, None)
+            if batch is None:
+                break
+            self.pending = None
+            first = self.pos
+            if first + batch.num_rows <= start:
+                self.pos = first + batch.num_rows
+                continue
+            low, high = max(0, start - first), min(batch.num_rows, stop - first)
+            pieces.append(batch.slice(low, high - low))
+            self.pos = first + high
+            if high < batch.num_rows:
+                self.pending = batch.slice(high)
+        rows = sum(piece.num_rows for piece in pieces)
+        if rows != stop - start:
+            raise DataError(
+                f"{self.file.metadata.num_rows} rows in the file, fewer than planned "
+                f"(rows {start + 1}-{stop}): did it change during the batch?"
+            )
+        frame = pa.Table.from_batches(pieces).to_pandas()
+        self.last = (start, stop, frame)
+        return frame
+
+
+def read_rows(
+    path: str, kind: str, columns: list[str] | None, start: int, stop: int
+) -> tuple[Any, dict[int, str]]:
+    """Rows ``[start, stop)`` of a file as a DataFrame, and the unparsable ones among them
+    (by index within the range). A worker keeps the file it read last open."""
+    if kind == "parquet":
+        key = f"cursor:{path}"
+        cursor = _cache.get(key)
+        if cursor is None:
+            _cache.clear()
+            cursor = _cache[key] = ParquetCursor(path, columns)
+        return cursor.read(start, stop), {}
+    data, bad = _load(path, kind, columns)
+    frame = data.iloc[start:stop].reset_index(drop=True)
+    return frame, {k - start: v for k, v in bad.items() if start <= k < stop}
+
+
 def _load(path: str, kind: str, columns: list[str] | None) -> tuple[Any, dict[int, str]]:
-    """The whole file (cached) and the rows that could not be parsed, by index."""
+    """A whole CSV or JSONL file (cached) and the rows that could not be parsed, by index."""
     key = f"{kind}:{path}"
     if key in _cache:
         return _cache[key]  # type: ignore[no-any-return,unused-ignore]
@@ -165,17 +264,7 @@ def _load(path: str, kind: str, columns: list[str] | None) -> tuple[Any, dict[in
     import pandas as pd
 
     bad: dict[int, str] = {}
-    if kind == "parquet":
-        import pyarrow
-        import pyarrow.parquet as pq
-
-        # zygotes run with OMP_NUM_THREADS=1 (right for serving), which pyarrow also
-        # takes as its pool size; decoding a large file wants every core
-        pyarrow.set_cpu_count(os.cpu_count() or 1)
-        schema = pq.read_schema(path)
-        wanted = [c for c in columns if c in schema.names] if columns else None
-        data: Any = pq.read_table(path, memory_map=True, columns=wanted or None)
-    elif kind == "csv":
+    if kind == "csv":
         try:
             data = pd.read_csv(path)
         except pd.errors.ParserError:
@@ -222,12 +311,6 @@ def _read_csv_rows(path: str) -> tuple[Any, dict[int, str]]:
         with contextlib.suppress(ValueError, TypeError):
             frame[column] = pd.to_numeric(frame[column])
     return frame, bad
-
-
-def _slice(data: Any, start: int, stop: int) -> Any:
-    if hasattr(data, "to_pandas"):  # a pyarrow table
-        return data.slice(start, stop - start).to_pandas()
-    return data.iloc[start:stop].reset_index(drop=True)
 
 
 # -- predicting ----------------------------------------------------------------
@@ -305,12 +388,11 @@ def run_shard(request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
     started = time.perf_counter()
     shard = request["shard"]
     skip = request.get("on_error") == "skip"
-    data, read_errors = _load(shard["file"], shard["format"], predictor.columns)
     start, stop = shard["start"], shard["stop"]
-    frame = _slice(data, start, stop)
+    frame, read_errors = read_rows(shard["file"], shard["format"], predictor.columns, start, stop)
     read_seconds = time.perf_counter() - started
     inputs, errors = _validate(frame, predictor)
-    errors.update({k - start: v for k, v in read_errors.items() if start <= k < stop})
+    errors.update(read_errors)
     if errors and not skip:
         row = min(errors)
         raise DataError(

@@ -370,7 +370,7 @@ class BatchManager:
             wanted > 1
             and len(plan["files"]) < wanted
             and predict_seconds is not None
-            and predict_seconds * (1 - 1 / wanted) < 1.5 * plan.get("read_seconds", 0.0)
+            and predict_seconds * (1 - 1 / wanted) < plan.get("read_seconds", 0.0)
         ):
             wanted = 1  # another worker would spend more reading the file again than it saves
         manifest["workers"] = {
