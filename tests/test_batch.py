@@ -180,3 +180,21 @@ def test_bad_batch_requests(models: dict[str, Any], tmp_path: Path) -> None:
     with pytest.raises(Conflict, match="not empty"):
         serving.batch_predict("clf", tmp_path / "in.parquet", output=tmp_path / "busy")
     assert os.listdir(tmp_path / "busy") == ["notes.txt"]
+
+
+def test_the_parquet_cursor_reads_any_range_across_row_groups(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from jupyter_serverless_ml.runtime.batch import DataError, ParquetCursor
+
+    table = pa.table({"x": np.arange(1000, dtype=float), "y": np.zeros(1000)})
+    pq.write_table(table, tmp_path / "groups.parquet", row_group_size=128)
+    cursor = ParquetCursor(str(tmp_path / "groups.parquet"), ["x"])
+    assert len(cursor.offsets) == 9  # 8 row groups
+    for start, stop in [(0, 300), (300, 600), (100, 130), (700, 1000), (250, 251), (0, 1000)]:
+        frame = cursor.read(start, stop)
+        assert list(frame.columns) == ["x"]
+        assert frame.x.tolist() == list(map(float, range(start, stop)))
+    with pytest.raises(DataError, match="fewer than planned"):
+        cursor.read(900, 1100)
