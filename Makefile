@@ -41,6 +41,7 @@ bench: $(STAMP)
 # rebuild the JupyterLab extension after editing labextension/src (make setup builds it once)
 lab: $(STAMP)
 	cd labextension && PATH=$(CURDIR)/$(VENV)/bin:$$PATH jlpm build
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/jupyter labextension develop --overwrite .  # Lab then serves the build itself
 
 clean:
 	rm -rf $(VENV) notebooks/out .pytest_cache .mypy_cache .ruff_cache \

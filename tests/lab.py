@@ -46,6 +46,7 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[dict[str, Any]]:
     env = dict(
         os.environ,
         JSML_HOME=str(home),
+        JSML_SERVING_FLUSH_SECONDS="1",
         JUPYTERLAB_SETTINGS_DIR=str(root / ".lab-settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(root / ".lab-workspaces"),
     )

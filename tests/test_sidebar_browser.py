@@ -54,10 +54,12 @@ def test_panel_shows_the_platform_and_offers_to_start_it(lab: Any, platform_home
         panel.get_by_text("The local platform is not running.").wait_for(timeout=20_000)
         panel.locator("button.jsml-start").click()
         panel.get_by_text("local platform http://127.0.0.1:").wait_for(timeout=30_000)
-        for tab in ("endpoints", "models", "costs", "alerts"):
+        for tab in ("endpoints", "models", "tuning", "schedules", "costs", "alerts"):
             panel.locator(f'button[data-tab="{tab}"]').click()
             panel.locator(".jsml-empty").first.wait_for(timeout=20_000)
         assert "No drift or monitor alerts." in panel.inner_text()
+        panel.locator('button[data-tab="schedules"]').click()
+        assert "No schedules." in panel.locator(".jsml-empty").inner_text()
 
 
 def test_train_watch_logs_deploy_and_undeploy_from_the_browser(lab: Any, tmp_path: Path) -> None:
@@ -105,7 +107,7 @@ def test_train_watch_logs_deploy_and_undeploy_from_the_browser(lab: Any, tmp_pat
             details.locator(".jsml-url").inner_text().endswith("/endpoints/browser-ep/invocations")
         )
         widen_left_area(page, 720)
-        details.locator(".jsml-chart").wait_for(timeout=30_000)
+        details.locator(".jsml-chart .jsml-dot-latency").first.wait_for(timeout=30_000)
         screenshot = tmp_path / "sidebar.png"
         page.locator("#jupyter-serverless-ml-panel").screenshot(path=str(screenshot))
         if os.environ.get("JSML_UPDATE_SCREENSHOT"):

@@ -46,7 +46,7 @@ export function History(props: {
   const width = 260;
   const height = 70;
   const first = Math.min(props.now, ...props.replicas.map(p => p.t), ...props.latency.map(p => p.t));
-  const span = Math.min(3600, Math.max(300, props.now - first));
+  const span = Math.min(3600, Math.max(10, (props.now - first) * 1.2));
   const start = props.now - span;
   const x = (t: number) => ((t - start) / span) * width;
   const maxReplicas = Math.max(1, ...props.replicas.map(p => p.v));
@@ -54,13 +54,13 @@ export function History(props: {
   let path = '';
   let last = props.replicas.length ? props.replicas[0].v : 0;
   props.replicas.forEach((p, i) => {
-    const y = height - (p.v / maxReplicas) * (height - 10) - 2;
-    const prev = height - (last / maxReplicas) * (height - 10) - 2;
+    const y = height - (p.v / maxReplicas) * (height - 18) - 2;
+    const prev = height - (last / maxReplicas) * (height - 18) - 2;
     path += i === 0 ? `M${x(p.t)},${y}` : ` L${x(p.t)},${prev} L${x(p.t)},${y}`;
     last = p.v;
   });
   if (props.replicas.length) {
-    const y = height - (last / maxReplicas) * (height - 10) - 2;
+    const y = height - (last / maxReplicas) * (height - 18) - 2;
     path += ` L${width},${y}`;
   }
   return (
@@ -77,13 +77,14 @@ export function History(props: {
         <circle
           key={p.t}
           cx={x(p.t)}
-          cy={height - (p.v / maxLatency) * (height - 10) - 2}
+          cy={height - (p.v / maxLatency) * (height - 18) - 2}
           r={2}
           className="jsml-dot-latency"
         />
       ))}
       <text x={4} y={11} className="jsml-chart-label">
-        last {Math.round(span / 60)} min: replicas (max {maxReplicas}), p50 ms (max{' '}
+        last {span < 120 ? `${Math.round(span)} s` : `${Math.round(span / 60)} min`}: replicas
+        (max {maxReplicas}), p50 ms (max{' '}
         {maxLatency.toFixed(1)})
       </text>
     </svg>

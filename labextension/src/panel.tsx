@@ -22,8 +22,8 @@ import {
 } from './api';
 import { Bars, History } from './charts';
 
-type Tab = 'jobs' | 'endpoints' | 'models' | 'costs' | 'alerts';
-const TABS: Tab[] = ['jobs', 'endpoints', 'models', 'costs', 'alerts'];
+type Tab = 'jobs' | 'endpoints' | 'models' | 'tuning' | 'schedules' | 'costs' | 'alerts';
+const TABS: Tab[] = ['jobs', 'endpoints', 'models', 'tuning', 'schedules', 'costs', 'alerts'];
 const STATUSES = ['Pending', 'Preparing', 'Running', 'Stopping', 'Completed', 'Failed', 'Stopped'];
 const ACTIVE = new Set(['Pending', 'Preparing', 'Running', 'Stopping']);
 
@@ -105,7 +105,7 @@ export function SidebarApp(props: {
         next.models = (await service.models()).models;
       } else if (shown === 'costs') {
         next.costs = await service.costs();
-      } else {
+      } else if (shown === 'alerts') {
         next.alerts = (await service.alerts()).alerts;
       }
     }
@@ -203,6 +203,18 @@ export function SidebarApp(props: {
           />
         )}
         {tab === 'models' && <ModelsTab models={state.models} />}
+        {tab === 'tuning' && (
+          <p className="jsml-empty">
+            No tuning jobs. Hyperparameter tuning is not in this version yet; its jobs will be
+            listed here.
+          </p>
+        )}
+        {tab === 'schedules' && (
+          <p className="jsml-empty">
+            No schedules. Scheduled notebook runs (papermill on a schedule) are not in this version
+            yet; they will be listed here.
+          </p>
+        )}
         {tab === 'costs' && <CostsTab costs={state.costs} />}
         {tab === 'alerts' && <AlertsTab alerts={state.alerts} service={service} act={act} />}
       </div>
