@@ -146,6 +146,22 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
     return data
 
 
+def _insert_model(db: sqlite3.Connection, model: dict[str, Any], job_id: str | None) -> None:
+    db.execute(
+        "INSERT INTO models (name, version, job_id, uri, flavor, metadata, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            model["name"],
+            model["version"],
+            job_id,
+            model["uri"],
+            model["flavor"],
+            json.dumps(model["metadata"]),
+            time.time(),
+        ),
+    )
+
+
 class Store:
     """Typed access to the platform database."""
 
@@ -335,19 +351,7 @@ class Store:
         """Mark a job terminal and register its model version in one transaction."""
         with self.transaction() as db:
             if model is not None:
-                db.execute(
-                    "INSERT INTO models (name, version, job_id, uri, flavor, metadata, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        model["name"],
-                        model["version"],
-                        job_id,
-                        model["uri"],
-                        model["flavor"],
-                        json.dumps(model["metadata"]),
-                        time.time(),
-                    ),
-                )
+                _insert_model(db, model, job_id)
                 fields["model_version"] = model["version"]
             sets = ", ".join(f"{k} = ?" for k in fields)
             db.execute(f"UPDATE jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
@@ -564,15 +568,4 @@ class Store:
     def add_model(self, model: dict[str, Any]) -> None:
         """Register a model version that no job produced (deployed from a kernel variable)."""
         with self.transaction() as db:
-            db.execute(
-                "INSERT INTO models (name, version, job_id, uri, flavor, metadata, created_at)"
-                " VALUES (?, ?, NULL, ?, ?, ?, ?)",
-                (
-                    model["name"],
-                    model["version"],
-                    model["uri"],
-                    model["flavor"],
-                    json.dumps(model["metadata"]),
-                    time.time(),
-                ),
-            )
+            _insert_model(db, model, None)

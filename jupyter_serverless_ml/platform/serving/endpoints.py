@@ -573,11 +573,16 @@ class EndpointManager:
         if sum(new.values()) <= 0:
             raise UsageError("at least one variant must get traffic")
         endpoint.history.append(dict(endpoint.traffic))
-        endpoint.traffic = {k: round(v, 6) for k, v in new.items()}
-        split = ", ".join(f"{k}={v:g}%" for k, v in endpoint.traffic.items())
-        self.store.add_endpoint_event(endpoint.name, "traffic", f"{event}: {split}")
+        self._apply_split(endpoint, {k: round(v, 6) for k, v in new.items()}, event)
+
+    def _apply_split(self, endpoint: Endpoint, split: dict[str, float], event: str) -> None:
+        """Route by ``split``, record it, and start a replica for any variant that now gets
+        traffic but has none."""
+        endpoint.traffic = split
+        shown = ", ".join(f"{k}={v:g}%" for k, v in split.items())
+        self.store.add_endpoint_event(endpoint.name, "traffic", f"{event}: {shown}")
         for variant in endpoint.variants.values():
-            if endpoint.traffic.get(variant.name, 0) > 0 and variant.live() == 0:
+            if split.get(variant.name, 0) > 0 and variant.live() == 0:
                 variant.desired = max(1, variant.policy.min_replicas)
                 self._ensure(endpoint, variant)
 
@@ -594,13 +599,9 @@ class EndpointManager:
         if not endpoint.history:
             raise UsageError(f"endpoint {name} has no earlier traffic split to return to")
         previous = endpoint.history.pop()
-        endpoint.traffic = {k: previous.get(k, 0.0) for k in endpoint.variants}
-        split = ", ".join(f"{k}={v:g}%" for k, v in endpoint.traffic.items())
-        self.store.add_endpoint_event(name, "traffic", f"rolled back: {split}")
-        for variant in endpoint.variants.values():
-            if endpoint.traffic.get(variant.name, 0) > 0 and variant.live() == 0:
-                variant.desired = max(1, variant.policy.min_replicas)
-                self._ensure(endpoint, variant)
+        self._apply_split(
+            endpoint, {k: previous.get(k, 0.0) for k in endpoint.variants}, "rolled back"
+        )
         self.store.put_endpoint(endpoint.record())
         return self.describe(name)
 
