@@ -1,22 +1,11 @@
 """The jsml command line, as a user runs it."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
+from cli_runner import jsml_cli
+
 import jupyter_serverless_ml as jsml
-
-
-def jsml_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_serverless_ml.cli", *args],
-        env=dict(os.environ, JSML_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def test_platform_lifecycle(home: Path) -> None:

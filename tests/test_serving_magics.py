@@ -3,28 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_runner import jsml_cli
 
 from jupyter_serverless_ml.errors import NotFound, UsageError
 from jupyter_serverless_ml.serving_handles import BatchJob, Endpoint, EndpointList
-
-
-def jsml_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "jupyter_serverless_ml.cli", *args],
-        env=dict(os.environ, JSML_HOME=str(home)),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 @pytest.fixture()
