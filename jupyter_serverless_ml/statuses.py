@@ -1,0 +1,116 @@
+"""Every status and capability name, defined once.
+
+The platform stores these strings, the backends return them, the handles and
+magics test them, and the sidebar gets them from ``GET /serverless-ml/api/backends``
+(never retyped in TypeScript). The enums are ``str`` subclasses, so a status
+compares equal to its wire string (``JobStatus.RUNNING == "Running"``).
+
+This module imports nothing else of the package: every layer may use it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class JobStatus(str, Enum):
+    """A training job's lifecycle (SageMaker's names)."""
+
+    PENDING = "Pending"
+    PREPARING = "Preparing"
+    RUNNING = "Running"
+    STOPPING = "Stopping"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class EndpointStatus(str, Enum):
+    """An endpoint's lifecycle (SageMaker's names)."""
+
+    CREATING = "Creating"
+    IN_SERVICE = "InService"
+    UPDATING = "Updating"
+    DELETING = "Deleting"
+    DELETED = "Deleted"
+    FAILED = "Failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class BatchStatus(str, Enum):
+    """A batch prediction job's lifecycle."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    STOPPING = "Stopping"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Feature(str, Enum):
+    """A capability part of the backend protocol (see :mod:`jupyter_serverless_ml.backends.protocol`).
+
+    A backend's features are the parts it implements; ``training`` is required.
+    ``tuning`` and ``schedules`` are named so that frontends can ask for them:
+    no backend implements them in this version, so the sidebar shows no tab for them.
+    """
+
+    TRAINING = "training"
+    REGISTRY = "registry"
+    SERVING = "serving"
+    BATCH = "batch"
+    MONITORING = "monitoring"
+    TUNING = "tuning"
+    SCHEDULES = "schedules"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Job statuses after which nothing changes.
+JOB_TERMINAL: frozenset[str] = frozenset(
+    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED}
+)
+#: Job statuses of a job that still holds (or waits for) resources.
+JOB_ACTIVE: frozenset[str] = frozenset(JobStatus) - JOB_TERMINAL
+#: Batch statuses after which nothing changes.
+BATCH_TERMINAL: frozenset[str] = frozenset(
+    {BatchStatus.COMPLETED, BatchStatus.FAILED, BatchStatus.STOPPED}
+)
+#: Endpoint statuses of an endpoint that is going away.
+ENDPOINT_GONE: frozenset[str] = frozenset({EndpointStatus.DELETING, EndpointStatus.DELETED})
+
+
+def vocabulary() -> dict[str, list[str]]:
+    """Every status list, as the sidebar API serves it."""
+    return {
+        "job": [s.value for s in JobStatus],
+        "job_terminal": sorted(s for s in JOB_TERMINAL),
+        "job_active": [s.value for s in JobStatus if s in JOB_ACTIVE],
+        "endpoint": [s.value for s in EndpointStatus],
+        "batch": [s.value for s in BatchStatus],
+        "batch_terminal": sorted(s for s in BATCH_TERMINAL),
+        "feature": [f.value for f in Feature],
+    }
+
+
+__all__ = [
+    "BATCH_TERMINAL",
+    "ENDPOINT_GONE",
+    "JOB_ACTIVE",
+    "JOB_TERMINAL",
+    "BatchStatus",
+    "EndpointStatus",
+    "Feature",
+    "JobStatus",
+    "vocabulary",
+]
