@@ -24,9 +24,13 @@ demo: $(STAMP)
 	@$(VENV)/bin/jsml job cancer
 	@$(VENV)/bin/jsml batches --limit 1
 
-lint: $(STAMP)
+lint: $(STAMP) lint-ts
 	$(VENV)/bin/ruff check jupyter_serverless_ml tests benchmarks
 	$(VENV)/bin/mypy
+
+.PHONY: lint-ts
+lint-ts: $(STAMP)  # eslint, prettier and stylelint over labextension/ (lint:check)
+	cd labextension && PATH=$(CURDIR)/$(VENV)/bin:$$PATH jlpm lint:check
 
 pytest: $(STAMP)
 	$(PY) -m pytest

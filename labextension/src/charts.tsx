@@ -26,7 +26,13 @@ export function Bars(props: {
             <text x={0} y={13} className="jsml-chart-label">
               {item.label}
             </text>
-            <rect x={80} y={3} width={length} height={12} className="jsml-bar" />
+            <rect
+              x={80}
+              y={3}
+              width={length}
+              height={12}
+              className="jsml-bar"
+            />
             <text x={84 + length} y={13} className="jsml-chart-value">
               {props.format(item.value)}
             </text>
@@ -45,7 +51,11 @@ export function History(props: {
 }): JSX.Element {
   const width = 260;
   const height = 70;
-  const first = Math.min(props.now, ...props.replicas.map(p => p.t), ...props.latency.map(p => p.t));
+  const first = Math.min(
+    props.now,
+    ...props.replicas.map(p => p.t),
+    ...props.latency.map(p => p.t)
+  );
   const span = Math.min(3600, Math.max(10, (props.now - first) * 1.2));
   const start = props.now - span;
   const x = (t: number) => ((t - start) / span) * width;
@@ -71,7 +81,13 @@ export function History(props: {
       role="img"
       aria-label="replicas and latency, last hour"
     >
-      <rect x={0} y={0} width={width} height={height} className="jsml-chart-frame" />
+      <rect
+        x={0}
+        y={0}
+        width={width}
+        height={height}
+        className="jsml-chart-frame"
+      />
       <path d={path} className="jsml-line-replicas" />
       {props.latency.map(p => (
         <circle
@@ -83,9 +99,9 @@ export function History(props: {
         />
       ))}
       <text x={4} y={11} className="jsml-chart-label">
-        last {span < 120 ? `${Math.round(span)} s` : `${Math.round(span / 60)} min`}: replicas
-        (max {maxReplicas}), p50 ms (max{' '}
-        {maxLatency.toFixed(1)})
+        last{' '}
+        {span < 120 ? `${Math.round(span)} s` : `${Math.round(span / 60)} min`}:
+        replicas (max {maxReplicas}), p50 ms (max {maxLatency.toFixed(1)})
       </text>
     </svg>
   );

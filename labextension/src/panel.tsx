@@ -22,21 +22,42 @@ import {
 } from './api';
 import { Bars, History } from './charts';
 
-type Tab = 'jobs' | 'endpoints' | 'models' | 'tuning' | 'schedules' | 'costs' | 'alerts';
-const TABS: Tab[] = ['jobs', 'endpoints', 'models', 'tuning', 'schedules', 'costs', 'alerts'];
-const STATUSES = ['Pending', 'Preparing', 'Running', 'Stopping', 'Completed', 'Failed', 'Stopped'];
+type Tab =
+  'jobs' | 'endpoints' | 'models' | 'tuning' | 'schedules' | 'costs' | 'alerts';
+const TABS: Tab[] = [
+  'jobs',
+  'endpoints',
+  'models',
+  'tuning',
+  'schedules',
+  'costs',
+  'alerts'
+];
+const STATUSES = [
+  'Pending',
+  'Preparing',
+  'Running',
+  'Stopping',
+  'Completed',
+  'Failed',
+  'Stopped'
+];
 const ACTIVE = new Set(['Pending', 'Preparing', 'Running', 'Stopping']);
 
 const when = (ts?: number | null) =>
   ts ? new Date(ts * 1000).toLocaleString() : '-';
-const money = (v?: number) => (v === undefined ? '-' : `$${v.toFixed(v < 1 ? 4 : 2)}`);
-const ms = (v: number | null | undefined) => (v === null || v === undefined ? '-' : v.toFixed(1));
+const money = (v?: number) =>
+  v === undefined ? '-' : `$${v.toFixed(v < 1 ? 4 : 2)}`;
+const ms = (v: number | null | undefined) =>
+  v === null || v === undefined ? '-' : v.toFixed(1);
 function duration(job: IJob): string {
   if (!job.started_at) {
     return '-';
   }
   const seconds = (job.ended_at || Date.now() / 1000) - job.started_at;
-  return seconds < 120 ? `${seconds.toFixed(1)}s` : `${(seconds / 60).toFixed(1)}m`;
+  return seconds < 120
+    ? `${seconds.toFixed(1)}s`
+    : `${(seconds / 60).toFixed(1)}m`;
 }
 
 function Status(props: { status: string }): JSX.Element {
@@ -86,9 +107,16 @@ export function SidebarApp(props: {
     alerts: []
   });
   const [error, setError] = React.useState<string | null>(null);
-  const [filters, setFilters] = React.useState({ status: '', backend: '', limit: 50, offset: 0 });
+  const [filters, setFilters] = React.useState({
+    status: '',
+    backend: '',
+    limit: 50,
+    offset: 0
+  });
   const [selectedJob, setSelectedJob] = React.useState<string | null>(null);
-  const [selectedEndpoint, setSelectedEndpoint] = React.useState<string | null>(null);
+  const [selectedEndpoint, setSelectedEndpoint] = React.useState<string | null>(
+    null
+  );
   const current = React.useRef({ tab, filters });
   current.current = { tab, filters };
 
@@ -150,7 +178,11 @@ export function SidebarApp(props: {
       <div className="jsml-header">
         <span className="jsml-title">Serverless ML</span>
         <span className="jsml-platform">
-          {platform ? (platform.running ? `local platform ${platform.url}` : 'platform stopped') : ''}
+          {platform
+            ? platform.running
+              ? `local platform ${platform.url}`
+              : 'platform stopped'
+            : ''}
         </span>
       </div>
       <ErrorBar error={error} />
@@ -205,18 +237,20 @@ export function SidebarApp(props: {
         {tab === 'models' && <ModelsTab models={state.models} />}
         {tab === 'tuning' && (
           <p className="jsml-empty">
-            No tuning jobs. Hyperparameter tuning is not in this version yet; its jobs will be
-            listed here.
+            No tuning jobs. Hyperparameter tuning is not in this version yet;
+            its jobs will be listed here.
           </p>
         )}
         {tab === 'schedules' && (
           <p className="jsml-empty">
-            No schedules. Scheduled notebook runs (papermill on a schedule) are not in this version
-            yet; they will be listed here.
+            No schedules. Scheduled notebook runs (papermill on a schedule) are
+            not in this version yet; they will be listed here.
           </p>
         )}
         {tab === 'costs' && <CostsTab costs={state.costs} />}
-        {tab === 'alerts' && <AlertsTab alerts={state.alerts} service={service} act={act} />}
+        {tab === 'alerts' && (
+          <AlertsTab alerts={state.alerts} service={service} act={act} />
+        )}
       </div>
     </div>
   );
@@ -228,7 +262,12 @@ function JobsTab(props: {
   service: ServerlessService;
   page: IJobsPage | null;
   filters: { status: string; backend: string; limit: number; offset: number };
-  setFilters: (f: { status: string; backend: string; limit: number; offset: number }) => void;
+  setFilters: (f: {
+    status: string;
+    backend: string;
+    limit: number;
+    offset: number;
+  }) => void;
   selected: string | null;
   select: (id: string | null) => void;
   act: (what: () => Promise<unknown>) => Promise<void>;
@@ -250,7 +289,9 @@ function JobsTab(props: {
         <select
           aria-label="status"
           value={filters.status}
-          onChange={e => setFilters({ ...filters, status: e.target.value, offset: 0 })}
+          onChange={e =>
+            setFilters({ ...filters, status: e.target.value, offset: 0 })
+          }
         >
           <option value="">all statuses</option>
           {STATUSES.map(s => (
@@ -260,7 +301,9 @@ function JobsTab(props: {
         <select
           aria-label="backend"
           value={filters.backend}
-          onChange={e => setFilters({ ...filters, backend: e.target.value, offset: 0 })}
+          onChange={e =>
+            setFilters({ ...filters, backend: e.target.value, offset: 0 })
+          }
         >
           <option value="">all backends</option>
           <option>local</option>
@@ -270,7 +313,9 @@ function JobsTab(props: {
         <select
           aria-label="page size"
           value={filters.limit}
-          onChange={e => setFilters({ ...filters, limit: Number(e.target.value), offset: 0 })}
+          onChange={e =>
+            setFilters({ ...filters, limit: Number(e.target.value), offset: 0 })
+          }
         >
           {[50, 200, 1000].map(n => (
             <option key={n} value={n}>
@@ -280,7 +325,9 @@ function JobsTab(props: {
         </select>
       </div>
       {page && page.jobs.length === 0 && (
-        <p className="jsml-empty">No jobs yet. Run a %%train cell to start one.</p>
+        <p className="jsml-empty">
+          No jobs yet. Run a %%train cell to start one.
+        </p>
       )}
       {page && page.jobs.length > 0 && (
         <table className="jsml-table jsml-jobs">
@@ -300,7 +347,9 @@ function JobsTab(props: {
                 key={job.id}
                 data-job={job.id}
                 className={job.id === props.selected ? 'jsml-selected' : ''}
-                onClick={() => props.select(job.id === props.selected ? null : job.id)}
+                onClick={() =>
+                  props.select(job.id === props.selected ? null : job.id)
+                }
               >
                 <td title={job.id}>{job.id}</td>
                 <td>{job.backend}</td>
@@ -320,7 +369,10 @@ function JobsTab(props: {
           <button
             disabled={page.offset === 0}
             onClick={() =>
-              setFilters({ ...filters, offset: Math.max(0, filters.offset - filters.limit) })
+              setFilters({
+                ...filters,
+                offset: Math.max(0, filters.offset - filters.limit)
+              })
             }
           >
             Newer
@@ -330,7 +382,9 @@ function JobsTab(props: {
           </span>
           <button
             disabled={!page.has_more}
-            onClick={() => setFilters({ ...filters, offset: filters.offset + filters.limit })}
+            onClick={() =>
+              setFilters({ ...filters, offset: filters.offset + filters.limit })
+            }
           >
             Older
           </button>
@@ -411,7 +465,9 @@ function JobDetails(props: {
           </button>
         )}
       </div>
-      {job.failure_reason && <pre className="jsml-failure">{job.failure_reason}</pre>}
+      {job.failure_reason && (
+        <pre className="jsml-failure">{job.failure_reason}</pre>
+      )}
       <dl>
         <dt>hyperparameters</dt>
         <dd>{Object.keys(hps).length ? JSON.stringify(hps) : '-'}</dd>
@@ -432,7 +488,9 @@ function JobDetails(props: {
         <dt>model</dt>
         <dd>{job.model_version ? `${job.name}:${job.model_version}` : '-'}</dd>
       </dl>
-      <div className="jsml-log-title">log{ACTIVE.has(job.status) ? ' (following)' : ''}</div>
+      <div className="jsml-log-title">
+        log{ACTIVE.has(job.status) ? ' (following)' : ''}
+      </div>
       <pre className="jsml-log">{log || '(empty)'}</pre>
     </div>
   );
@@ -449,7 +507,11 @@ function EndpointsTab(props: {
   onError: (message: string) => void;
 }): JSX.Element {
   if (props.endpoints.length === 0) {
-    return <p className="jsml-empty">No endpoints. Deploy a model with %deploy MODEL.</p>;
+    return (
+      <p className="jsml-empty">
+        No endpoints. Deploy a model with %deploy MODEL.
+      </p>
+    );
   }
   return (
     <div>
@@ -473,7 +535,9 @@ function EndpointsTab(props: {
               key={e.name}
               data-endpoint={e.name}
               className={e.name === props.selected ? 'jsml-selected' : ''}
-              onClick={() => props.select(e.name === props.selected ? null : e.name)}
+              onClick={() =>
+                props.select(e.name === props.selected ? null : e.name)
+              }
             >
               <td>{e.name}</td>
               <td>{e.backend}</td>
@@ -546,10 +610,14 @@ function EndpointDetails(props: {
   }
   const history = endpoint.history || [];
   const replicas = history
-    .filter(e => e.kind === 'scale' && e.value !== null && e.value !== undefined)
+    .filter(
+      e => e.kind === 'scale' && e.value !== null && e.value !== undefined
+    )
     .map(e => ({ t: e.ts, v: Number(e.value) }));
   const latency = history
-    .filter(e => e.kind === 'stats' && e.value !== null && e.value !== undefined)
+    .filter(
+      e => e.kind === 'stats' && e.value !== null && e.value !== undefined
+    )
     .map(e => ({ t: e.ts, v: Number(e.value) }));
   const undeploy = async () => {
     const answer = await showDialog({
@@ -566,27 +634,34 @@ function EndpointDetails(props: {
     <div className="jsml-details" data-details={endpoint.name}>
       <div className="jsml-details-head">
         <strong>{endpoint.name}</strong> <Status status={endpoint.status} />
-        <button className="jp-mod-styled jp-mod-warn jsml-undeploy" onClick={undeploy}>
+        <button
+          className="jp-mod-styled jp-mod-warn jsml-undeploy"
+          onClick={undeploy}
+        >
           Undeploy
         </button>
       </div>
       <div className="jsml-copy">
         <code className="jsml-url">{endpoint.invocation_url}</code>
-        <button onClick={() => Clipboard.copyToSystem(endpoint.invocation_url || '')}>
+        <button
+          onClick={() => Clipboard.copyToSystem(endpoint.invocation_url || '')}
+        >
           Copy URL
         </button>
       </div>
       <div className="jsml-copy">
         <code>{endpoint.curl}</code>
-        <button onClick={() => Clipboard.copyToSystem(endpoint.curl || '')}>Copy curl</button>
+        <button onClick={() => Clipboard.copyToSystem(endpoint.curl || '')}>
+          Copy curl
+        </button>
       </div>
       <History replicas={replicas} latency={latency} now={Date.now() / 1000} />
       <ul className="jsml-variants">
         {endpoint.variants.map(v => (
           <li key={v.name}>
             {v.name}: {v.model}, {v.traffic}% of traffic, {v.replicas} ready
-            {v.starting ? `, ${v.starting} starting` : ''} (min {v.min_replicas}, max{' '}
-            {v.max_replicas})
+            {v.starting ? `, ${v.starting} starting` : ''} (min {v.min_replicas}
+            , max {v.max_replicas})
           </li>
         ))}
       </ul>
@@ -605,7 +680,11 @@ function EndpointDetails(props: {
 
 function ModelsTab(props: { models: IModel[] }): JSX.Element {
   if (props.models.length === 0) {
-    return <p className="jsml-empty">No models yet. A %%train cell that sets `model` registers one.</p>;
+    return (
+      <p className="jsml-empty">
+        No models yet. A %%train cell that sets `model` registers one.
+      </p>
+    );
   }
   return (
     <table className="jsml-table jsml-models">
@@ -621,7 +700,10 @@ function ModelsTab(props: { models: IModel[] }): JSX.Element {
       </thead>
       <tbody>
         {props.models.map(m => (
-          <tr key={`${m.name}:${m.version}`} data-model={`${m.name}:${m.version}`}>
+          <tr
+            key={`${m.name}:${m.version}`}
+            data-model={`${m.name}:${m.version}`}
+          >
             <td title={m.metadata?.class}>{m.name}</td>
             <td>{m.version}</td>
             <td>{m.flavor}</td>
@@ -632,8 +714,9 @@ function ModelsTab(props: { models: IModel[] }): JSX.Element {
                 .join(' ') || '-'}
             </td>
             <td>
-              {m.endpoints.map(e => `${e.endpoint}/${e.variant} (${e.traffic}%)`).join(', ') ||
-                '-'}
+              {m.endpoints
+                .map(e => `${e.endpoint}/${e.variant} (${e.traffic}%)`)
+                .join(', ') || '-'}
             </td>
           </tr>
         ))}
@@ -648,7 +731,11 @@ function CostsTab(props: { costs: ICosts | null }): JSX.Element {
     return <p className="jsml-empty">loading costs...</p>;
   }
   if (costs.by_resource.length === 0) {
-    return <p className="jsml-empty">Nothing has run yet, so nothing has cost anything.</p>;
+    return (
+      <p className="jsml-empty">
+        Nothing has run yet, so nothing has cost anything.
+      </p>
+    );
   }
   return (
     <div className="jsml-costs">
@@ -667,13 +754,19 @@ function CostsTab(props: { costs: ICosts | null }): JSX.Element {
       <h4>By day (SageMaker prices)</h4>
       <Bars
         title="cost by day"
-        items={costs.by_day.map(d => ({ label: d.day.slice(5), value: d.sagemaker }))}
+        items={costs.by_day.map(d => ({
+          label: d.day.slice(5),
+          value: d.sagemaker
+        }))}
         format={money}
       />
       <h4>By resource type (SageMaker prices)</h4>
       <Bars
         title="cost by resource type"
-        items={costs.by_resource.map(r => ({ label: r.kind, value: r.sagemaker }))}
+        items={costs.by_resource.map(r => ({
+          label: r.kind,
+          value: r.sagemaker
+        }))}
         format={money}
       />
       <p className="jsml-note">{costs.note}</p>
@@ -703,7 +796,11 @@ function AlertsTab(props: {
       </thead>
       <tbody>
         {props.alerts.map(a => (
-          <tr key={a.id} data-alert={a.id} className={a.acknowledged_at ? 'jsml-acked' : ''}>
+          <tr
+            key={a.id}
+            data-alert={a.id}
+            className={a.acknowledged_at ? 'jsml-acked' : ''}
+          >
             <td>{a.endpoint}</td>
             <td>{a.feature}</td>
             <td>{a.test}</td>
@@ -715,7 +812,11 @@ function AlertsTab(props: {
               {a.acknowledged_at ? (
                 'acknowledged'
               ) : (
-                <button onClick={() => props.act(() => props.service.acknowledge(a.id))}>
+                <button
+                  onClick={() =>
+                    props.act(() => props.service.acknowledge(a.id))
+                  }
+                >
                   Acknowledge
                 </button>
               )}
@@ -736,6 +837,8 @@ export class ServerlessPanel extends ReactWidget {
   }
 
   render(): JSX.Element {
-    return <SidebarApp service={this.service} isVisible={() => this.isVisible} />;
+    return (
+      <SidebarApp service={this.service} isVisible={() => this.isVisible} />
+    );
   }
 }
