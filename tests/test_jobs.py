@@ -15,7 +15,8 @@ import pytest
 
 import jupyter_serverless_ml as jsml
 from jupyter_serverless_ml.errors import JobFailed, UsageError
-from jupyter_serverless_ml.platform import client, procs, sandbox, state
+from jupyter_serverless_ml.platform import client, state
+from jupyter_serverless_ml.platform.jobs import procs, sandbox
 
 SANDBOXED = sandbox.probe().available
 needs_sandbox = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap does not work here")
@@ -269,7 +270,7 @@ open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "result.json"), "w").write(j
 def test_jobs_cannot_read_the_platform_token_or_credentials(
     private_home: Callable[..., Path],
 ) -> None:
-    from jupyter_serverless_ml.platform.sandbox import masked_paths
+    from jupyter_serverless_ml.platform.jobs.sandbox import masked_paths
 
     home = private_home("masked", parent=Path("/var/tmp"))  # not hidden by the private /tmp
     cell = (

@@ -20,7 +20,8 @@ from typing import Any
 
 from .. import config
 from ..errors import JsmlError, PlatformUnavailable, from_wire
-from . import procs, state
+from . import state
+from .jobs import procs
 
 START_TIMEOUT = 30.0
 

@@ -24,10 +24,11 @@ from pathlib import Path
 import uvicorn
 
 from .. import config
-from . import sandbox, state
-from .jobs import JobManager
+from . import state
+from .batch.manager import BatchManager
+from .jobs import sandbox
+from .jobs.manager import JobManager
 from .server import Platform, build_app
-from .serving.batch import BatchManager
 from .serving.endpoints import EndpointManager
 from .serving.wire import ServingApp
 from .store import Store

@@ -61,10 +61,10 @@ from starlette.routing import Route
 
 from .. import __version__
 from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
-from .jobs import JobManager, to_public
-from .serving.batch import BatchManager
+from ..statuses import JOB_TERMINAL
+from .batch.manager import BatchManager
+from .jobs.manager import JobManager, to_public
 from .serving.endpoints import EndpointManager
-from .store import TERMINAL
 
 Handler = Callable[[Request], Awaitable[Response]]
 N = TypeVar("N", int, float)
@@ -146,6 +146,7 @@ def _int(request: Request, key: str, default: int) -> int:
 def build_app(platform_: Platform) -> Starlette:
     """The Starlette application of the control plane."""
     manager = platform_.manager
+    registry = manager.registry
 
     def guarded(handler: Handler) -> Handler:
         async def wrapper(request: Request) -> Response:
@@ -255,7 +256,7 @@ def build_app(platform_: Platform) -> Starlette:
             if (
                 fresh
                 or remaining <= 0
-                or (job["status"] in TERMINAL and job["status"] == known_status)
+                or (job["status"] in JOB_TERMINAL and job["status"] == known_status)
             ):
                 break
             with contextlib.suppress(asyncio.TimeoutError):
@@ -278,7 +279,7 @@ def build_app(platform_: Platform) -> Starlette:
         return _json({"ok": True})
 
     async def list_models(request: Request) -> Response:
-        return _json({"models": manager.store.models(request.query_params.get("name"))})
+        return _json({"models": registry.versions(request.query_params.get("name"))})
 
     async def get_model(request: Request) -> Response:
         name = request.path_params["name"]
@@ -291,19 +292,14 @@ def build_app(platform_: Platform) -> Starlette:
                 raise UsageError(
                     f"model version {raw!r} must be a number (e.g. {name}:3)"
                 ) from None
-        model = manager.store.model(name, version)
-        if model is None:
-            known = sorted({m["name"] for m in manager.store.models()})
-            what = f"{name}:{version}" if version else name
-            raise NotFound(f"no model {what}; registered models: {', '.join(known) or 'none'}")
-        return _json(model)
+        return _json(registry.get(name, version))
 
     async def register_model(request: Request) -> Response:
         body = await _body(request)
         missing = [k for k in ("name", "directory", "python") if not body.get(k)]
         if missing:
             raise UsageError(f"model registration lacks {', '.join(missing)}")
-        model = manager.register_model(body["name"], body["directory"], body["python"])
+        model = registry.register(body["name"], body["directory"], body["python"])
         return _json(model, 201)
 
     endpoints = platform_.endpoints

@@ -27,10 +27,10 @@ from ...errors import Conflict, NotFound, UsageError
 from ...options import validate_name
 from ...runtime import frames
 from .. import state
+from ..serving.endpoints import EndpointManager, _path
+from ..serving.router import ReplicaConnection, ReplicaLost, settle
+from ..serving.zygotes import modules_for
 from ..store import Store
-from .endpoints import EndpointManager, _path
-from .router import ReplicaConnection, ReplicaLost, settle
-from .zygotes import modules_for
 
 log = logging.getLogger("jsml.serving")
 MANIFEST = "_manifest.json"

@@ -22,12 +22,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFound, UsageError
-from ..options import validate_name
-from ..runtime.flavors import META_FILE
-from . import procs, state
+from ...errors import NotFound, UsageError
+from ...options import validate_name
+from ...statuses import JOB_ACTIVE, JOB_TERMINAL, JobStatus
+from .. import state
+from ..registry import ModelRegistry, has_model
+from ..store import Store
+from . import procs
 from .sandbox import SandboxSupport
-from .store import ACTIVE, TERMINAL, Store
 
 _REQUIRED = ("name", "bundle", "python")
 
@@ -45,10 +47,10 @@ class JobManager:
         self.store = store
         self.sandbox = sandbox
         self.jobs_dir = home / "jobs"
-        self.models_dir = home / "artifacts" / "models"
+        self.registry = ModelRegistry(home, store)
         self.jobs_dir.mkdir(parents=True, exist_ok=True)
         self._children: dict[int, subprocess.Popen[bytes]] = {}
-        package_parent = str(Path(__file__).resolve().parents[2])
+        package_parent = str(Path(__file__).resolve().parents[3])
         self._supervisor_env = dict(
             os.environ,
             PYTHONPATH=os.pathsep.join(
@@ -110,7 +112,7 @@ class JobManager:
             "id": job_id,
             "name": name,
             "backend": "local",
-            "status": "Pending",
+            "status": JobStatus.PENDING.value,
             "created_at": time.time(),
             "spec": spec,
             "bundle_hash": manifest["hash"],
@@ -126,9 +128,9 @@ class JobManager:
         A job holds a slot while it is active and has a supervisor; a Pending job
         without one is queued.
         """
-        active = self.store.jobs(status=ACTIVE, limit=10_000)
+        active = self.store.jobs(status=JOB_ACTIVE, limit=10_000)
         queued = sorted(
-            (j for j in active if j["status"] == "Pending" and not j["supervisor_pid"]),
+            (j for j in active if j["status"] == JobStatus.PENDING and not j["supervisor_pid"]),
             key=lambda j: j["created_at"],
         )
         free = self.capacity - sum(1 for j in active if j["supervisor_pid"])
@@ -141,7 +143,7 @@ class JobManager:
                 self.store.update_job(
                     job["id"],
                     event="could not start",
-                    status="Failed",
+                    status=JobStatus.FAILED,
                     ended_at=time.time(),
                     failure_reason=f"the platform could not start the job: {exc}; "
                     f"check free space and permissions under {self.home}",
@@ -155,7 +157,7 @@ class JobManager:
             if not (last and last[0]["message"].startswith("queued")):  # said before a restart
                 self.store.update_job(
                     job["id"],
-                    status="Pending",
+                    status=JobStatus.PENDING,
                     event=f"queued: {self.capacity} job(s) running (JSML_MAX_CONCURRENT_JOBS)",
                 )
         return started
@@ -170,7 +172,13 @@ class JobManager:
         state.write_json(job_dir / "job.json", spec)
         # -S: the supervisor needs only the standard library and this package
         proc = procs.spawn_detached(
-            [sys.executable, "-S", "-m", "jupyter_serverless_ml.platform.supervisor", str(job_dir)],
+            [
+                sys.executable,
+                "-S",
+                "-m",
+                "jupyter_serverless_ml.platform.jobs.supervisor",
+                str(job_dir),
+            ],
             job_dir / "supervisor.log",
             job_dir,
             self._supervisor_env,
@@ -230,16 +238,16 @@ class JobManager:
     def stop(self, ref: str) -> dict[str, Any]:
         """Ask a job to stop (idempotent; a finished job is returned unchanged)."""
         job = self.resolve(ref)
-        if job["status"] in TERMINAL:
+        if job["status"] in JOB_TERMINAL:
             return self.describe(job["id"])
         if procs.is_alive(job["supervisor_pid"], job["supervisor_start"]):
-            self.store.update_job(job["id"], event="stop requested", status="Stopping")
+            self.store.update_job(job["id"], event="stop requested", status=JobStatus.STOPPING)
             os.kill(job["supervisor_pid"], signal.SIGTERM)
         else:
             self.store.update_job(
                 job["id"],
                 event="stopped before it ran",
-                status="Stopped",
+                status=JobStatus.STOPPED,
                 ended_at=time.time(),
                 failure_reason="stopped on request",
             )
@@ -249,12 +257,12 @@ class JobManager:
 
     def active_ids(self) -> list[str]:
         """Ids of jobs not yet in a terminal state."""
-        return [j["id"] for j in self.store.jobs(status=ACTIVE, limit=10_000)]
+        return [j["id"] for j in self.store.jobs(status=JOB_ACTIVE, limit=10_000)]
 
     def check(self, job_id: str) -> bool:
         """Fold the job directory's files into the store; True when anything changed."""
         job = self.store.job(job_id)
-        if job is None or job["status"] in TERMINAL:
+        if job is None or job["status"] in JOB_TERMINAL:
             return False
         job_dir = Path(job["job_dir"])
         self._ingest_metrics(job)
@@ -263,11 +271,11 @@ class JobManager:
         if (
             phase
             and phase != job["status"]
-            and job["status"] != "Stopping"
+            and job["status"] != JobStatus.STOPPING
             and status_file.get("attempt") == job["attempt"]
         ):
             fields: dict[str, Any] = {"status": phase}
-            if phase == "Running" and not job["started_at"]:
+            if phase == JobStatus.RUNNING and not job["started_at"]:
                 fields["started_at"] = status_file.get("ts")
             self.store.update_job(job_id, event=status_file.get("message", ""), **fields)
         result = state.read_json(job_dir / "result.json")
@@ -275,7 +283,7 @@ class JobManager:
             result = state.read_json(job_dir / "result.json")  # written just before it exited
             if result is None:
                 result = {
-                    "status": "Failed",
+                    "status": JobStatus.FAILED.value,
                     "reason": (
                         f"lost: the job's supervisor (pid {job['supervisor_pid']}) ended without a result; "
                         "the process was killed or the machine restarted"
@@ -293,7 +301,7 @@ class JobManager:
     def _supervisor_alive(self, job: dict[str, Any]) -> bool:
         pid = job["supervisor_pid"]
         if pid is None:
-            return job["status"] == "Pending"  # queued: waits for a slot, not lost
+            return job["status"] == JobStatus.PENDING  # queued: waits for a slot, not lost
         child = self._children.get(pid)
         if child is not None and child.poll() is not None:
             del self._children[pid]
@@ -332,20 +340,23 @@ class JobManager:
     def _finalize(self, job: dict[str, Any], result: dict[str, Any]) -> None:
         status = result["status"]
         reason = result.get("reason") or ""
-        job_dir = Path(job["job_dir"])
         if (
-            status == "Failed"
+            status == JobStatus.FAILED
             and result.get("retryable", True)
-            and job["status"] != "Stopping"
+            and job["status"] != JobStatus.STOPPING
             and job["attempt"] <= job["spec"]["retries"]
         ):
             self._retry(job, reason)
             return
-        if job["status"] == "Stopping" and status == "Failed" and result.get("lost"):
-            status, reason = "Stopped", "stopped on request"
+        if (
+            job["status"] == JobStatus.STOPPING
+            and status == JobStatus.FAILED
+            and result.get("lost")
+        ):
+            status, reason = JobStatus.STOPPED.value, "stopped on request"
         model = None
-        if status == "Completed" and (job_dir / "ml" / "model" / META_FILE).exists():
-            model = self._register_model(job)
+        if status == JobStatus.COMPLETED and has_model(job):
+            model = self.registry.stage_job_model(job)
         self.store.complete_job_with_model(
             job["id"],
             model,
@@ -373,49 +384,11 @@ class JobManager:
         self.store.update_job(
             job["id"],
             event=f"retry after: {reason.splitlines()[0] if reason else ''}",
-            status="Pending",
+            status=JobStatus.PENDING,
             attempt=attempt + 1,
             supervisor_pid=None,
             supervisor_start=None,
         )
-
-    def _register_model(self, job: dict[str, Any]) -> dict[str, Any]:
-        return self._into_registry(job["name"], Path(job["job_dir"]) / "ml" / "model")
-
-    def _into_registry(self, name: str, source: Path) -> dict[str, Any]:
-        """Copy a saved model directory to the registry as the next version of ``name``."""
-        version = self.store.next_model_version(name)
-        target = self.models_dir / name / str(version)
-        if target.exists():  # left by a registration that crashed before it committed
-            shutil.rmtree(target)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.parent / f".{version}.tmp"
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging)
-        os.replace(staging, target)
-        metadata = json.loads((target / META_FILE).read_text())
-        return {
-            "name": name,
-            "version": version,
-            "uri": target.as_uri(),
-            "flavor": metadata["flavor"],
-            "metadata": metadata,
-        }
-
-    def register_model(self, name: str, directory: str, python: str) -> dict[str, Any]:
-        """Register a model saved outside a job (a kernel variable); served with ``python``."""
-        name = validate_name(name)
-        source = Path(directory)
-        if not (source / META_FILE).is_file():
-            raise UsageError(f"{directory} holds no saved model ({META_FILE} missing)")
-        if not Path(python).exists():
-            raise UsageError(f"python {python} does not exist")
-        metadata = json.loads((source / META_FILE).read_text())
-        metadata["serving_python"] = python
-        (source / META_FILE).write_text(json.dumps(metadata))
-        model = self._into_registry(name, source)
-        self.store.add_model(model)
-        return self.store.model(name, model["version"]) or model
 
     def reconcile(self) -> list[str]:
         """On daemon start: adopt live jobs, settle finished or lost ones, start queued ones."""
@@ -448,4 +421,4 @@ def to_public(job: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in job.items() if k not in hidden}
 
 
-__all__ = ["ACTIVE", "TERMINAL", "JobManager", "to_public"]
+__all__ = ["JobManager", "new_job_id", "to_public"]

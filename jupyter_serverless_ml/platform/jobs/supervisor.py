@@ -1,4 +1,4 @@
-"""The job supervisor: ``python -m jupyter_serverless_ml.platform.supervisor JOBDIR``.
+"""The job supervisor: ``python -m jupyter_serverless_ml.platform.jobs.supervisor JOBDIR``.
 
 One per job attempt, started by the daemon in its own session so that it (and
 the job) outlive a daemon restart. It prepares the environment and the /opt/ml
@@ -28,9 +28,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from ..options import format_duration, format_size
-from ..runtime import contract
-from . import procs, sandbox, state
+from ...options import format_duration, format_size
+from ...runtime import contract
+from ...statuses import JobStatus
+from .. import state
+from . import procs, sandbox
 
 _stop_requested = False
 _KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED")
@@ -61,7 +63,7 @@ class Supervisor:
         state.write_json(
             self.dir / "status.json",
             {
-                "status": status,
+                "status": str(status),
                 "ts": time.time(),
                 "message": message,
                 "attempt": self.spec["attempt"],
@@ -84,7 +86,7 @@ class Supervisor:
         state.write_json(
             self.dir / "result.json",
             {
-                "status": status,
+                "status": str(status),
                 "reason": reason,
                 "exit_code": exit_code,
                 "ended_at": time.time(),
@@ -109,7 +111,7 @@ class Supervisor:
             return str(self.spec["python"])
         from . import envs
 
-        self.set_status("Preparing", "building the isolated environment")
+        self.set_status(JobStatus.PREPARING, "building the isolated environment")
         python, seconds, hit = envs.ensure(
             Path(self.spec["home"]) / "envs",
             self.spec["requirements"],
@@ -185,10 +187,10 @@ class Supervisor:
         try:
             python = self.python()
         except Exception as exc:
-            self.finish("Failed", f"could not prepare the environment: {exc}")
+            self.finish(JobStatus.FAILED, f"could not prepare the environment: {exc}")
             return
         if _stop_requested:
-            self.finish("Stopped", "stopped on request", retryable=False)
+            self.finish(JobStatus.STOPPED, "stopped on request", retryable=False)
             return
         sandboxed = bool(self.spec.get("sandbox"))
         channels = self.layout(sandboxed)
@@ -218,7 +220,7 @@ class Supervisor:
                 f"no sandbox ({self.spec.get('sandbox_reason') or 'disabled'}): "
                 "running as a plain process without isolation"
             )
-        self.set_status("Running")
+        self.set_status(JobStatus.RUNNING)
         try:
             proc = subprocess.Popen(
                 command,
@@ -230,7 +232,7 @@ class Supervisor:
                 preexec_fn=None if sandboxed else procs.die_with_parent,
             )
         except OSError as exc:
-            self.finish("Failed", f"could not start the job process: {exc}")
+            self.finish(JobStatus.FAILED, f"could not start the job process: {exc}")
             return
         self.watch(proc)
 
@@ -249,10 +251,10 @@ class Supervisor:
         while (code := proc.poll()) is None:
             now = time.monotonic()
             if outcome is None and _stop_requested:
-                outcome = ("Stopped", "stopped on request")
+                outcome = (JobStatus.STOPPED, "stopped on request")
             elif outcome is None and max_runtime and now - started > max_runtime:
                 outcome = (
-                    "Failed",
+                    JobStatus.FAILED,
                     f"exceeded --max-runtime {format_duration(max_runtime)} "
                     "(MaxRuntimeExceeded): the job was stopped; raise --max-runtime or "
                     "make the job faster",
@@ -262,7 +264,7 @@ class Supervisor:
                 peak = max(peak, rss)
                 if rss > memory:
                     outcome = (
-                        "Failed",
+                        JobStatus.FAILED,
                         f"exceeded --memory {format_size(per_instance)} per instance (resident "
                         f"memory reached {format_size(rss)} for {self.spec['instance_count']} "
                         "instance(s)): the job was killed; raise --memory or process the data "
@@ -282,7 +284,7 @@ class Supervisor:
         if outcome is not None:
             self.finish(outcome[0], outcome[1], code, peak or None, retryable=False)
         elif code == 0:
-            self.finish("Completed", "", 0, peak or None)
+            self.finish(JobStatus.COMPLETED, "", 0, peak or None)
         else:
             failure = self.ml / "output" / "failure"
             reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
@@ -292,7 +294,7 @@ class Supervisor:
                     if code < 0
                     else f"the job process exited with code {code}"
                 )
-            self.finish("Failed", reason, code, peak or None)
+            self.finish(JobStatus.FAILED, reason, code, peak or None)
 
 
 def _exit_waiter(pid: int) -> Callable[[float], None]:
@@ -325,7 +327,7 @@ def main(argv: list[str] | None = None) -> int:
 
         (job_dir / "supervisor.log").write_text(traceback.format_exc())
         supervisor.finish(
-            "Failed", f"internal error in the job supervisor: {type(exc).__name__}: {exc}"
+            JobStatus.FAILED, f"internal error in the job supervisor: {type(exc).__name__}: {exc}"
         )
     return 0
 

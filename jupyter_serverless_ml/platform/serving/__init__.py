@@ -1,1 +1,1 @@
-"""Serving on the local platform: zygotes, replicas, the router, autoscaling, batch."""
+"""Serving on the local platform: endpoints, replicas, traffic, zygotes, the router, autoscaling."""

@@ -172,7 +172,7 @@ class EndpointManager:
         spec = job["spec"]
         if spec.get("env") != "isolated":
             return str(spec["python"])
-        from .. import envs
+        from ..jobs import envs
 
         python, _, _ = await asyncio.to_thread(
             envs.ensure,

@@ -21,7 +21,7 @@ from typing import Any
 from ... import __version__
 from ...errors import BackendError
 from ...runtime import RUNTIME_DIR
-from .. import procs
+from ..jobs import procs
 
 log = logging.getLogger("jsml.serving")
 # pyarrow is optional (batch prediction of Parquet needs it); a failed import is tolerated

@@ -1,0 +1,97 @@
+"""The model registry: versions of named models, copied under ``artifacts/models/<name>/<version>``.
+
+A job that completes with a saved model registers it in the same transaction
+that marks the job Completed (see :meth:`ModelRegistry.stage` and
+:meth:`~.store.jobs.JobsStore.complete_job_with_model`); a model saved from a
+kernel variable is registered on its own (:meth:`ModelRegistry.register`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..errors import NotFound, UsageError
+from ..options import validate_name
+from ..runtime.flavors import META_FILE
+from .store import Store
+
+
+def job_model_dir(job: dict[str, Any]) -> Path:
+    """Where a job saves its model (its ``/opt/ml/model``)."""
+    return Path(job["job_dir"]) / "ml" / "model"
+
+
+def has_model(job: dict[str, Any]) -> bool:
+    """Whether the job saved a model that can be registered."""
+    return (job_model_dir(job) / META_FILE).exists()
+
+
+class ModelRegistry:
+    """Registers model versions and looks them up."""
+
+    def __init__(self, home: Path, store: Store) -> None:
+        self.store = store
+        self.models_dir = home / "artifacts" / "models"
+
+    def stage(self, name: str, source: Path) -> dict[str, Any]:
+        """Copy a saved model directory to the registry as the next version of ``name``.
+
+        Returns the model row to insert; the caller commits it (the copy alone
+        registers nothing, and a later registration overwrites an uncommitted copy).
+        """
+        version = self.store.next_model_version(name)
+        target = self.models_dir / name / str(version)
+        if target.exists():  # left by a registration that crashed before it committed
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = target.parent / f".{version}.tmp"
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(source, staging)
+        os.replace(staging, target)
+        metadata = json.loads((target / META_FILE).read_text())
+        return {
+            "name": name,
+            "version": version,
+            "uri": target.as_uri(),
+            "flavor": metadata["flavor"],
+            "metadata": metadata,
+        }
+
+    def stage_job_model(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Stage the model a completed job saved, as the next version of the job's name."""
+        return self.stage(job["name"], job_model_dir(job))
+
+    def register(self, name: str, directory: str, python: str) -> dict[str, Any]:
+        """Register a model saved outside a job (a kernel variable); served with ``python``."""
+        name = validate_name(name)
+        source = Path(directory)
+        if not (source / META_FILE).is_file():
+            raise UsageError(f"{directory} holds no saved model ({META_FILE} missing)")
+        if not Path(python).exists():
+            raise UsageError(f"python {python} does not exist")
+        metadata = json.loads((source / META_FILE).read_text())
+        metadata["serving_python"] = python
+        (source / META_FILE).write_text(json.dumps(metadata))
+        model = self.stage(name, source)
+        self.store.add_model(model)
+        return self.store.model(name, model["version"]) or model
+
+    def versions(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Model versions (of one name, or all), by name then version."""
+        return self.store.models(name)
+
+    def get(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One model version (the latest when ``version`` is None); NotFound names the known models."""
+        model = self.store.model(name, version)
+        if model is None:
+            known = sorted({m["name"] for m in self.store.models()})
+            what = f"{name}:{version}" if version else name
+            raise NotFound(f"no model {what}; registered models: {', '.join(known) or 'none'}")
+        return model
+
+
+__all__ = ["ModelRegistry", "has_model", "job_model_dir"]

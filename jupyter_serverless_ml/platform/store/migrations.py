@@ -1,0 +1,156 @@
+"""Every schema migration of the platform database, in order, and the function that applies them.
+
+The schema version is ``PRAGMA user_version``: the number of migrations applied.
+A database written by a newer version is refused (:class:`SchemaTooNew`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+# Each entry upgrades the schema by one version; never edit a released entry, append.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        spec TEXT NOT NULL,
+        bundle_hash TEXT,
+        job_dir TEXT NOT NULL,
+        supervisor_pid INTEGER,
+        supervisor_start TEXT,
+        attempt INTEGER NOT NULL DEFAULT 1,
+        failure_reason TEXT,
+        model_version INTEGER,
+        metrics_offset INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX jobs_by_name ON jobs(name, created_at);
+    CREATE INDEX jobs_by_status ON jobs(status);
+    CREATE TABLE job_events (
+        job_id TEXT NOT NULL REFERENCES jobs(id),
+        ts REAL NOT NULL,
+        status TEXT NOT NULL,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX job_events_by_job ON job_events(job_id, ts);
+    CREATE TABLE metrics (
+        job_id TEXT NOT NULL REFERENCES jobs(id),
+        name TEXT NOT NULL,
+        value REAL NOT NULL,
+        step INTEGER,
+        ts REAL NOT NULL,
+        host TEXT NOT NULL DEFAULT 'algo-1'
+    );
+    CREATE INDEX metrics_by_job ON metrics(job_id, ts);
+    CREATE TABLE models (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        job_id TEXT REFERENCES jobs(id),
+        uri TEXT NOT NULL,
+        flavor TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (name, version)
+    );
+    """,
+    """
+    CREATE TABLE endpoints (
+        name TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        config TEXT NOT NULL,
+        variants TEXT NOT NULL,
+        traffic TEXT NOT NULL,
+        traffic_history TEXT NOT NULL DEFAULT '[]',
+        requests INTEGER NOT NULL DEFAULT 0,
+        errors INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE endpoint_events (
+        endpoint TEXT NOT NULL,
+        ts REAL NOT NULL,
+        kind TEXT NOT NULL,
+        variant TEXT,
+        value REAL,
+        message TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX endpoint_events_by_endpoint ON endpoint_events(endpoint, ts);
+    CREATE TABLE batch_jobs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        spec TEXT NOT NULL,
+        rows_total INTEGER,
+        rows_done INTEGER NOT NULL DEFAULT 0,
+        rows_failed INTEGER NOT NULL DEFAULT 0,
+        shards_total INTEGER,
+        shards_done INTEGER NOT NULL DEFAULT 0,
+        failure_reason TEXT
+    );
+    """,
+    """
+    CREATE TABLE resource_usage (
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        instance_type TEXT NOT NULL,
+        started_at REAL NOT NULL,
+        ended_at REAL NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1
+    );
+    CREATE INDEX resource_usage_by_end ON resource_usage(ended_at);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        endpoint TEXT NOT NULL,
+        feature TEXT NOT NULL DEFAULT '',
+        test TEXT NOT NULL DEFAULT '',
+        value REAL,
+        threshold REAL,
+        message TEXT NOT NULL DEFAULT '',
+        created_at REAL NOT NULL,
+        acknowledged_at REAL
+    );
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer version of jupyter-serverless-ml."""
+
+
+def migrate(
+    db: sqlite3.Connection,
+    path: Path,
+    transaction: Callable[[], AbstractContextManager[sqlite3.Connection]],
+) -> None:
+    """Bring the schema of ``db`` (the database at ``path``) to :data:`SCHEMA_VERSION`.
+
+    Each migration runs in its own ``transaction()`` with the version bump, so a
+    crash between two leaves a consistent database at the earlier version.
+    """
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"{path} has schema version {version}, newer than this version's "
+            f"{SCHEMA_VERSION}; upgrade jupyter-serverless-ml"
+        )
+    for index in range(version, SCHEMA_VERSION):
+        with transaction():
+            for statement in MIGRATIONS[index].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version={index + 1}")
+
+
+__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SchemaTooNew", "migrate"]
