@@ -53,6 +53,41 @@ export interface IPlatform {
   active_jobs?: number;
 }
 
+/** One configured backend; `error` when it failed to load (then it has no features). */
+export interface IBackend {
+  name: string;
+  features: string[];
+  default: boolean;
+  error: string | null;
+}
+
+/** Status names by kind, as the server defines them (never retyped here). */
+export interface IStatuses {
+  job: string[];
+  job_terminal: string[];
+  job_active: string[];
+  endpoint: string[];
+  batch: string[];
+  batch_terminal: string[];
+  /** Every feature name a backend may have. */
+  feature: string[];
+  [kind: string]: string[];
+}
+
+/** `GET backends`: the configured backends, the union of their features, the statuses. */
+export interface IBackends {
+  backends: IBackend[];
+  features: string[];
+  statuses: IStatuses;
+}
+
+/** `GET jobs/<id>/logs`: new log text and the cursor to ask for what follows. */
+export interface ILogChunk {
+  text: string;
+  cursor: string;
+  status: string;
+}
+
 export interface ICost {
   sagemaker: number;
   vertex: number;
@@ -164,6 +199,9 @@ const enc = encodeURIComponent;
 
 /** The sidebar's view of the platform. */
 export class ServerlessService {
+  backends(): Promise<IBackends> {
+    return requestAPI('backends');
+  }
   platform(): Promise<IPlatform> {
     return requestAPI('platform');
   }
@@ -191,11 +229,14 @@ export class ServerlessService {
   job(id: string): Promise<IJob> {
     return requestAPI(`jobs/${enc(id)}`);
   }
-  logs(
-    id: string,
-    offset: number
-  ): Promise<{ text: string; offset: number; status: string }> {
-    return requestAPI(`jobs/${enc(id)}/logs?offset=${offset}`);
+  /**
+   * The next piece of a job's log. `cursor` is opaque: leave it out for the
+   * first request, then send back the cursor of the last reply.
+   */
+  logs(id: string, cursor?: string): Promise<ILogChunk> {
+    const query =
+      cursor === undefined ? '' : `?${new URLSearchParams({ cursor })}`;
+    return requestAPI(`jobs/${enc(id)}/logs${query}`);
   }
   stopJob(id: string): Promise<IJob> {
     return requestAPI(`jobs/${enc(id)}/stop`, post);

@@ -1,6 +1,9 @@
 /**
  * The Serverless ML sidebar: Jobs, Endpoints, Models, Costs and Alerts, live.
  *
+ * Which tabs it shows, the status names and the status filter's choices come
+ * from `GET backends` (what the configured backends support), never retyped here.
+ *
  * Data refreshes with a @lumino/polling Poll (backoff on errors, standby while
  * the panel or the page is hidden). Server errors are shown in the panel.
  */
@@ -12,6 +15,7 @@ import * as React from 'react';
 import {
   APIError,
   IAlert,
+  IBackends,
   ICosts,
   IEndpoint,
   IJob,
@@ -24,25 +28,44 @@ import { Bars, History } from './charts';
 
 type Tab =
   'jobs' | 'endpoints' | 'models' | 'tuning' | 'schedules' | 'costs' | 'alerts';
-const TABS: Tab[] = [
-  'jobs',
-  'endpoints',
-  'models',
-  'tuning',
-  'schedules',
-  'costs',
-  'alerts'
+
+/** Each tab, in order, with the backend feature it needs (see `GET backends`). */
+const TAB_FEATURE: [Tab, string][] = [
+  ['jobs', 'training'],
+  ['endpoints', 'serving'],
+  ['models', 'registry'],
+  ['tuning', 'tuning'],
+  ['schedules', 'schedules'],
+  ['costs', 'monitoring'],
+  ['alerts', 'monitoring']
 ];
-const STATUSES = [
-  'Pending',
-  'Preparing',
-  'Running',
-  'Stopping',
-  'Completed',
-  'Failed',
-  'Stopped'
-];
-const ACTIVE = new Set(['Pending', 'Preparing', 'Running', 'Stopping']);
+
+/** The tabs that some configured backend supports (none until `backends` answers). */
+function tabsFor(backends: IBackends | null): Tab[] {
+  const features = new Set(backends?.features || []);
+  return TAB_FEATURE.filter(([, feature]) => features.has(feature)).map(
+    ([tab]) => tab
+  );
+}
+
+/** The job statuses, as sets, from `GET backends`. */
+interface IJobStatuses {
+  all: string[];
+  active: Set<string>;
+  terminal: Set<string>;
+}
+
+function jobStatuses(backends: IBackends): IJobStatuses {
+  const { statuses } = backends;
+  return {
+    all: statuses.job,
+    active: new Set(statuses.job_active),
+    terminal: new Set(statuses.job_terminal)
+  };
+}
+
+/** Refetch `backends` at least this often (also when the platform starts or stops). */
+const BACKENDS_MAX_AGE_MS = 30 * 1000;
 
 const when = (ts?: number | null) =>
   ts ? new Date(ts * 1000).toLocaleString() : '-';
@@ -83,12 +106,18 @@ function describe(error: unknown): string {
 }
 
 interface IState {
+  backends: IBackends | null;
   platform: IPlatform | null;
   page: IJobsPage | null;
   endpoints: IEndpoint[];
   models: IModel[];
   costs: ICosts | null;
   alerts: IAlert[];
+}
+
+/** The tab to show: the chosen one while it is offered, else the first offered. */
+function pickTab(chosen: Tab, tabs: Tab[]): Tab | null {
+  return tabs.includes(chosen) ? chosen : tabs[0] || null;
 }
 
 /** The whole panel. `poll` refreshes what the visible tab shows. */
@@ -99,6 +128,7 @@ export function SidebarApp(props: {
   const { service } = props;
   const [tab, setTab] = React.useState<Tab>('jobs');
   const [state, setState] = React.useState<IState>({
+    backends: null,
     platform: null,
     page: null,
     endpoints: [],
@@ -119,12 +149,33 @@ export function SidebarApp(props: {
   );
   const current = React.useRef({ tab, filters });
   current.current = { tab, filters };
+  // what `backends` answered last, when, and whether the platform was running then
+  const known = React.useRef<{
+    backends: IBackends | null;
+    at: number;
+    running: boolean | null;
+  }>({ backends: null, at: 0, running: null });
 
   const refresh = React.useCallback(async () => {
     const platform = await service.platform();
-    const next: Partial<IState> = { platform };
+    const last = known.current;
+    let backends = last.backends;
+    if (
+      !backends ||
+      last.running !== platform.running ||
+      Date.now() - last.at > BACKENDS_MAX_AGE_MS
+    ) {
+      backends = await service.backends();
+      known.current = {
+        backends,
+        at: Date.now(),
+        running: platform.running
+      };
+    }
+    const next: Partial<IState> = { platform, backends };
     if (platform.running) {
-      const { tab: shown, filters: f } = current.current;
+      const { tab: chosen, filters: f } = current.current;
+      const shown = pickTab(chosen, tabsFor(backends));
       if (shown === 'jobs') {
         next.page = await service.jobs(f);
       } else if (shown === 'endpoints') {
@@ -159,9 +210,12 @@ export function SidebarApp(props: {
     [refresh]
   );
   React.useEffect(() => () => poll.dispose(), [poll]);
+  const { platform, backends } = state;
+  const tabs = tabsFor(backends);
+  const shown = pickTab(tab, tabs);
   React.useEffect(() => {
     void poll.refresh();
-  }, [tab, filters]);
+  }, [shown, filters]);
 
   const act = async (what: () => Promise<unknown>) => {
     try {
@@ -172,7 +226,7 @@ export function SidebarApp(props: {
     }
   };
 
-  const platform = state.platform;
+  const broken = (backends?.backends || []).filter(b => b.error);
   return (
     <div className="jsml-panel">
       <div className="jsml-header">
@@ -186,6 +240,11 @@ export function SidebarApp(props: {
         </span>
       </div>
       <ErrorBar error={error} />
+      {broken.map(b => (
+        <div key={b.name} className="jsml-backend-error" data-backend={b.name}>
+          backend {b.name} did not load: {b.error}
+        </div>
+      ))}
       {platform && !platform.running && (
         <div className="jsml-banner">
           <p>The local platform is not running.</p>
@@ -197,13 +256,18 @@ export function SidebarApp(props: {
           </button>
         </div>
       )}
+      {backends && tabs.length === 0 && (
+        <p className="jsml-empty">
+          No backend is configured that this panel can show.
+        </p>
+      )}
       <div className="jsml-tabs" role="tablist">
-        {TABS.map(t => (
+        {tabs.map(t => (
           <button
             key={t}
             role="tab"
-            aria-selected={t === tab}
-            className={`jsml-tab${t === tab ? ' jsml-tab-active' : ''}`}
+            aria-selected={t === shown}
+            className={`jsml-tab${t === shown ? ' jsml-tab-active' : ''}`}
             data-tab={t}
             onClick={() => setTab(t)}
           >
@@ -212,9 +276,13 @@ export function SidebarApp(props: {
         ))}
       </div>
       <div className="jsml-body">
-        {tab === 'jobs' && (
+        {shown === 'jobs' && backends && (
           <JobsTab
             service={service}
+            statuses={jobStatuses(backends)}
+            backendNames={backends.backends
+              .filter(b => !b.error)
+              .map(b => b.name)}
             page={state.page}
             filters={filters}
             setFilters={setFilters}
@@ -224,7 +292,7 @@ export function SidebarApp(props: {
             onError={setError}
           />
         )}
-        {tab === 'endpoints' && (
+        {shown === 'endpoints' && (
           <EndpointsTab
             service={service}
             endpoints={state.endpoints}
@@ -234,21 +302,11 @@ export function SidebarApp(props: {
             onError={setError}
           />
         )}
-        {tab === 'models' && <ModelsTab models={state.models} />}
-        {tab === 'tuning' && (
-          <p className="jsml-empty">
-            No tuning jobs. Hyperparameter tuning is not in this version yet;
-            its jobs will be listed here.
-          </p>
-        )}
-        {tab === 'schedules' && (
-          <p className="jsml-empty">
-            No schedules. Scheduled notebook runs (papermill on a schedule) are
-            not in this version yet; they will be listed here.
-          </p>
-        )}
-        {tab === 'costs' && <CostsTab costs={state.costs} />}
-        {tab === 'alerts' && (
+        {shown === 'models' && <ModelsTab models={state.models} />}
+        {shown === 'tuning' && <p className="jsml-empty">No tuning jobs.</p>}
+        {shown === 'schedules' && <p className="jsml-empty">No schedules.</p>}
+        {shown === 'costs' && <CostsTab costs={state.costs} />}
+        {shown === 'alerts' && (
           <AlertsTab alerts={state.alerts} service={service} act={act} />
         )}
       </div>
@@ -260,6 +318,8 @@ export function SidebarApp(props: {
 
 function JobsTab(props: {
   service: ServerlessService;
+  statuses: IJobStatuses;
+  backendNames: string[];
   page: IJobsPage | null;
   filters: { status: string; backend: string; limit: number; offset: number };
   setFilters: (f: {
@@ -294,7 +354,7 @@ function JobsTab(props: {
           }
         >
           <option value="">all statuses</option>
-          {STATUSES.map(s => (
+          {props.statuses.all.map(s => (
             <option key={s}>{s}</option>
           ))}
         </select>
@@ -306,9 +366,9 @@ function JobsTab(props: {
           }
         >
           <option value="">all backends</option>
-          <option>local</option>
-          <option>sagemaker</option>
-          <option>vertex</option>
+          {props.backendNames.map(b => (
+            <option key={b}>{b}</option>
+          ))}
         </select>
         <select
           aria-label="page size"
@@ -394,6 +454,7 @@ function JobsTab(props: {
         <JobDetails
           key={props.selected}
           id={props.selected}
+          statuses={props.statuses}
           service={props.service}
           act={props.act}
           onError={props.onError}
@@ -405,13 +466,19 @@ function JobsTab(props: {
 
 function JobDetails(props: {
   id: string;
+  statuses: IJobStatuses;
   service: ServerlessService;
   act: (what: () => Promise<unknown>) => Promise<void>;
   onError: (message: string) => void;
 }): JSX.Element {
   const [job, setJob] = React.useState<IJob | null>(null);
   const [log, setLog] = React.useState('');
-  const offset = React.useRef(0);
+  // the log's opaque cursor: none for the first request, then the last reply's
+  const cursor = React.useRef<string | undefined>(undefined);
+  // whether a log reply has already said the job was finished
+  const finished = React.useRef(false);
+  const statuses = React.useRef(props.statuses);
+  statuses.current = props.statuses;
   React.useEffect(() => {
     let alive = true;
     const poll = new Poll({
@@ -419,18 +486,24 @@ function JobDetails(props: {
         try {
           const [record, chunk] = await Promise.all([
             props.service.job(props.id),
-            props.service.logs(props.id, offset.current)
+            props.service.logs(props.id, cursor.current)
           ]);
           if (!alive) {
             return;
           }
-          offset.current = chunk.offset;
+          if (typeof chunk.cursor === 'string') {
+            cursor.current = chunk.cursor;
+          }
           if (chunk.text) {
             setLog(previous => previous + chunk.text);
           }
           setJob(record);
-          if (!ACTIVE.has(record.status) && !chunk.text) {
-            void poll.stop(); // finished and the log is complete
+          const wasFinished = finished.current;
+          finished.current = statuses.current.terminal.has(chunk.status);
+          if (wasFinished && !chunk.text) {
+            // asked after a reply that saw the job finished, and nothing more:
+            // the log is complete
+            void poll.stop();
           }
         } catch (reason) {
           props.onError(describe(reason));
@@ -456,7 +529,7 @@ function JobDetails(props: {
     <div className="jsml-details" data-details={job.id}>
       <div className="jsml-details-head">
         <strong>{job.id}</strong> <Status status={job.status} />
-        {ACTIVE.has(job.status) && (
+        {props.statuses.active.has(job.status) && (
           <button
             className="jp-mod-styled jp-mod-warn jsml-stop"
             onClick={() => props.act(() => props.service.stopJob(job.id))}
@@ -489,7 +562,7 @@ function JobDetails(props: {
         <dd>{job.model_version ? `${job.name}:${job.model_version}` : '-'}</dd>
       </dl>
       <div className="jsml-log-title">
-        log{ACTIVE.has(job.status) ? ' (following)' : ''}
+        log{props.statuses.active.has(job.status) ? ' (following)' : ''}
       </div>
       <pre className="jsml-log">{log || '(empty)'}</pre>
     </div>
