@@ -111,6 +111,16 @@ def browser_page(viewport: tuple[int, int] = (1400, 900)) -> Iterator[Any]:
             browser.close()
 
 
+def api_get(lab: dict[str, Any], path: str) -> Any:
+    """GET ``<lab>/serverless-ml/api/<path>`` with the lab's token; the decoded JSON."""
+    request = urllib.request.Request(
+        f"{lab['url']}/serverless-ml/api/{path}",
+        headers={"Authorization": f"token {lab['token']}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
 def open_lab(page: Any, lab: dict[str, Any]) -> None:
     page.goto(f"{lab['url']}/lab?reset&token={lab['token']}")
     page.wait_for_selector("#jp-main-dock-panel", timeout=60_000)
