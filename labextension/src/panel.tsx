@@ -172,7 +172,9 @@ export function SidebarApp(props: {
         running: platform.running
       };
     }
-    const next: Partial<IState> = { platform, backends };
+    // shown even when what the tab needs fails below
+    setState(previous => ({ ...previous, platform, backends }));
+    const next: Partial<IState> = {};
     if (platform.running) {
       const { tab: chosen, filters: f } = current.current;
       const shown = pickTab(chosen, tabsFor(backends));
