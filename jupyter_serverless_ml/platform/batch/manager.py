@@ -27,7 +27,8 @@ from ...errors import Conflict, NotFound, UsageError
 from ...options import validate_name
 from ...runtime import frames
 from .. import state
-from ..serving.endpoints import EndpointManager, _path
+from ..serving.endpoint_state import model_path
+from ..serving.endpoints import EndpointManager
 from ..serving.router import ReplicaConnection, ReplicaLost, settle
 from ..serving.zygotes import modules_for
 from ..store import Store
@@ -219,7 +220,7 @@ class BatchManager:
         loop = asyncio.get_running_loop()
         ready: asyncio.Future[dict[str, Any]] = loop.create_future()
         fork_spec = {
-            "model_dir": _path(spec["model_uri"]),
+            "model_dir": model_path(spec["model_uri"]),
             "method": spec["method"],
             "replica": label,
             "model": spec["model"],

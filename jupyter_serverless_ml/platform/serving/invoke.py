@@ -1,0 +1,81 @@
+"""The request path: one invocation routed to a ready replica of the chosen variant.
+
+A request waits (bounded by the cold start timeout and the queue limit) for a
+replica, and is retried once on another replica if the first exits while
+serving it. Latency and status are recorded for the variant and the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from ...runtime import frames
+from .endpoint_state import Endpoint
+from .router import ReplicaLost, Unavailable
+
+
+@dataclass
+class Result:
+    """One answered invocation."""
+
+    status: int
+    content_type: str
+    body: bytes
+    variant: str
+    retry_after: int | None = None
+
+
+async def invoke(
+    endpoint: Endpoint,
+    route: int,
+    content_type: bytes,
+    accept: bytes,
+    payload: bytes,
+    target_variant: str | None = None,
+) -> Result:
+    """Route one request to a replica of ``endpoint`` and return its answer."""
+    variant = endpoint.pick(target_variant)
+    config = endpoint.config
+    body = frames.invoke_body(route, content_type, accept, payload)
+    started = time.perf_counter()
+    status = 500
+    variant.begin()
+    try:
+        for attempt in (1, 2):
+            replica = await variant.acquire(config["cold_start_timeout"], config["max_queue"])
+            assert replica.conn is not None
+            replica.inflight += 1
+            try:
+                _, answer = await replica.conn.request(
+                    frames.OP_INVOKE, body, config["request_timeout"]
+                )
+            except ReplicaLost:
+                if attempt == 2:
+                    raise Unavailable(
+                        f"two replicas of {variant.name} exited while serving this request",
+                        retry_after=1,
+                    ) from None
+                continue
+            except asyncio.TimeoutError:
+                status = 504
+                raise Unavailable(
+                    f"the model did not answer within {config['request_timeout']:g}s"
+                ) from None
+            finally:
+                replica.inflight -= 1
+            status, out_type, out = frames.parse_result(answer)
+            return Result(status, out_type, out, variant.name)
+        raise AssertionError("unreachable")
+    except Unavailable:
+        status = 503 if status != 504 else 504
+        raise
+    finally:
+        variant.end()
+        ms = (time.perf_counter() - started) * 1000
+        variant.stats.record(ms, status)
+        endpoint.stats.record(ms, status)
+
+
+__all__ = ["Result", "invoke"]
