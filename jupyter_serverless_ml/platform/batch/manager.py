@@ -14,52 +14,31 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
 import secrets
-import signal
 import time
 from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ...errors import Conflict, NotFound, UsageError
 from ...options import validate_name
 from ...runtime import frames
+from ...statuses import BATCH_TERMINAL, BatchStatus
 from .. import state
-from ..serving.endpoint_state import model_path
 from ..serving.endpoints import EndpointManager
-from ..serving.router import ReplicaConnection, ReplicaLost, settle
+from ..serving.router import ReplicaLost
 from ..serving.zygotes import modules_for
 from ..store import Store
+from . import planner
+from .workers import BatchFailed, Worker, start_worker
 
 log = logging.getLogger("jsml.serving")
 MANIFEST = "_manifest.json"
 FORMATS = ("parquet", "csv", "jsonl")
-TERMINAL = {"Completed", "Failed", "Stopped"}
+#: Statuses of a batch job that a daemon drives (resumed after a restart).
+_LIVE = (BatchStatus.PENDING, BatchStatus.RUNNING)
 _IDENTITY = ("model", "method", "format", "chunk_rows", "include_input", "on_error")
 _WRITE_EVERY = 0.25
-
-
-class BatchFailed(Exception):
-    """A shard failed for good; the message says which and why."""
-
-
-@dataclass
-class Worker:
-    """A forked batch worker and the router's connection to it."""
-
-    pid: int
-    conn: ReplicaConnection
-
-    async def call(self, op: int, body: dict[str, Any]) -> dict[str, Any]:
-        _, answer = await self.conn.request(op, json.dumps(body).encode())
-        return dict(json.loads(answer))
-
-    def close(self) -> None:
-        self.conn.close()
-        with contextlib.suppress(OSError):
-            os.kill(self.pid, signal.SIGTERM)
 
 
 class BatchManager:
@@ -133,7 +112,7 @@ class BatchManager:
             raise UsageError(f"--method {spec['method']!r}: use predict or predict_proba")
         if not 1 <= spec["workers"] <= 64 or spec["chunk_rows"] < 1 or spec["retries"] < 0:
             raise UsageError("--workers must be 1-64, --chunk-rows at least 1, --retries 0 or more")
-        for other in self.store.batches(status=["Pending", "Running"]):
+        for other in self.store.batches(status=_LIVE):
             if other["spec"]["output"] == spec["output"]:
                 raise Conflict(
                     f"batch {other['id']} is writing to {output} now; wait for it or stop it"
@@ -148,7 +127,7 @@ class BatchManager:
             {
                 "id": batch_id,
                 "name": name,
-                "status": "Pending",
+                "status": BatchStatus.PENDING.value,
                 "created_at": time.time(),
                 "spec": spec,
             }
@@ -203,12 +182,12 @@ class BatchManager:
         """Stop a running batch job (finished part files stay; a rerun resumes)."""
         record = self._get(ref)
         task = self.tasks.get(record["id"])
-        if record["status"] not in TERMINAL:
+        if record["status"] not in BATCH_TERMINAL:
             if task is not None:
                 task.cancel()
             self._update(
                 record["id"],
-                status="Stopped",
+                status=BatchStatus.STOPPED,
                 ended_at=time.time(),
                 failure_reason="stopped on request",
             )
@@ -217,40 +196,14 @@ class BatchManager:
     # -- running ---------------------------------------------------------------
 
     async def _worker(self, spec: dict[str, Any], label: str) -> Worker:
-        loop = asyncio.get_running_loop()
-        ready: asyncio.Future[dict[str, Any]] = loop.create_future()
-        fork_spec = {
-            "model_dir": model_path(spec["model_uri"]),
-            "method": spec["method"],
-            "replica": label,
-            "model": spec["model"],
-        }
-        pid, sock = await self.endpoints.pool.fork(spec["python"], spec["modules"], fork_spec)
-        conn = ReplicaConnection(
-            on_ready=lambda info: settle(ready, info),
-            on_lost=lambda: settle(ready, ReplicaLost()),
-        )
-        await loop.create_unix_connection(lambda: conn, sock=sock)
-        worker = Worker(pid, conn)
-        try:
-            info = await asyncio.wait_for(ready, 120)
-        except (ReplicaLost, asyncio.TimeoutError):
-            worker.close()
-            raise BatchFailed(
-                "a batch worker exited while loading the model; see the "
-                f"zygote log under {self.endpoints.pool.dir}"
-            ) from None
-        if not info.get("ok"):
-            worker.close()
-            raise BatchFailed(str(info.get("error")))
-        return worker
+        return await start_worker(self.endpoints.pool, spec, label)
 
     async def _run(self, batch_id: str) -> None:
         record = self._get(batch_id)
         spec = record["spec"]
         workers: list[Worker] = []
         try:
-            self._update(batch_id, status="Running", started_at=time.time())
+            self._update(batch_id, status=BatchStatus.RUNNING, started_at=time.time())
             began = time.perf_counter()
             first = await self._worker(spec, f"{batch_id}-w1")
             workers.append(first)
@@ -276,12 +229,14 @@ class BatchManager:
         except asyncio.CancelledError:
             raise
         except BatchFailed as exc:
-            self._update(batch_id, status="Failed", ended_at=time.time(), failure_reason=str(exc))
+            self._update(
+                batch_id, status=BatchStatus.FAILED, ended_at=time.time(), failure_reason=str(exc)
+            )
         except Exception as exc:
             log.exception("batch %s failed", batch_id)
             self._update(
                 batch_id,
-                status="Failed",
+                status=BatchStatus.FAILED,
                 ended_at=time.time(),
                 failure_reason=f"the platform failed: {type(exc).__name__}: {exc}",
             )
@@ -297,48 +252,35 @@ class BatchManager:
         ext = spec["format"]
         manifest_path = output / MANIFEST
         previous = state.read_json(manifest_path)
-        old = {s["index"]: s for s in (previous or {}).get("shards", [])}
         if previous is not None and previous.get("inputs") != plan["files"]:
             raise BatchFailed(
                 f"the input changed since {manifest_path} was written (files, "
                 "sizes or times differ); delete the output directory to start over"
             )
-        shards = []
-        for shard in plan["shards"]:
-            entry = dict(
-                shard, part=f"part-{shard['index']:05d}.{ext}", status="pending", attempts=0
-            )
-            before = old.get(shard["index"])
-            part = output / entry["part"]
-            if (
-                before
-                and before.get("status") == "done"
-                and part.exists()
-                and part.stat().st_size == before.get("bytes")
-                and before.get("rows_out") == shard["stop"] - shard["start"]
-            ):
-                entry = before
-            shards.append(entry)
+        planned = planner.plan_shards(
+            plan["shards"], (previous or {}).get("shards", []), _part_sizes(output), ext
+        )
+        shards = planned.shards
         manifest = {key: spec[key] for key in _IDENTITY}
         manifest.update(
             input=spec["input"],
             inputs=plan["files"],
             shards=shards,
             batch_id=batch_id,
-            status="Running",
+            status=BatchStatus.RUNNING.value,
         )
-        total = sum(s["stop"] - s["start"] for s in shards)
-        done_rows = sum(s["rows_out"] for s in shards if s["status"] == "done")
+        total = planned.rows_total
+        done_rows = sum(s["rows_out"] for s in planned.done)
         spec["rows_before"] = done_rows
         self._update(
             batch_id,
             rows_total=total,
             shards_total=len(shards),
             rows_done=done_rows,
-            shards_done=sum(1 for s in shards if s["status"] == "done"),
+            shards_done=len(planned.done),
             spec=json.dumps(spec),
         )
-        pending = deque(s for s in shards if s["status"] != "done")
+        pending = deque(planned.pending)
         last_write = 0.0
         failure: list[str] = []
 
@@ -348,40 +290,24 @@ class BatchManager:
             if not force and now - last_write < _WRITE_EVERY:
                 return
             last_write = now
-            finished = [s for s in shards if s["status"] == "done"]
-            manifest.update(
-                rows_in=total,
-                rows_out=sum(s["rows_out"] for s in finished),
-                rows_failed=sum(s.get("rows_failed", 0) for s in finished),
-                shards_done=len(finished),
-                updated_at=time.time(),
-            )
+            manifest.update(planner.progress(shards, total), updated_at=time.time())
             state.write_json(manifest_path, manifest)
             self._update(
                 batch_id,
                 rows_done=manifest["rows_out"],
                 rows_failed=manifest["rows_failed"],
-                shards_done=len(finished),
+                shards_done=manifest["shards_done"],
             )
 
         save(force=True)
-        wanted = min(spec["workers"], len(pending))
         predict_seconds = plan.get("predict_seconds")
-        if (
-            wanted > 1
-            and len(plan["files"]) < wanted
-            and predict_seconds is not None
-            and predict_seconds * (1 - 1 / wanted) < plan.get("read_seconds", 0.0)
-        ):
-            wanted = 1  # another worker would spend more reading the file again than it saves
-        manifest["workers"] = {
-            "requested": spec["workers"],
-            "used": max(1, wanted),
-            "read_seconds": round(plan.get("read_seconds", 0.0), 4),
-            "predict_seconds_estimate": None
-            if predict_seconds is None
-            else round(predict_seconds, 4),
-        }
+        read_seconds = plan.get("read_seconds", 0.0)
+        wanted = planner.workers_to_use(
+            spec["workers"], len(pending), len(plan["files"]), predict_seconds, read_seconds
+        )
+        manifest["workers"] = planner.workers_record(
+            spec["workers"], wanted, read_seconds, predict_seconds
+        )
         if wanted > len(workers):
             extra = await asyncio.gather(
                 *(self._worker(spec, f"{batch_id}-w{i + 1}") for i in range(len(workers), wanted)),
@@ -420,20 +346,12 @@ class BatchManager:
                         pending.append(shard)
                         continue
                     shard["status"] = "failed"
-                    failure.append(
-                        f"shard {shard['index']} (rows {shard['start'] + 1}-"
-                        f"{shard['stop']} of {shard['file']}) failed"
-                        f"{' after ' + str(shard['attempts']) + ' attempts' if reply.get('retryable') else ''}"
-                        f": {reply.get('error')}"
-                    )
+                    failure.append(planner.shard_failure(shard, reply))
                     return
-                expected = shard["stop"] - shard["start"]
-                if reply["rows_in"] != expected or reply["rows_out"] != expected:
+                mismatch = planner.count_mismatch(shard, reply)
+                if mismatch is not None:
                     shard["status"] = "failed"
-                    failure.append(
-                        f"shard {shard['index']}: {reply['rows_out']} rows written for "
-                        f"{expected} rows read; the part file was not accepted"
-                    )
+                    failure.append(mismatch)
                     return
                 shard.update(
                     status="done",
@@ -451,7 +369,7 @@ class BatchManager:
         await asyncio.gather(*(drive(i) for i in range(len(workers))))
         if not failure and pending:
             failure.append("no worker could start")
-        manifest["status"] = "Failed" if failure else "Completed"
+        manifest["status"] = (BatchStatus.FAILED if failure else BatchStatus.COMPLETED).value
         save(force=True)
         if failure:
             raise BatchFailed(
@@ -460,15 +378,15 @@ class BatchManager:
             )
         if manifest["rows_out"] != total:
             raise BatchFailed(f"{manifest['rows_out']} rows written for {total} input rows")
-        self._update(batch_id, status="Completed", ended_at=time.time())
+        self._update(batch_id, status=BatchStatus.COMPLETED, ended_at=time.time())
 
     # -- lifecycle -------------------------------------------------------------
 
     async def restore(self) -> list[str]:
         """Resume batch jobs a previous daemon left running."""
         resumed = []
-        for record in self.store.batches(status=["Pending", "Running"]):
-            self._update(record["id"], status="Pending")
+        for record in self.store.batches(status=_LIVE):
+            self._update(record["id"], status=BatchStatus.PENDING)
             self.tasks[record["id"]] = asyncio.create_task(self._run(record["id"]))
             resumed.append(record["id"])
         return resumed
@@ -480,3 +398,8 @@ class BatchManager:
         for task in list(self.tasks.values()):
             with contextlib.suppress(BaseException):
                 await task
+
+
+def _part_sizes(output: Path) -> dict[str, int]:
+    """The sizes of the part files in ``output``, by name."""
+    return {p.name: p.stat().st_size for p in output.glob("part-*") if p.is_file()}
