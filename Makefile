@@ -27,6 +27,7 @@ demo: $(STAMP)
 lint: $(STAMP) lint-ts
 	$(VENV)/bin/ruff check jupyter_serverless_ml tests benchmarks
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports  # the layers (pyproject.toml [tool.importlinter])
 
 .PHONY: lint-ts
 lint-ts: $(STAMP)  # eslint, prettier and stylelint over labextension/ (lint:check)

@@ -136,11 +136,7 @@ def bench_cold_start(
     )
     ours, floor, fresh = [], [], []
     for _ in range(RUNS):
-        wait_for(
-            lambda: (
-                ep.refresh().record["replicas"] == 0 and ep.record["variants"][0]["starting"] == 0
-            )
-        )
+        wait_for(lambda: ep.refresh().record.replicas == 0 and ep.record.variants[0].starting == 0)
         ours.append(post_once(port, body, "/endpoints/cold/invocations", token))
         floor.append(fork_floor(model_dir, body))
         fresh.append(fresh_process(model_dir, body, work))
@@ -244,7 +240,7 @@ def bench_autoscale(serving: Any, body: bytes, port: int, token: str) -> dict[st
     started = time.time()
     load.start()
     ep = serving.endpoint("step")
-    wait_for(lambda: ep.refresh().record["replicas"] >= 2, timeout=15)
+    wait_for(lambda: ep.refresh().record.replicas >= 2, timeout=15)
     seconds = time.time() - started
     load.join()
     colds = [e for e in ep.events("cold_start") if e["ts"] >= started]
@@ -260,6 +256,8 @@ def bench_batch(serving: Any, work: Path) -> dict[str, Any]:
     import pandas as pd
     from sklearn.ensemble import RandomForestClassifier
     from sklearn.linear_model import LogisticRegression
+
+    from jupyter_serverless_ml import batch_predict
 
     rng = np.random.default_rng(0)
     columns = [f"f{i}" for i in range(10)]
@@ -287,11 +285,9 @@ def bench_batch(serving: Any, work: Path) -> dict[str, Any]:
             out.to_parquet(work / f"{name}-inprocess.parquet", index=False)
             in_process.append(time.perf_counter() - started)
             started = time.perf_counter()
-            job = serving.batch_predict(
-                registered, source, output=work / f"{name}-out-{run}", workers=2
-            )
+            job = batch_predict(registered, source, output=work / f"{name}-out-{run}", workers=2)
             ours.append(time.perf_counter() - started)
-            assert job.record["rows_done"] == BATCH_ROWS
+            assert job.record.rows_done == BATCH_ROWS
         used = job.manifest["workers"]["used"]
         best_in, best_ours = statistics.median(in_process), statistics.median(ours)
         results[name] = {

@@ -63,7 +63,7 @@ def job_run(train: Path) -> float:
         cell, name="bench", data={"train": train}, hp={"C": 0.5}, namespace={"FEATURES": FEATURES}
     )
     elapsed = time.perf_counter() - started
-    assert job.record["status"] == "Completed"
+    assert job.record.status == "Completed"
     return elapsed
 
 

@@ -1,8 +1,9 @@
 """jupyter-serverless-ml: managed ("serverless") ML from a notebook.
 
 ``%load_ext jupyter_serverless_ml`` registers the magics; the same operations are
-plain functions here (``train``, ``jobs``, ``job``, ``logs``, ``stop``, ``models``,
-``model``, ``load_model``). Inside a training job, ``channel``, ``hp`` and
+plain functions here (``train``, ``jobs``, ``deploy``, ``batch_predict``, ``models``,
+``costs``, ...), each from the package of its capability (``training``, ``registry``,
+``serving``, ``batch``, ``monitoring``). Inside a training job, ``channel``, ``hp`` and
 ``log_metric`` give the job's data, hyperparameters and metrics.
 
 Names are imported lazily so that loading the extension stays fast and no
@@ -14,29 +15,46 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 _EXPORTS = {
-    "train": "api",
-    "job": "api",
-    "jobs": "api",
-    "logs": "api",
-    "follow_logs": "api",
-    "stop": "api",
-    "bundle": "api",
-    "export_bundle": "api",
-    "models": "api",
-    "model": "api",
-    "load_model": "api",
-    "Job": "handles",
-    "JobList": "handles",
-    "ModelVersion": "handles",
-    "ModelList": "handles",
-    "Progress": "handles",
+    "train": "training",
+    "job": "training",
+    "jobs": "training",
+    "logs": "training",
+    "follow_logs": "training",
+    "stop": "training",
+    "bundle": "training",
+    "export_bundle": "training",
+    "Job": "training",
+    "JobList": "training",
+    "Progress": "training",
+    "models": "registry",
+    "model": "registry",
+    "load_model": "registry",
+    "ModelVersion": "registry",
+    "ModelList": "registry",
+    "deploy": "serving",
+    "endpoints": "serving",
+    "endpoint": "serving",
+    "traffic": "serving",
+    "rollback": "serving",
+    "undeploy": "serving",
+    "Endpoint": "serving",
+    "EndpointList": "serving",
+    "batch_predict": "batch",
+    "batch_job": "batch",
+    "batch_jobs": "batch",
+    "BatchJob": "batch",
+    "costs": "monitoring",
+    "alerts": "monitoring",
+    "acknowledge_alert": "monitoring",
     "channel": "runtime.context",
     "hp": "runtime.context",
     "log_metric": "runtime.context",
+    "use_backend": "backends",
     "set_default_backend": "config",
+    "Feature": "statuses",
     "JsmlError": "errors",
     "UsageError": "errors",
     "CaptureError": "errors",
@@ -47,18 +65,6 @@ _EXPORTS = {
     "Conflict": "errors",
     "JobFailed": "errors",
     "PredictionError": "errors",
-    "deploy": "serving",
-    "endpoints": "serving",
-    "endpoint": "serving",
-    "traffic": "serving",
-    "rollback": "serving",
-    "undeploy": "serving",
-    "batch_predict": "serving",
-    "batch_job": "serving",
-    "batch_jobs": "serving",
-    "Endpoint": "serving_handles",
-    "EndpointList": "serving_handles",
-    "BatchJob": "serving_handles",
 }
 __all__ = [
     "BackendError",
@@ -68,6 +74,7 @@ __all__ = [
     "Conflict",
     "Endpoint",
     "EndpointList",
+    "Feature",
     "Job",
     "JobFailed",
     "JobList",
@@ -79,11 +86,14 @@ __all__ = [
     "PredictionError",
     "Progress",
     "UsageError",
+    "acknowledge_alert",
+    "alerts",
     "batch_job",
     "batch_jobs",
     "batch_predict",
     "bundle",
     "channel",
+    "costs",
     "deploy",
     "endpoint",
     "endpoints",
@@ -105,22 +115,12 @@ __all__ = [
     "train",
     "undeploy",
     "unload_ipython_extension",
+    "use_backend",
 ]
 
 if TYPE_CHECKING:
-    from .api import (
-        bundle,
-        export_bundle,
-        follow_logs,
-        job,
-        jobs,
-        load_model,
-        logs,
-        model,
-        models,
-        stop,
-        train,
-    )
+    from .backends import use_backend
+    from .batch import BatchJob, batch_job, batch_jobs, batch_predict
     from .config import set_default_backend
     from .errors import (
         BackendError,
@@ -134,12 +134,12 @@ if TYPE_CHECKING:
         PredictionError,
         UsageError,
     )
-    from .handles import Job, JobList, ModelList, ModelVersion, Progress
+    from .monitoring import acknowledge_alert, alerts, costs
+    from .registry import ModelList, ModelVersion, load_model, model, models
     from .runtime.context import channel, hp, log_metric
     from .serving import (
-        batch_job,
-        batch_jobs,
-        batch_predict,
+        Endpoint,
+        EndpointList,
         deploy,
         endpoint,
         endpoints,
@@ -147,7 +147,20 @@ if TYPE_CHECKING:
         traffic,
         undeploy,
     )
-    from .serving_handles import BatchJob, Endpoint, EndpointList
+    from .statuses import Feature
+    from .training import (
+        Job,
+        JobList,
+        Progress,
+        bundle,
+        export_bundle,
+        follow_logs,
+        job,
+        jobs,
+        logs,
+        stop,
+        train,
+    )
 
 
 def __getattr__(name: str) -> Any:
@@ -161,7 +174,7 @@ def __getattr__(name: str) -> Any:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_serverless_ml``: register the magics."""
-    from .magics import register
+    from .frontends.magics import register
 
     register(ipython)
 

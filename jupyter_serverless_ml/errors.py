@@ -124,23 +124,46 @@ _BY_NAME: dict[str, type[JsmlError]] = {
     )
 }
 
+#: The one map from the error tree to HTTP, used by the platform's API and the sidebar's.
 HTTP_STATUS: dict[type[JsmlError], int] = {
+    UsageError: 400,
     NotFound: 404,
     Conflict: 409,
-    UsageError: 400,
-    CaptureError: 400,
     ConfigError: 500,
     PlatformUnavailable: 503,
     BackendError: 502,
 }
 
 
-def http_status(error: JsmlError) -> int:
-    """The HTTP status the platform answers for ``error``."""
+def http_status(error: BaseException) -> int:
+    """The HTTP status for ``error``: the nearest class of the tree in :data:`HTTP_STATUS`
+    (400 bad input, 404 unknown, 409 conflict, 500 configuration, 502 a backend failing,
+    503 the platform unreachable); 500 for anything outside the tree."""
     for cls in type(error).__mro__:
         if cls in HTTP_STATUS:
             return HTTP_STATUS[cls]
     return 500
+
+
+@contextlib.contextmanager
+def map_exceptions(
+    mapping: dict[type[BaseException] | tuple[type[BaseException], ...], type[JsmlError]],
+    context: str,
+) -> Iterator[None]:
+    """Re-raise a foreign exception as the tree's class it maps to, with ``context`` first.
+
+    Each backend wraps its SDK calls in this once (httpx's ``map_httpcore_exceptions``
+    pattern), so no foreign exception reaches a caller. An error of the tree passes as it is.
+    """
+    try:
+        yield
+    except JsmlError:
+        raise
+    except Exception as exc:
+        for foreign, ours in mapping.items():
+            if isinstance(exc, foreign):
+                raise ours(f"{context}: {exc}") from exc
+        raise
 
 
 def to_wire(error: JsmlError) -> dict[str, Any]:

@@ -77,9 +77,7 @@ class Feature(str, Enum):
 
 
 #: Job statuses after which nothing changes.
-JOB_TERMINAL: frozenset[str] = frozenset(
-    {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED}
-)
+JOB_TERMINAL: frozenset[str] = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED})
 #: Job statuses of a job that still holds (or waits for) resources.
 JOB_ACTIVE: frozenset[str] = frozenset(JobStatus) - JOB_TERMINAL
 #: Batch statuses after which nothing changes.

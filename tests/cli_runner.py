@@ -10,7 +10,7 @@ from pathlib import Path
 
 def jsml_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jupyter_serverless_ml.cli", *args],
+        [sys.executable, "-m", "jupyter_serverless_ml.frontends.cli", *args],
         env=dict(os.environ, JSML_HOME=str(home)),
         capture_output=True,
         text=True,

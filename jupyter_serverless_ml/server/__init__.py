@@ -1,6 +1,7 @@
 """The jupyter-server extension: the sidebar's REST API under ``/serverless-ml/api/``.
 
-Enabled on install by ``jupyter-config/server-config/jupyter_serverless_ml.json``.
+Enabled on install by ``jupyter-config/server-config/jupyter_serverless_ml.json``;
+configured with ``c.ServerlessML`` (see :mod:`.config`).
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from typing import Any
 
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
+    from .config import ServerlessML
     from .handlers import setup_handlers
 
-    setup_handlers(server_app.web_app)
-    server_app.log.info("jupyter_serverless_ml: serving the sidebar API at /serverless-ml/api/")
+    configured = ServerlessML(parent=server_app)
+    setup_handlers(server_app.web_app, configured.backend_set())
+    server_app.log.info(
+        "jupyter_serverless_ml: serving the sidebar API at /serverless-ml/api/ for backends %s",
+        ", ".join(configured.backends),
+    )
 
 
 load_jupyter_server_extension = _load_jupyter_server_extension

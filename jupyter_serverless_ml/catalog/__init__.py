@@ -1,0 +1,1 @@
+"""Reference data shared by every layer: instance types and their list prices."""

@@ -1,0 +1,129 @@
+"""Endpoints: deploy models, shift traffic, roll back, undeploy (the Python API).
+
+>>> ep = deploy("cancer", name="cancer-prod", min_replicas=0, max_replicas=4)
+>>> ep.predict(df[FEATURES].head())
+>>> deploy("cancer:4", endpoint="cancer-prod", traffic=10)     # a canary variant
+>>> traffic("cancer-prod", v4=100); rollback("cancer-prod"); undeploy("cancer-prod")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..backends import Serving, get_backend, require
+from ..errors import UsageError
+from ..options import parse_duration, parse_size
+from ..records import DeployRequest, EndpointRecord
+from ..registry import ModelVersion, model_ref
+from ..training import Job
+from .handles import Endpoint, EndpointList
+
+_POLICY_DURATIONS = (
+    "idle_timeout",
+    "metrics_interval",
+    "window",
+    "panic_window",
+    "upscale_delay",
+    "downscale_delay",
+    "cold_start_timeout",
+    "request_timeout",
+)
+
+
+def deploy(
+    model: Any,
+    *,
+    name: str | None = None,
+    endpoint: str | None = None,
+    traffic: float | None = None,
+    min_replicas: int | None = None,
+    max_replicas: int | None = None,
+    target_concurrency: float | None = None,
+    idle_timeout: str | float | None = None,
+    instance_type: str | None = None,
+    method: str | None = None,
+    capture: float | None = None,
+    max_payload: str | int | None = None,
+    backend: str | None = None,
+    **policy: Any,
+) -> Endpoint:
+    """Deploy a model to a new endpoint, or as a variant of ``endpoint`` with ``traffic`` percent.
+
+    ``model`` is ``"name"`` (latest version), ``"name:3"``, a :class:`Job`, a
+    :class:`ModelVersion`, or a fitted model object (registered first, under
+    ``name``). Waits until the endpoint serves. Autoscaling keywords beyond the
+    named ones: ``metrics_interval``, ``window``, ``panic_window``,
+    ``upscale_delay``, ``downscale_delay``, ``cold_start_timeout``,
+    ``request_timeout``, ``max_queue``, ``capture_max_bytes`` (durations accept
+    ``"500ms"``, ``"60s"``, ``"5m"``).
+    """
+    chosen = get_backend(backend)
+    serving = require(chosen, Serving)
+    unknown = set(policy) - {*_POLICY_DURATIONS, "max_queue", "capture_max_bytes"}
+    if unknown:
+        raise UsageError(f"deploy() got unknown option(s): {', '.join(sorted(unknown))}")
+    if endpoint and not name and not isinstance(model, str | Job | ModelVersion):
+        # a new model object for an existing endpoint: the next version of the model it serves
+        name = serving.endpoint(endpoint).variants[0].model_name
+    model_name, version = model_ref(model, name, backend)
+    request = DeployRequest(
+        model=model_name,
+        version=version,
+        name=None if endpoint else name,
+        endpoint=endpoint,
+        traffic=traffic,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        target_concurrency=target_concurrency,
+        instance_type=instance_type,
+        method=method,
+        capture_percent=capture,
+        max_payload=parse_size(max_payload),
+        idle_timeout=parse_duration(idle_timeout),
+        policy={
+            key: float(parse_duration(value) or 0.0) if key in _POLICY_DURATIONS else float(value)
+            for key, value in policy.items()
+        },
+    )
+    return Endpoint(chosen, serving.deploy(request))
+
+
+def endpoints(backend: str | None = None) -> EndpointList:
+    """Every endpoint with its status, variants, replicas, requests and latency."""
+    chosen = get_backend(backend)
+    return EndpointList(Endpoint(chosen, r) for r in require(chosen, Serving).endpoints())
+
+
+def endpoint(name: str, backend: str | None = None) -> Endpoint:
+    """One endpoint with its latency percentiles, events and cold starts."""
+    chosen = get_backend(backend)
+    return Endpoint(chosen, require(chosen, Serving).endpoint(name))
+
+
+def traffic(
+    name: str,
+    weights: Mapping[str, float] | None = None,
+    backend: str | None = None,
+    **named: float,
+) -> Endpoint:
+    """Shift traffic: ``traffic("cancer-prod", v4=100)`` or ``traffic("cancer-prod", {"v4": 100})``.
+
+    Variants not named share what is left, in their current proportions.
+    """
+    chosen = get_backend(backend)
+    split = {k: float(v) for k, v in {**(weights or {}), **named}.items()}
+    if not split:
+        raise UsageError("traffic() needs weights, e.g. traffic('cancer-prod', v4=100)")
+    return Endpoint(chosen, require(chosen, Serving).traffic(name, split))
+
+
+def rollback(name: str, backend: str | None = None) -> Endpoint:
+    """Return an endpoint to its traffic split before the last change."""
+    chosen = get_backend(backend)
+    return Endpoint(chosen, require(chosen, Serving).rollback(name))
+
+
+def undeploy(name: str, backend: str | None = None) -> EndpointRecord:
+    """Drain in-flight requests, stop the replicas and delete the endpoint."""
+    return require(get_backend(backend), Serving).undeploy(name)

@@ -1,0 +1,182 @@
+"""Training jobs: the Python API (magics, the CLI and the server extension call these).
+
+>>> job = train('''
+... df = pd.read_csv(channel("train"))
+... model = LogisticRegression(C=hp.C).fit(df[FEATURES], df.target)
+... log_metric("accuracy", model.score(df[FEATURES], df.target))
+... ''', name="cancer", data={"train": "data/train.csv"}, hp={"C": 0.5}, namespace=globals())
+>>> job.metrics, job.model()
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..backends import get_backend
+from ..catalog.instance_types import instance_type as lookup_instance_type
+from ..errors import UsageError, storage_errors
+from ..options import check_channels, parse_duration, parse_size, validate_name
+from ..packaging import Bundle, build_cell_bundle, build_entry_point_bundle
+from ..records import TrainingRequest
+from .handles import Job, JobList, Progress
+
+ENVS = ("kernel", "isolated")
+
+
+def _function_source(fn: Callable[..., Any], model_var: str) -> tuple[str, dict[str, Any]]:
+    """A one-line cell that calls ``fn`` and keeps its result as the model, and the namespace."""
+    if not inspect.isfunction(fn):
+        raise UsageError(f"train() takes cell source (str) or a function, not {type(fn).__name__}")
+    if inspect.signature(fn).parameters and any(
+        p.default is inspect.Parameter.empty for p in inspect.signature(fn).parameters.values()
+    ):
+        raise UsageError(
+            f"{fn.__name__}() must be callable without arguments; read hp and channel() inside it"
+        )
+    namespace = dict(fn.__globals__)
+    namespace[fn.__name__] = fn
+    return f"{model_var} = {fn.__name__}()\n", namespace
+
+
+def train(
+    code: str | Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    data: Mapping[str, str | Path] | None = None,
+    hp: Mapping[str, Any] | None = None,
+    backend: str | None = None,
+    instance_type: str | None = None,
+    instance_count: int = 1,
+    requirements: str | Path | None = None,
+    env: str = "kernel",
+    network: bool = False,
+    memory: str | int | None = None,
+    max_runtime: str | float | None = None,
+    retries: int = 0,
+    wait: bool = True,
+    model_var: str = "model",
+    entry_point: str | None = None,
+    source_dir: str | Path | None = None,
+    namespace: Mapping[str, Any] | None = None,
+    history: Iterable[str] = (),
+    progress: Progress | None = None,
+) -> Job:
+    """Run training code as a job on a backend and return its :class:`Job` handle.
+
+    ``code`` is cell source (run against ``namespace``; what it uses from there is
+    captured into the bundle) or a function (its return value is the model).
+    With ``entry_point`` (and ``source_dir``) an existing SageMaker/Vertex
+    script-mode script runs unchanged instead. ``data`` maps channel names to
+    files or directories; ``hp`` holds typed hyperparameters. ``wait`` blocks
+    until the job ends and raises :class:`JobFailed` if it fails.
+    """
+    if env not in ENVS:
+        raise UsageError(f"--env must be one of {', '.join(ENVS)}, not {env!r}")
+    if instance_count < 1:
+        raise UsageError(f"--instance-count must be at least 1, not {instance_count}")
+    if retries < 0:
+        raise UsageError(f"--retries must be 0 or more, not {retries}")
+    if not model_var.isidentifier():
+        raise UsageError(f"--model-var {model_var!r} is not a Python variable name")
+    shape = lookup_instance_type(instance_type)
+    channels = check_channels(data or {})
+    chosen = get_backend(backend)
+    with storage_errors("the bundle", chosen.bundle_root()):
+        if entry_point:
+            if isinstance(code, str) and code.strip():
+                raise UsageError(
+                    "give either cell code or --entry-point, not both; "
+                    "with --entry-point leave the cell empty"
+                )
+            job_name = validate_name(name or Path(entry_point).stem.replace(".", "-"))
+            bundle = build_entry_point_bundle(
+                entry_point,
+                chosen.bundle_root(),
+                source_dir=source_dir,
+                requirements_file=requirements,
+            )
+        else:
+            if callable(code):
+                source, namespace = _function_source(code, model_var)
+                job_name = validate_name(name or code.__name__.replace("_", "-"))
+            else:
+                source = code or ""
+                job_name = validate_name(name or "notebook")
+                if namespace is None:
+                    namespace = sys._getframe(1).f_globals
+            bundle = build_cell_bundle(
+                source,
+                namespace,
+                chosen.bundle_root(),
+                channels=channels,
+                model_var=model_var,
+                history=history,
+                requirements_file=requirements,
+            )
+    request = TrainingRequest(
+        name=job_name,
+        channels=channels,
+        hyperparameters=dict(hp or {}),
+        instance_type=shape.name,
+        instance_count=instance_count,
+        num_cpus=min(shape.vcpus or os.cpu_count() or 1, os.cpu_count() or 1),
+        num_gpus=shape.gpus,
+        env=env,
+        python=sys.executable,
+        network=network,
+        memory=parse_size(memory),
+        max_runtime=parse_duration(max_runtime),
+        retries=retries,
+    )
+    job = Job(chosen, chosen.submit_training(bundle, request))
+    if wait:
+        job.wait(progress=progress)
+    return job
+
+
+def job(ref: str, backend: str | None = None) -> Job:
+    """A job by id, or the newest job with that name."""
+    chosen = get_backend(backend)
+    return Job(chosen, chosen.job(ref))
+
+
+def jobs(
+    status: str | Iterable[str] | None = None,
+    name: str | None = None,
+    limit: int = 50,
+    backend: str | None = None,
+) -> JobList:
+    """Jobs, newest first (filter by status, e.g. ``"Running"``, or by name)."""
+    chosen = get_backend(backend)
+    statuses = [status] if isinstance(status, str) else list(status) if status else None
+    return JobList(Job(chosen, r) for r in chosen.jobs(status=statuses, name=name, limit=limit))
+
+
+def logs(ref: str, backend: str | None = None) -> str:
+    """A job's whole log so far."""
+    return job(ref, backend).logs()
+
+
+def follow_logs(ref: str, backend: str | None = None, progress: Progress | None = None) -> Job:
+    """Print a job's log from the start and follow it until the job ends (no raise on failure)."""
+    return job(ref, backend).wait(progress=progress or Progress(), raise_on_failure=False)
+
+
+def stop(ref: str, backend: str | None = None) -> Job:
+    """Ask a job to stop."""
+    return job(ref, backend).stop()
+
+
+def bundle(ref: str, backend: str | None = None) -> Bundle:
+    """The bundle a job ran."""
+    return job(ref, backend).bundle
+
+
+def export_bundle(ref: str, directory: str | Path, backend: str | None = None) -> Path:
+    """Write a job's bundle as a Docker build context (Dockerfile, requirements, code)."""
+    return bundle(ref, backend).export(directory)

@@ -1,0 +1,38 @@
+"""The server extension's traitlets configuration: which backends it serves, with what settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tornado.httpclient
+
+
+@pytest.fixture
+def jp_server_config(platform_home: Path) -> dict[str, Any]:
+    return {
+        "ServerApp": {"jpserver_extensions": {"jupyter_serverless_ml": True}},
+        "ServerlessML": {
+            "backends": ["local", "vertex"],
+            "backend_settings": {"local": {"home": str(platform_home)}},
+        },
+    }
+
+
+async def test_configured_backends_are_listed_with_their_errors(
+    jp_fetch: Any, platform_home: Path
+) -> None:
+    served = json.loads((await jp_fetch("serverless-ml", "api", "backends")).body)
+    by_name = {b["name"]: b for b in served["backends"]}
+    assert list(by_name) == ["local", "vertex"]
+    assert by_name["local"]["features"][0] == "training" and by_name["local"]["error"] is None
+    assert by_name["vertex"]["features"] == []
+    assert "not part of this version yet" in by_name["vertex"]["error"]
+    assert served["features"] == sorted(by_name["local"]["features"])
+    platform = json.loads((await jp_fetch("serverless-ml", "api", "platform")).body)
+    assert platform["home"] == str(platform_home)
+    with pytest.raises(tornado.httpclient.HTTPClientError) as caught:
+        await jp_fetch("serverless-ml", "api", "jobs", params={"backend": "local"})
+    assert caught.value.code == 503  # the platform is not running and the server never starts it
