@@ -11,6 +11,9 @@ UV     := python3 -m uv
 $(STAMP): pyproject.toml
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	@[ -x $(PY) ] || $(UV) venv --quiet $(VENV)
+	@# after `make lab` the installed share/ folder links to the build folder, so a reinstall
+	@# writes install.json there; the wheel then holds it twice: drop the copy first
+	@rm -f jupyter_serverless_ml/labextension/install.json
 	$(UV) pip install --quiet -p $(PY) --compile-bytecode -e '.[all,dev]'
 	@$(PY) -m compileall -q jupyter_serverless_ml
 	@touch $(STAMP)

@@ -59,7 +59,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .. import __version__
+from .._version import __version__
 from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
 from ..statuses import JOB_TERMINAL
 from .batch.manager import BatchManager
@@ -348,7 +348,7 @@ def build_app(platform_: Platform) -> Starlette:
         return _json(batches.stop(request.path_params["ref"]))
 
     async def costs(request: Request) -> Response:
-        from .. import costs as pricing
+        from ..catalog import pricing
 
         items = pricing.usage_items(
             manager.store.jobs(limit=100_000),

@@ -66,7 +66,7 @@ def test_two_processes_see_the_same_jobs(home: Path) -> None:
         [PY, "-c", submit], env=env, capture_output=True, text=True, timeout=60, check=True
     ).stdout.strip()
     listing = subprocess.run(
-        [PY, "-m", "jupyter_serverless_ml.cli", "jobs", "--json"],
+        [PY, "-m", "jupyter_serverless_ml.frontends.cli", "jobs", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -109,7 +109,7 @@ def test_unusable_homes_are_clear_errors(tmp_path: Path, monkeypatch: pytest.Mon
 def test_cli_reports_a_bad_home_in_one_line(tmp_path: Path) -> None:
     env = dict(os.environ, JSML_HOME="/proc/jsml-nope")
     done = subprocess.run(
-        [PY, "-m", "jupyter_serverless_ml.cli", "jobs"],
+        [PY, "-m", "jupyter_serverless_ml.frontends.cli", "jobs"],
         env=env,
         capture_output=True,
         text=True,

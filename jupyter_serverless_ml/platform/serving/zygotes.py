@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from ... import __version__
+from ..._version import __version__
 from ...errors import BackendError
 from ...runtime import RUNTIME_DIR
 from ..jobs import procs
