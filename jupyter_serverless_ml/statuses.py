@@ -13,7 +13,14 @@ from __future__ import annotations
 from enum import Enum
 
 
-class JobStatus(str, Enum):
+class _Name(str, Enum):
+    """A name that is its own wire string (``str(JobStatus.RUNNING) == "Running"``)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class JobStatus(_Name):
     """A training job's lifecycle (SageMaker's names)."""
 
     PENDING = "Pending"
@@ -24,11 +31,8 @@ class JobStatus(str, Enum):
     FAILED = "Failed"
     STOPPED = "Stopped"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class EndpointStatus(str, Enum):
+class EndpointStatus(_Name):
     """An endpoint's lifecycle (SageMaker's names)."""
 
     CREATING = "Creating"
@@ -38,11 +42,8 @@ class EndpointStatus(str, Enum):
     DELETED = "Deleted"
     FAILED = "Failed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class BatchStatus(str, Enum):
+class BatchStatus(_Name):
     """A batch prediction job's lifecycle."""
 
     PENDING = "Pending"
@@ -52,11 +53,8 @@ class BatchStatus(str, Enum):
     FAILED = "Failed"
     STOPPED = "Stopped"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Feature(str, Enum):
+class Feature(_Name):
     """A capability part of the backend protocol (see :mod:`jupyter_serverless_ml.backends.protocol`).
 
     A backend's features are the parts it implements; ``training`` is required.
@@ -71,9 +69,6 @@ class Feature(str, Enum):
     MONITORING = "monitoring"
     TUNING = "tuning"
     SCHEDULES = "schedules"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 #: Job statuses after which nothing changes.
