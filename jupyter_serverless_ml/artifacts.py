@@ -32,7 +32,8 @@ def to_uri(path: str | Path) -> str:
     text = str(path)
     if "://" in text:
         return text
-    return "file://" + quote(str(Path(text).resolve()))
+    local = Path(text)
+    return "file://" + quote(str(local if local.is_absolute() else local.resolve()))
 
 
 def scheme(uri: str) -> str:

@@ -13,6 +13,7 @@ installed fails with the exact install line, as papermill's I/O handlers do.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ EXTRAS = {
 _instances: dict[tuple[str, tuple[tuple[str, Any], ...]], Backend] = {}
 
 
+@functools.cache
 def _entry_points() -> dict[str, metadata.EntryPoint]:
+    """The registered backends (read once: scanning every distribution costs milliseconds;
+    :func:`reset` reads them again)."""
     found: dict[str, metadata.EntryPoint] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         found.setdefault(ep.name, ep)
@@ -164,8 +168,10 @@ def describe(names: list[str] | None = None) -> list[BackendInfo]:
 
 
 def reset() -> None:
-    """Forget backend instances (after ``$JSML_HOME`` or settings change)."""
+    """Forget backend instances and registered entry points (after ``$JSML_HOME``,
+    settings or installed packages change)."""
     _instances.clear()
+    _entry_points.cache_clear()
 
 
 __all__ = [

@@ -66,11 +66,17 @@ def start_platform(backends: BackendSet) -> dict[str, Any]:
     return platform_status(backends)
 
 
-def _cost(record: JobRecord) -> dict[str, float] | None:
-    items = usage_items([record.to_wire()], [], [])
-    if not items:
-        return None
-    return {k: round(items[0][k], 6) for k in ("sagemaker", "vertex", "local", "instance_hours")}
+def _with_costs(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each job with what it cost (and would cost on SageMaker and Vertex AI)."""
+    costs = {item["name"]: item for item in usage_items(jobs, [], [])}
+    for job in jobs:
+        item = costs.get(job["id"])
+        job["cost"] = (
+            {k: round(item[k], 6) for k in ("sagemaker", "vertex", "local", "instance_hours")}
+            if item
+            else None
+        )
+    return jobs
 
 
 def jobs_page(
@@ -83,7 +89,7 @@ def jobs_page(
     merged.sort(key=lambda r: r.created_at, reverse=True)
     page = merged[offset : offset + limit]
     return {
-        "jobs": [dict(r.to_wire(), cost=_cost(r)) for r in page],
+        "jobs": _with_costs([r.to_wire() for r in page]),
         "offset": offset,
         "limit": limit,
         "has_more": len(merged) > offset + limit,
