@@ -15,7 +15,6 @@ This module imports only :mod:`jupyter_serverless_ml.statuses`.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
@@ -48,8 +47,7 @@ class Record:
     @classmethod
     def from_wire(cls: type[R], data: Mapping[str, Any]) -> R:
         """Build the record from a backend's JSON; keys that are not fields go to ``details``."""
-        names = _field_names(cls)
-        has_details = _has_details(cls)
+        names, has_details = _shape(cls)
         kwargs: dict[str, Any] = {}
         details: dict[str, Any] = {}
         for key, value in data.items():
@@ -68,7 +66,7 @@ class Record:
         details = getattr(self, "details", None)
         if details:
             out.update(details)
-        for name in _field_names(type(self)):
+        for name in _shape(type(self))[0]:
             out[name] = _wire(getattr(self, name))
         return out
 
@@ -106,14 +104,16 @@ def _wire(value: Any) -> Any:
     return value
 
 
-@functools.cache
-def _field_names(cls: Any) -> frozenset[str]:
-    return frozenset(f.name for f in dataclasses.fields(cls) if f.name != "details")
+_FIELDS: dict[type, tuple[frozenset[str], bool]] = {}
 
 
-@functools.cache
-def _has_details(cls: Any) -> bool:
-    return any(f.name == "details" for f in dataclasses.fields(cls))
+def _shape(cls: type) -> tuple[frozenset[str], bool]:
+    """A record class's field names (without ``details``) and whether it has ``details``."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        names = [f.name for f in dataclasses.fields(cls)]
+        found = _FIELDS[cls] = (frozenset(n for n in names if n != "details"), "details" in names)
+    return found
 
 
 def _tuple_of(kind: type[R]) -> Callable[[Any], tuple[R, ...]]:
