@@ -11,12 +11,55 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
 from ...runtime.contract import ML_ROOT
 
 _BASE = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+_ALWAYS = [
+    "--cap-drop",
+    "ALL",
+    "--new-session",
+    "--die-with-parent",
+    "--unshare-pid",
+    "--unshare-ipc",
+    "--unshare-uts",
+    "--unshare-cgroup-try",
+]
+_USERNS = ["--unshare-user", "--disable-userns"]
+
+
+@lru_cache(maxsize=1)
+def _userns_works() -> bool:
+    """Whether bwrap can put a sandbox in its own user namespace here (probed once)."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    try:
+        done = subprocess.run(
+            [bwrap, *_BASE, *_ALWAYS, *_USERNS, "true"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return done.returncode == 0
+
+
+def hardening_args() -> list[str]:
+    """The bwrap flags every sandboxed process gets (jobs, replicas, batch workers).
+
+    No capabilities at all (``--cap-drop ALL``: as root, bwrap otherwise keeps
+    every one), its own session, PID, IPC, UTS and cgroup namespaces, killed
+    with its parent, and where the kernel allows it its own user namespace
+    that cannot create further ones (``--unshare-user --disable-userns``).
+    Combine with the mounts of the caller; ``--unshare-net`` is the caller's
+    choice.
+    """
+    return [*_ALWAYS, *(_USERNS if _userns_works() else [])]
 
 
 class SandboxSupport(NamedTuple):
@@ -37,7 +80,7 @@ def probe() -> SandboxSupport:
         return SandboxSupport(False, mode, "bwrap (bubblewrap) is not installed")
     try:
         done = subprocess.run(
-            [bwrap, *_BASE, "--unshare-pid", "--unshare-net", "--die-with-parent", "true"],
+            [bwrap, *_BASE, *hardening_args(), "--unshare-net", "true"],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=10,
@@ -113,7 +156,7 @@ def bwrap_command(
         if _under(resolved, hidden) and resolved not in seen and resolved.exists():
             seen.add(resolved)
             args += ["--ro-bind", str(resolved), str(resolved)]
-    args += ["--unshare-pid", "--die-with-parent", "--chdir", f"{ML_ROOT}/code"]
+    args += [*hardening_args(), "--chdir", f"{ML_ROOT}/code"]
     if not network:
         args.append("--unshare-net")
     return [*args, *command]
