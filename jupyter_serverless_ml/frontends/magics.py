@@ -27,6 +27,7 @@ from ..errors import UsageError
 from ..registry import ModelList
 from ..serving import Endpoint, EndpointList
 from ..training import Job, JobList
+from .model_args import resolve_model_arg
 from .serving_options import (
     BATCH_OPTIONS,
     DEPLOY_OPTIONS,
@@ -78,6 +79,13 @@ def _parse(magic: Callable[..., Any], line: str, name: str) -> Any:
 _AS_VAR: Spec = (
     ("--as",),
     {"dest": "as_var", "metavar": "VAR", "help": "also store the job handle in VAR"},
+)
+_FROM_VARIABLE: Spec = (
+    ("--from-variable",),
+    {
+        "action": "store_true",
+        "help": "MODEL is a kernel variable (when a registered model has the same name)",
+    },
 )
 
 
@@ -192,12 +200,18 @@ class ServerlessMagics(Magics):
         args = _parse(self.models, line, "models")
         return registry_api.models(args.name, backend=args.backend)
 
-    def _model_arg(self, ref: str) -> Any:
-        """A kernel variable of that name when it holds a model, job or version; else ``ref``."""
-        value = self._ip.user_ns.get(ref) if ref.isidentifier() else None
-        return ref if value is None or isinstance(value, str) else value
+    def _model_arg(self, args: Any, magic: str) -> Any:
+        """What MODEL names: a kernel model, job or version, or a registry reference
+        (see :mod:`.model_args`; it says which it took)."""
+        return resolve_model_arg(
+            args.model,
+            self._ip.user_ns,
+            args.backend,
+            from_variable=args.from_variable,
+            magic=magic,
+        )
 
-    @_with_options([*DEPLOY_OPTIONS, _AS_VAR])
+    @_with_options([*DEPLOY_OPTIONS, _AS_VAR, _FROM_VARIABLE])
     @line_magic
     def deploy(self, line: str) -> Endpoint:
         """Deploy a model to an endpoint with autoscaling; waits until it serves.
@@ -209,7 +223,7 @@ class ServerlessMagics(Magics):
             %deploy cancer:4 --endpoint cancer-prod --traffic 10    # a canary variant
         """
         args = _parse(self.deploy, line, "deploy")
-        model = self._model_arg(args.model)
+        model = self._model_arg(args, "deploy")
         kwargs = deploy_kwargs(args)
         if not isinstance(model, str) and not kwargs["name"] and not kwargs["endpoint"]:
             kwargs["name"] = args.model.replace("_", "-")
@@ -268,7 +282,7 @@ class ServerlessMagics(Magics):
         summary = serving_api.undeploy(args.name, backend=args.backend)
         print(f"undeployed {args.name} after {summary.stats.get('requests', 0)} requests")
 
-    @_with_options([*BATCH_OPTIONS, _AS_VAR])
+    @_with_options([*BATCH_OPTIONS, _AS_VAR, _FROM_VARIABLE])
     @line_magic
     def batch_predict(self, line: str) -> BatchJob:
         """Predict every row of a file or directory into part files, in parallel workers.
@@ -278,7 +292,7 @@ class ServerlessMagics(Magics):
             %batch_predict cancer data/all.parquet --output out/scores/ --workers 2
         """
         args = _parse(self.batch_predict, line, "batch_predict")
-        model = self._model_arg(args.model)
+        model = self._model_arg(args, "batch_predict")
         job = batch_api.batch_predict(
             model,
             args.data,

@@ -48,6 +48,14 @@ def load_model(ref: str, backend: str | None = None) -> Any:
     return model(ref, backend).load()
 
 
+def looks_like_model(obj: Any) -> bool:
+    """True for what can be registered and served: an object with ``predict`` (estimators,
+    pipelines, boosters) or a PyTorch module (its ``forward`` serves)."""
+    from ..runtime import flavors
+
+    return callable(getattr(obj, "predict", None)) or flavors.detect(obj) == "pytorch"
+
+
 def model_ref(model: Any, name: str | None, backend_name: str | None) -> tuple[str, int | None]:
     """(model name, version) for a reference, a job, a model version, or a model object
     (registered first as the next version of ``name``)."""
@@ -67,6 +75,11 @@ def model_ref(model: Any, name: str | None, backend_name: str | None) -> tuple[s
         raise UsageError("deploy needs a model: NAME, NAME:VERSION, a job, or a model object")
     from ..runtime import flavors
 
+    if not looks_like_model(model):
+        raise UsageError(
+            f"a {type(model).__name__} is not a model (it has no predict() method); deploy a "
+            "fitted model, a Job, a ModelVersion, or NAME:VERSION"
+        )
     if not name:
         raise UsageError("deploying a model object needs a name: deploy(model, name='my-model')")
     registry = require(get_backend(backend_name), Registry)
