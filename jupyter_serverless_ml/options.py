@@ -151,9 +151,63 @@ def format_duration(seconds: float | None) -> str:
 
 def validate_name(name: str) -> str:
     """Job and model names: 1-48 letters, digits, '-' or '_', starting with a letter or digit."""
-    if not isinstance(name, str) or not _JOB_NAME.match(name):
+    if not isinstance(name, str) or not _JOB_NAME.fullmatch(name):
         raise UsageError(
             f"invalid name {name!r}: use 1-48 letters, digits, '-' or '_', starting with a letter "
             "or digit (e.g. --name churn-v2)"
         )
     return name
+
+
+HYPERPARAMETERS_MAX_BYTES = 64 * 1024
+
+
+def check_hyperparameters(hp: Mapping[str, Any]) -> dict[str, Any]:
+    """Refuse hyperparameters a job cannot receive: non-finite numbers and oversized values.
+
+    Hyperparameters travel as JSON (the store, ``hyperparameters.json``) and in the
+    job's environment (``SM_HPS``, ``SM_HP_<NAME>``), where Linux caps one string at
+    128 KiB; NaN and infinity are not JSON. Returns ``hp`` as a plain dict.
+    """
+    values = dict(hp)
+    for key, value in values.items():
+        bad = _non_finite(value)
+        if bad is not None:
+            raise UsageError(
+                f"hyperparameter {key!r} holds {bad}, which JSON (how hyperparameters travel to "
+                f"the job) cannot carry; pass it as a string and convert it in the code, e.g. "
+                f"--hp '{key}=\"{bad}\"' (or hp={{{key!r}: {str(bad)!r}}}) and float(hp.{key})"
+            )
+    try:
+        size = max(
+            len(json.dumps(values).encode()),
+            len(json.dumps([f"--{k}={v}" for k, v in values.items()]).encode()),
+        )
+    except (TypeError, ValueError) as exc:
+        raise UsageError(
+            f"hyperparameters must be JSON values (numbers, strings, booleans, lists, dicts): {exc}"
+        ) from None
+    if size > HYPERPARAMETERS_MAX_BYTES:
+        largest = max(values, key=lambda k: len(json.dumps(values[k])))
+        raise UsageError(
+            f"hyperparameters take {size:,} bytes as JSON, over the limit of "
+            f"{HYPERPARAMETERS_MAX_BYTES:,} (they reach the job in its environment, where one "
+            f"variable holds at most 128 KiB; the largest is {largest!r}); write large values "
+            "to a file and pass it as a data channel instead, e.g. --data params=params.json "
+            "and read channel('params') in the code"
+        )
+    return values
+
+
+def _non_finite(value: Any) -> float | None:
+    """The first NaN or infinite float inside ``value`` (lists and dicts searched), else None."""
+    if isinstance(value, float):
+        return value if value != value or abs(value) == float("inf") else None
+    if isinstance(value, Mapping):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = _non_finite(item)
+            if found is not None:
+                return found
+    return None

@@ -46,28 +46,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
+import math
 import os
 import platform
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .._version import __version__
 from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
 from ..statuses import JOB_TERMINAL
 from .batch.manager import BatchManager
+from .http_io import bounded_int, json_response, query_float, query_int, strict_loads
 from .jobs.manager import JobManager, to_public
 from .serving.endpoints import EndpointManager
 
 Handler = Callable[[Request], Awaitable[Response]]
-N = TypeVar("N", int, float)
 log = logging.getLogger("jsml.platform")
 
 
@@ -117,30 +117,18 @@ class Platform:
             self.changed(job_id)
 
 
-def _json(data: Any, status: int = 200) -> JSONResponse:
-    return JSONResponse(data, status_code=status)
+_json = json_response
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise UsageError(f"request body is not JSON: {exc}") from exc
+    data = strict_loads(await request.body() or b"{}")
     if not isinstance(data, dict):
         raise UsageError("request body must be a JSON object")
     return data
 
 
-def _number(request: Request, key: str, default: N, kind: Callable[[str], N]) -> N:
-    raw = request.query_params.get(key)
-    try:
-        return default if raw is None else kind(raw)
-    except ValueError:
-        raise UsageError(f"query parameter {key}={raw!r} must be a number") from None
-
-
-def _int(request: Request, key: str, default: int) -> int:
-    return _number(request, key, default, int)
+def _int(request: Request, key: str, default: int, low: int = 0) -> int:
+    return query_int(request, key, default, low)
 
 
 def build_app(platform_: Platform) -> Starlette:
@@ -151,7 +139,7 @@ def build_app(platform_: Platform) -> Starlette:
     def guarded(handler: Handler) -> Handler:
         async def wrapper(request: Request) -> Response:
             header = request.headers.get("authorization", "")
-            supplied = header[7:] if header.lower().startswith("bearer ") else ""
+            supplied = header[7:].strip() if header[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(supplied.encode(), platform_.token.encode()):
                 return _json(
                     {
@@ -241,9 +229,9 @@ def build_app(platform_: Platform) -> Starlette:
     async def watch(request: Request) -> Response:
         job_id = manager.resolve(request.path_params["ref"])["id"]
         known_status = request.query_params.get("status", "")
-        log_offset = _int(request, "log_offset", 0)
-        seen_metrics = _int(request, "metrics", 0)
-        timeout = min(_number(request, "timeout", 10.0, float), 60.0)
+        log_offset = _int(request, "log_offset", 0, low=-1)
+        seen_metrics = _int(request, "metrics", 0, low=-1)
+        timeout = query_float(request, "timeout", 10.0, 0.0, 60.0)
         deadline = time.monotonic() + timeout
         while True:
             job = manager.describe(job_id)
@@ -286,12 +274,7 @@ def build_app(platform_: Platform) -> Starlette:
         raw = request.path_params.get("version")
         version = None
         if raw not in (None, "latest"):
-            try:
-                version = int(str(raw).lstrip("v"))
-            except ValueError:
-                raise UsageError(
-                    f"model version {raw!r} must be a number (e.g. {name}:3)"
-                ) from None
+            version = bounded_int(str(raw).lstrip("v"), f"model version of {name}", 1)
         return _json(registry.get(name, version))
 
     async def register_model(request: Request) -> Response:
@@ -321,7 +304,9 @@ def build_app(platform_: Platform) -> Starlette:
         try:
             parsed = {str(k): float(v) for k, v in weights.items()}
         except (TypeError, ValueError):
-            raise UsageError(f"traffic weights must be numbers: {weights}") from None
+            parsed = {"": math.nan}
+        if not all(math.isfinite(w) for w in parsed.values()):
+            raise UsageError(f"traffic weights must be finite numbers: {weights}")
         return _json(endpoints.traffic(request.path_params["name"], parsed))
 
     async def rollback(request: Request) -> Response:
@@ -340,9 +325,10 @@ def build_app(platform_: Platform) -> Starlette:
         ref = request.path_params["ref"]
         if "wait" not in request.query_params:
             return _json(batches.describe(ref))
-        timeout = min(_number(request, "wait", 10.0, float), 60.0)
+        timeout = query_float(request, "wait", 10.0, 0.0, 60.0)
         status = request.query_params.get("status", "")
-        return _json(await batches.watch(ref, status, _int(request, "rows", -1), timeout))
+        rows = _int(request, "rows", -1, low=-1)
+        return _json(await batches.watch(ref, status, rows, timeout))
 
     async def stop_batch(request: Request) -> Response:
         return _json(batches.stop(request.path_params["ref"]))
@@ -369,11 +355,7 @@ def build_app(platform_: Platform) -> Starlette:
         return _json({"id": alert_id}, 201)
 
     async def ack_alert(request: Request) -> Response:
-        raw = request.path_params["alert_id"]
-        try:
-            alert_id = int(raw)
-        except ValueError:
-            raise UsageError(f"alert id {raw!r} must be a number") from None
+        alert_id = bounded_int(request.path_params["alert_id"], "alert id", 1)
         alert = manager.store.acknowledge_alert(alert_id)
         if alert is None:
             raise NotFound(f"no alert {alert_id}")

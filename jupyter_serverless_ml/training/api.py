@@ -20,7 +20,13 @@ from typing import Any
 from ..backends import get_backend
 from ..catalog.instance_types import instance_type as lookup_instance_type
 from ..errors import UsageError, storage_errors
-from ..options import check_channels, parse_duration, parse_size, validate_name
+from ..options import (
+    check_channels,
+    check_hyperparameters,
+    parse_duration,
+    parse_size,
+    validate_name,
+)
 from ..packaging import Bundle, build_cell_bundle, build_entry_point_bundle
 from ..records import TrainingRequest
 from .handles import Job, JobList, Progress
@@ -83,6 +89,7 @@ def train(
         raise UsageError(f"--retries must be 0 or more, not {retries}")
     if not model_var.isidentifier():
         raise UsageError(f"--model-var {model_var!r} is not a Python variable name")
+    check_hyperparameters(hp or {})
     shape = lookup_instance_type(instance_type)
     channels = check_channels(data or {})
     chosen = get_backend(backend)
