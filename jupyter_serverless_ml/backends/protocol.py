@@ -111,6 +111,16 @@ class Backend(abc.ABC):
     def stop(self, ref: str) -> JobRecord:
         """Ask a job to stop; returns it (Stopping, then Stopped)."""
 
+    def cleanup(self, dry_run: bool = True) -> list[str]:
+        """Delete what this tool created on the backend (a cloud backend finds it by its
+        tags or labels) and return what it deleted, or with ``dry_run`` would delete.
+
+        A backend that leaves nothing billable behind (the local platform) has nothing to
+        clean up; ``%undeploy`` and the platform's own lifecycle remove its resources."""
+        raise UsageError(
+            f"the {self.name} backend leaves nothing to clean up (use %undeploy for endpoints)"
+        )
+
 
 class Registry(abc.ABC):
     """Registered model versions: each completed job registers the next version of its name."""

@@ -208,6 +208,17 @@ def _batches(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cleanup(args: argparse.Namespace) -> int:
+    from ..backends import get_backend
+
+    found = get_backend(args.backend).cleanup(dry_run=args.dry_run)
+    verb = "would delete" if args.dry_run else "deleted"
+    for resource in found:
+        print(f"{verb} {resource}")
+    print(f"{len(found)} resource(s) {verb} on {args.backend}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``jsml``."""
     top = argparse.ArgumentParser(prog="jsml", description="jupyter-serverless-ml command line")
@@ -282,6 +293,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_batches)
+    p = sub.add_parser("cleanup", help="delete what this tool created on a cloud backend")
+    p.add_argument("--backend", required=True, help="e.g. sagemaker or vertex")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
+    p.set_defaults(run=_cleanup)
     return top
 
 

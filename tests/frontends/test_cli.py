@@ -94,3 +94,8 @@ def test_train_runs_a_script_from_the_terminal(home: Path, tmp_path: Path) -> No
     assert done.returncode == 1 and "error: job cli-bad-" in done.stderr
     missing = jsml_cli(home, "train", "--name", "x")
     assert missing.returncode == 2 and "give --entry-point SCRIPT" in missing.stderr
+
+
+def test_cleanup_on_a_backend_with_nothing_to_clean_says_so(tmp_path: Path) -> None:
+    done = jsml_cli(tmp_path, "cleanup", "--backend", "local", "--dry-run")
+    assert done.returncode == 2 and "leaves nothing to clean up" in done.stderr
