@@ -7,7 +7,9 @@ cost accounting; the host's resources are shared. ``--memory`` sets a hard limit
 from __future__ import annotations
 
 import difflib
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import UsageError
 
@@ -22,29 +24,21 @@ class InstanceType:
     gpus: int = 0
 
 
-_CATALOG = [
-    InstanceType("ml.t3.medium", 2, 4),
-    InstanceType("ml.t3.large", 2, 8),
-    InstanceType("ml.m5.large", 2, 8),
-    InstanceType("ml.m5.xlarge", 4, 16),
-    InstanceType("ml.m5.2xlarge", 8, 32),
-    InstanceType("ml.m5.4xlarge", 16, 64),
-    InstanceType("ml.c5.xlarge", 4, 8),
-    InstanceType("ml.c5.2xlarge", 8, 16),
-    InstanceType("ml.r5.large", 2, 16),
-    InstanceType("ml.r5.xlarge", 4, 32),
-    InstanceType("ml.g4dn.xlarge", 4, 16, 1),
-    InstanceType("ml.g5.xlarge", 4, 16, 1),
-    InstanceType("ml.g5.2xlarge", 8, 32, 1),
-    InstanceType("ml.p3.2xlarge", 8, 61, 1),
-    InstanceType("n1-standard-4", 4, 15),
-    InstanceType("n1-standard-8", 8, 30),
-    InstanceType("n1-highmem-8", 8, 52),
-    InstanceType("e2-standard-4", 4, 16),
-    InstanceType("e2-standard-8", 8, 32),
-    InstanceType("a2-highgpu-1g", 12, 85, 1),
-    InstanceType("local", 0, 0),
-]
+DATA_FILE = Path(__file__).with_name("instance_types.json")
+"""Every SageMaker ``ml.*`` type (current and previous generation) and Vertex machine type,
+with vCPUs, memory and GPUs, and the pages they come from (package data)."""
+
+
+def _load() -> list[InstanceType]:
+    data = json.loads(DATA_FILE.read_text())
+    return [
+        InstanceType(str(t["name"]), int(t["vcpus"]), float(t["memory_gib"]), int(t["gpus"]))
+        for cloud in ("sagemaker", "vertex", "local")
+        for t in data[cloud]
+    ]
+
+
+_CATALOG = _load()
 INSTANCE_TYPES: dict[str, InstanceType] = {t.name: t for t in _CATALOG}
 DEFAULT_INSTANCE_TYPE = "ml.m5.large"
 
@@ -57,6 +51,11 @@ def instance_type(name: str | None) -> InstanceType:
     except KeyError:
         close = difflib.get_close_matches(name, list(INSTANCE_TYPES), n=3)
         hint = f"did you mean {', '.join(close)}? " if close else ""
+        family = name.rsplit(".", 1)[0] + "." if name.startswith("ml.") else name.split("-")[0]
+        same = [t for t in INSTANCE_TYPES if t.startswith(family)] or [
+            t for t in INSTANCE_TYPES if t.startswith("ml.m5.") or t.startswith("n1-standard")
+        ]
         raise UsageError(
-            f"unknown instance type {name!r}; {hint}known types: {', '.join(INSTANCE_TYPES)}"
+            f"unknown instance type {name!r}; {hint}types like it: {', '.join(same[:12])} "
+            f"(all {len(INSTANCE_TYPES)}: jupyter_serverless_ml/catalog/instance_types.json)"
         ) from None

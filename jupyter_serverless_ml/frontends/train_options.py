@@ -58,6 +58,18 @@ TRAIN_OPTIONS: list[Spec] = [
     ),
     (("--network",), {"action": "store_true", "help": "allow network access inside the sandbox"}),
     (("--memory",), {"help": "memory limit per instance, e.g. 2G (the job is killed above it)"}),
+    (
+        ("--max-processes",),
+        {
+            "type": int,
+            "help": "most processes and threads the job may run (default 4096; a fork bomb "
+            "is stopped)",
+        },
+    ),
+    (
+        ("--max-disk",),
+        {"help": "most the job may write to /opt/ml and /tmp, e.g. 5G (default 20G)"},
+    ),
     (("--max-runtime",), {"help": "time limit, e.g. 90s, 30m, 1h (the job is stopped after it)"}),
     (("--retries",), {"type": int, "default": 0, "help": "retry a failed or lost job N times"}),
     (("--no-wait",), {"action": "store_true", "help": "return at once instead of waiting"}),
@@ -74,6 +86,34 @@ TRAIN_OPTIONS: list[Spec] = [
         {"metavar": "DIR", "help": "directory holding --entry-point and its modules"},
     ),
     (("--quiet",), {"action": "store_true", "help": "no progress lines while waiting"}),
+    (
+        ("--framework",),
+        {
+            "metavar": "NAME==VERSION",
+            "help": "a SageMaker framework container's libraries, e.g. sklearn==1.2-1 "
+            "(implies --env isolated)",
+        },
+    ),
+    (
+        ("--metric-definition",),
+        {
+            "action": "append",
+            "default": [],
+            "dest": "metric_definitions",
+            "metavar": "NAME=REGEX",
+            "help": "log lines matching REGEX become metric NAME (first group is the value; "
+            "repeatable); 'xgboost': the built-in XGBoost patterns",
+        },
+    ),
+    (
+        ("--hp-args",),
+        {
+            "default": "toolkit",
+            "choices": ["toolkit", "json"],
+            "help": "how hyperparameters reach --entry-point: toolkit (SageMaker training "
+            "toolkit: True, k=v,..) or json (SDK v3 ModelTrainer)",
+        },
+    ),
 ]
 
 
@@ -97,8 +137,13 @@ def train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "network": args.network,
         "memory": args.memory,
         "max_runtime": args.max_runtime,
+        "max_processes": args.max_processes,
+        "max_disk": args.max_disk,
         "retries": args.retries,
         "model_var": args.model_var,
         "entry_point": args.entry_point,
         "source_dir": args.source_dir,
+        "framework": getattr(args, "framework", None),
+        "metric_definitions": getattr(args, "metric_definitions", None) or None,
+        "hp_args": getattr(args, "hp_args", "toolkit"),
     }

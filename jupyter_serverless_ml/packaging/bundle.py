@@ -141,10 +141,15 @@ def _finish(
     manifest: dict[str, Any],
     user_requirements: Path | None,
     detected: list[str],
+    framework: Iterable[str] = (),
 ) -> Bundle:
-    """Write requirements, Dockerfile and manifest; move into ``root/<hash>`` (or reuse it)."""
+    """Write requirements, Dockerfile and manifest; move into ``root/<hash>`` (or reuse it).
+
+    ``framework`` pins (a framework container's libraries) replace the detected pins of
+    the same distributions; the user's requirements file still wins over both, as a
+    ``requirements.txt`` installed into that container would."""
     user_lines = user_requirements.read_text().splitlines() if user_requirements else []
-    reqs = requirements.merge(user_lines, detected)
+    reqs = requirements.merge(user_lines, requirements.merge(framework, detected))
     (staging / "requirements.txt").write_text("".join(line + "\n" for line in reqs))
     digest = _content_hash(staging)
     final = root / digest
@@ -208,8 +213,14 @@ def build_cell_bundle(
     history: Iterable[str] = (),
     requirements_file: str | Path | None = None,
     max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES,
+    job_config: Mapping[str, Any] | None = None,
+    framework_requirements: Iterable[str] = (),
 ) -> Bundle:
-    """Build (or reuse) the bundle for a cell ``source`` run against ``namespace``."""
+    """Build (or reuse) the bundle for a cell ``source`` run against ``namespace``.
+
+    ``job_config`` adds settings the runtime reads from ``jsml.json`` (instance type,
+    metric definitions, hyperparameter argument style, framework);
+    ``framework_requirements`` override the detected pins (see :func:`_finish`)."""
     if not source.strip():
         raise UsageError(
             "the %%train cell is empty; write the training code in the cell, "
@@ -238,6 +249,7 @@ def build_cell_bundle(
             "cell_file": "jsml_cell.py",
             "captured_file": "jsml_captured.py",
             "values_file": "jsml_values.pkl" if values is not None else None,
+            **dict(job_config or {}),
         }
         (code / "jsml.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         manifest = {
@@ -246,7 +258,7 @@ def build_cell_bundle(
             "captured": [vars(r) for r in captured.records],
             "local_modules": local_copied,
         }
-        return _finish(staging, root, manifest, req_path, detected)
+        return _finish(staging, root, manifest, req_path, detected, framework_requirements)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -269,8 +281,11 @@ def build_entry_point_bundle(
     *,
     source_dir: str | Path | None = None,
     requirements_file: str | Path | None = None,
+    job_config: Mapping[str, Any] | None = None,
+    framework_requirements: Iterable[str] = (),
 ) -> Bundle:
-    """Build (or reuse) the bundle for a script-mode ``entry_point`` (in ``source_dir``)."""
+    """Build (or reuse) the bundle for a script-mode ``entry_point`` (in ``source_dir``);
+    ``job_config`` and ``framework_requirements`` as for :func:`build_cell_bundle`."""
     base = Path(source_dir).expanduser().resolve() if source_dir else Path.cwd()
     if source_dir and not base.is_dir():
         raise UsageError(f"--source-dir {source_dir}: no such directory")
@@ -308,6 +323,7 @@ def build_entry_point_bundle(
             "mode": "entry_point",
             "python": platform.python_version(),
             "entry_point": entry_point,
+            **dict(job_config or {}),
         }
         (code / "jsml.json").write_text(json.dumps(config, indent=2, sort_keys=True))
         manifest: dict[str, Any] = {
@@ -316,7 +332,7 @@ def build_entry_point_bundle(
             "source_dir": str(base) if source_dir else None,
             "captured": [],
         }
-        return _finish(staging, root, manifest, req_path, detected)
+        return _finish(staging, root, manifest, req_path, detected, framework_requirements)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

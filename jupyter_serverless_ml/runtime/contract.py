@@ -18,11 +18,14 @@ bundle runs in a real container without SageMaker's training toolkit).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from . import toolkit
 
 ML_ROOT = "/opt/ml"
 
@@ -38,37 +41,40 @@ def job_environment(
     num_gpus: int = 0,
     channel_files: Mapping[str, str] | None = None,
     job_name: str = "",
+    instance_type: str = "local",
+    entry_point: str = "",
+    hp_style: str = "toolkit",
 ) -> dict[str, str]:
-    """The environment variables of a job whose ML root is ``root``."""
+    """The environment variables of a job whose ML root is ``root``: everything the
+    SageMaker training toolkit and Vertex AI define (:mod:`.toolkit`), plus the
+    runtime's own ``JSML_*`` (metrics file, channel files, code directory, and the
+    typed hyperparameters the runner recomputes the rest from)."""
     hosts = hosts or ["algo-1"]
-    model_dir = f"{root}/model"
-    env = {
-        "SM_MODEL_DIR": model_dir,
-        "AIP_MODEL_DIR": model_dir,
-        "AIP_CHECKPOINT_DIR": f"{root}/checkpoints",
-        "AIP_TENSORBOARD_LOG_DIR": f"{root}/output/tensorboard",
-        "SM_INPUT_DIR": f"{root}/input",
-        "SM_INPUT_CONFIG_DIR": f"{root}/input/config",
-        "SM_INPUT_DATA_CONFIG": json.dumps({c: {"TrainingInputMode": "File"} for c in channels}),
-        "SM_OUTPUT_DIR": f"{root}/output",
-        "SM_OUTPUT_DATA_DIR": f"{root}/output/data",
-        "SM_CHANNELS": json.dumps(sorted(channels)),
-        "SM_HPS": json.dumps(dict(hyperparameters)),
-        "SM_USER_ARGS": json.dumps([f"--{k}={v}" for k, v in hyperparameters.items()]),
-        "SM_HOSTS": json.dumps(hosts),
-        "SM_CURRENT_HOST": current_host,
-        "SM_NUM_CPUS": str(num_cpus),
-        "SM_NUM_GPUS": str(num_gpus),
-        "SM_TRAINING_JOB_NAME": job_name,
-        "CLOUD_ML_JOB_ID": job_name,
-        "JSML_METRICS_FILE": f"{root}/output/metrics.jsonl",
-        "JSML_CHANNEL_FILES": json.dumps(dict(channel_files or {})),
-        "JSML_CODE_DIR": f"{root}/code",
-    }
-    for name in channels:
-        env[f"SM_CHANNEL_{name.upper()}"] = f"{root}/input/data/{name}"
-    for key, value in hyperparameters.items():
-        env[f"SM_HP_{key.upper()}"] = value if isinstance(value, str) else json.dumps(value)
+    channel_paths = {c: f"{root}/input/data/{c}" for c in channels}
+    env = toolkit.toolkit_environment(
+        root,
+        list(channels),
+        hyperparameters,
+        hosts=hosts,
+        current_host=current_host,
+        instance_type=instance_type,
+        num_cpus=num_cpus,
+        num_gpus=num_gpus,
+        entry_point=entry_point,
+        job_name=job_name,
+        hp_style=hp_style,
+    )
+    env.update(
+        toolkit.vertex_environment(
+            root, channel_paths, hosts=hosts, current_host=current_host, job_name=job_name
+        )
+    )
+    env.update(
+        JSML_METRICS_FILE=f"{root}/output/metrics.jsonl",
+        JSML_CHANNEL_FILES=json.dumps(dict(channel_files or {})),
+        JSML_CODE_DIR=f"{root}/code",
+        JSML_HYPERPARAMETERS=json.dumps(dict(hyperparameters)),
+    )
     return env
 
 
@@ -78,6 +84,7 @@ def write_config(
     hyperparameters: Mapping[str, Any],
     hosts: list[str],
     current_host: str,
+    instance_type: str = "local",
 ) -> None:
     """Write ``input/config/*.json`` as SageMaker does (hyperparameter values as strings)."""
     config = root / "input" / "config"
@@ -85,17 +92,22 @@ def write_config(
     as_strings = {k: v if isinstance(v, str) else json.dumps(v) for k, v in hyperparameters.items()}
     (config / "hyperparameters.json").write_text(json.dumps(as_strings, indent=2))
     (config / "inputdataconfig.json").write_text(
-        json.dumps(
-            {
-                c: {"TrainingInputMode": "File", "S3DistributionType": "FullyReplicated"}
-                for c in channels
-            },
-            indent=2,
-        )
+        json.dumps(toolkit.input_data_config(list(channels)), indent=2)
     )
-    (config / "resourceconfig.json").write_text(
-        json.dumps({"current_host": current_host, "hosts": hosts}, indent=2)
+    write_resource_config(root, hosts, current_host, instance_type)
+
+
+def write_resource_config(
+    root: Path, hosts: list[str], current_host: str, instance_type: str
+) -> None:
+    """Write ``input/config/resourceconfig.json`` (atomically: ranks may rewrite it)."""
+    path = root / "input" / "config" / "resourceconfig.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    temporary.write_text(
+        json.dumps(toolkit.resource_config(hosts, current_host, instance_type), indent=2)
     )
+    os.replace(temporary, path)
 
 
 def _loads(text: str) -> Any:
@@ -131,6 +143,8 @@ def environment_from_config(root: str = ML_ROOT) -> dict[str, str]:
         current_host=resources.get("current_host", "algo-1"),
         num_cpus=os.cpu_count() or 1,
         channel_files=files,
+        instance_type=str(resources.get("current_instance_type") or "local"),
+        job_name=os.environ.get("TRAINING_JOB_NAME", ""),
     )
 
 
@@ -141,3 +155,66 @@ def ensure_environment() -> None:
         return
     for key, value in environment_from_config(os.environ.get("JSML_ML_ROOT", ML_ROOT)).items():
         os.environ.setdefault(key, value)
+
+
+def complete_environment(config: Mapping[str, Any]) -> None:
+    """Recompute the toolkit's and Vertex's variables inside the job, as the training toolkit
+    does in a framework container: from what the platform set (this rank's host, the
+    typed hyperparameters) and the bundle's config (instance type, entry point, argument
+    style). An instance type in ``resourceconfig.json`` other than ``local`` (a cloud's)
+    wins over the bundle's."""
+    env = os.environ
+    if "SM_MODEL_DIR" not in env:
+        return
+    root = str(Path(env["SM_MODEL_DIR"]).parent)
+    resources_file = Path(root) / "input" / "config" / "resourceconfig.json"
+    try:
+        resources = dict(json.loads(resources_file.read_text()))
+    except (OSError, ValueError):
+        resources = {}
+    given = str(resources.get("current_instance_type") or "")
+    instance_type = (
+        given if given not in ("", "local") else str(config.get("instance_type") or "local")
+    )
+    hosts = list(json.loads(env.get("SM_HOSTS") or "[]")) or ["algo-1"]
+    current_host = env.get("SM_CURRENT_HOST") or hosts[0]
+    hps = json.loads(env.get("JSML_HYPERPARAMETERS") or env.get("SM_HPS") or "{}")
+    entry = str(config.get("entry_point") or config.get("cell_file") or "")
+    fresh = job_environment(
+        root,
+        list(json.loads(env.get("SM_CHANNELS") or "[]")),
+        hps,
+        hosts=hosts,
+        current_host=current_host,
+        num_cpus=int(env.get("SM_NUM_CPUS") or os.cpu_count() or 1),
+        num_gpus=int(env.get("SM_NUM_GPUS") or 0),
+        channel_files=json.loads(env.get("JSML_CHANNEL_FILES") or "{}"),
+        job_name=env.get("SM_TRAINING_JOB_NAME") or env.get("TRAINING_JOB_NAME") or "",
+        instance_type=instance_type,
+        entry_point=entry,
+        hp_style=str(config.get("hp_args") or "toolkit"),
+    )
+    master_port = env.get("MASTER_PORT")
+    if master_port and master_port.isdigit():
+        fresh.update(
+            {
+                k: v
+                for k, v in toolkit.vertex_environment(
+                    root,
+                    {c: f"{root}/input/data/{c}" for c in json.loads(fresh["SM_CHANNELS"])},
+                    hosts=hosts,
+                    current_host=current_host,
+                    job_name=fresh["CLOUD_ML_JOB_ID"],
+                    address=env.get("MASTER_ADDR") or "127.0.0.1",
+                    base_port=int(master_port) + 1,
+                ).items()
+                if k in ("CLUSTER_SPEC", "TF_CONFIG")
+            }
+        )
+    env.update(fresh)
+    if given != instance_type and env.get("RANK", "0") == "0" and resources_file.parent.is_dir():
+        # a read-only config directory is fine: the variables are what scripts read
+        with contextlib.suppress(OSError):
+            write_resource_config(
+                Path(root), hosts, str(resources.get("current_host") or hosts[0]), instance_type
+            )

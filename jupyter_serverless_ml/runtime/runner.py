@@ -19,7 +19,7 @@ import types
 from pathlib import Path
 from typing import Any
 
-from . import context, contract, flavors
+from . import context, contract, flavors, metrics, toolkit
 
 CONFIG_FILE = "jsml.json"
 _ML_ROOT = Path("/opt/ml")
@@ -81,21 +81,17 @@ def run_cell(config: dict[str, Any], code: Path) -> dict[str, Any]:
     return namespace
 
 
-def hyperparameter_args(values: dict[str, Any]) -> list[str]:
-    """Hyperparameters as script-mode arguments: ``--C 0.5 --layers [64, 32]``."""
-    args: list[str] = []
-    for key, value in values.items():
-        text = value if isinstance(value, str) else json.dumps(value)
-        if isinstance(value, bool):
-            text = str(value)
-        args += [f"--{key}", text]
-    return args
+def hyperparameter_args(values: dict[str, Any], style: str = "toolkit") -> list[str]:
+    """Hyperparameters as script-mode arguments, as the SageMaker training toolkit passes
+    them (``style="json"``: as the SDK v3 ModelTrainer driver does); see :mod:`.toolkit`."""
+    return toolkit.to_cmd_args(values, style)
 
 
 def run_entry_point(config: dict[str, Any], code: Path) -> None:
     """Run a SageMaker/Vertex script-mode entry point unchanged, as ``__main__``."""
     entry = code / str(config["entry_point"])
-    sys.argv = [str(entry), *hyperparameter_args(context.hp.to_dict())]
+    style = str(config.get("hp_args") or "toolkit")
+    sys.argv = [str(entry), *hyperparameter_args(context.hp.to_dict(), style)]
     sys.path.insert(0, str(code))
     os.chdir(code)
     try:
@@ -166,8 +162,11 @@ def main() -> int:
     """Run the bundle; returns the process exit code."""
     contract.ensure_environment()
     code = code_dir()
+    tap: metrics.LineTap | None = None
     try:
         config = json.loads((code / CONFIG_FILE).read_text())
+        contract.complete_environment(config)
+        tap = metrics.start(config.get("metric_definitions"))
         check_python(config)
         namespace: dict[str, Any] = {}
         if config.get("mode") == "entry_point":
@@ -180,8 +179,12 @@ def main() -> int:
         write_failure(reason)
         sys.stderr.write(reason)
         sys.stderr.flush()
+        if tap is not None:
+            tap.stop()
         return 1
     sys.stdout.flush()
+    if tap is not None:
+        tap.stop()
     return 0
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import get_backend
+from ..catalog.frameworks import framework as lookup_framework
 from ..catalog.instance_types import instance_type as lookup_instance_type
 from ..errors import UsageError, storage_errors
 from ..options import (
@@ -29,7 +30,10 @@ from ..options import (
 )
 from ..packaging import Bundle, build_cell_bundle, build_entry_point_bundle
 from ..records import TrainingRequest
+from ..runtime.toolkit import HP_STYLES
+from .channels import download_channels
 from .handles import Job, JobList, Progress
+from .metric_definitions import metric_definition_list
 
 ENVS = ("kernel", "isolated")
 
@@ -65,12 +69,17 @@ def train(
     max_runtime: str | float | None = None,
     retries: int = 0,
     wait: bool = True,
+    max_processes: int | None = None,
+    max_disk: str | int | None = None,
     model_var: str = "model",
     entry_point: str | None = None,
     source_dir: str | Path | None = None,
     namespace: Mapping[str, Any] | None = None,
     history: Iterable[str] = (),
     progress: Progress | None = None,
+    framework: str | None = None,
+    metric_definitions: Mapping[str, str] | Iterable[str] | None = None,
+    hp_args: str = "toolkit",
 ) -> Job:
     """Run training code as a job on a backend and return its :class:`Job` handle.
 
@@ -80,6 +89,16 @@ def train(
     script-mode script runs unchanged instead. ``data`` maps channel names to
     files or directories; ``hp`` holds typed hyperparameters. ``wait`` blocks
     until the job ends and raises :class:`JobFailed` if it fails.
+
+    ``framework`` (``"sklearn==1.2-1"``) runs the job in an isolated environment with
+    that SageMaker framework container's library versions. ``metric_definitions``
+    (``{"NAME": "REGEX"}``, or ``"NAME=REGEX"`` strings, or ``"xgboost"``) turn matching
+    log lines into metrics as SageMaker's ``MetricDefinitions`` do; XGBoost jobs
+    (``framework="xgboost==..."``) get the built-in XGBoost patterns by themselves.
+    ``hp_args`` is how hyperparameters reach an entry point's command line:
+    ``toolkit`` as the SageMaker training toolkit passes them, ``json`` as the
+    SageMaker SDK v3 ModelTrainer does. ``data`` may name ``s3://`` and ``gs://``
+    URIs: they are downloaded (and cached) before the job is submitted.
     """
     if env not in ENVS:
         raise UsageError(f"--env must be one of {', '.join(ENVS)}, not {env!r}")
@@ -87,11 +106,30 @@ def train(
         raise UsageError(f"--instance-count must be at least 1, not {instance_count}")
     if retries < 0:
         raise UsageError(f"--retries must be 0 or more, not {retries}")
+    if max_processes is not None and max_processes < 1:
+        raise UsageError(f"--max-processes must be 1 or more, not {max_processes}")
+    disk_limit = parse_size(max_disk)
+    if disk_limit is not None and disk_limit < 1024**2:
+        raise UsageError(f"--max-disk must be at least 1M, not {max_disk!r}; e.g. --max-disk 5G")
     if not model_var.isidentifier():
         raise UsageError(f"--model-var {model_var!r} is not a Python variable name")
     check_hyperparameters(hp or {})
     shape = lookup_instance_type(instance_type)
-    channels = check_channels(data or {})
+    container = lookup_framework(framework) if framework else None
+    if container is not None:
+        env = "isolated"
+    if hp_args not in HP_STYLES:
+        raise UsageError(f"--hp-args must be one of {', '.join(HP_STYLES)}, not {hp_args!r}")
+    definitions = metric_definition_list(metric_definitions, container)
+    job_config: dict[str, Any] = {"instance_type": shape.name}
+    if definitions:
+        job_config["metric_definitions"] = definitions
+    if hp_args != "toolkit":
+        job_config["hp_args"] = hp_args
+    if container is not None:
+        job_config["framework"] = container.to_config()
+    framework_pins = container.pins() if container is not None else []
+    channels = check_channels(download_channels(data or {}))
     chosen = get_backend(backend)
     with storage_errors("the bundle", chosen.bundle_root()):
         if entry_point:
@@ -106,6 +144,8 @@ def train(
                 chosen.bundle_root(),
                 source_dir=source_dir,
                 requirements_file=requirements,
+                job_config=job_config,
+                framework_requirements=framework_pins,
             )
         else:
             if callable(code):
@@ -124,6 +164,8 @@ def train(
                 model_var=model_var,
                 history=history,
                 requirements_file=requirements,
+                job_config=job_config,
+                framework_requirements=framework_pins,
             )
     request = TrainingRequest(
         name=job_name,
@@ -139,6 +181,8 @@ def train(
         memory=parse_size(memory),
         max_runtime=parse_duration(max_runtime),
         retries=retries,
+        max_processes=max_processes,
+        max_disk=disk_limit,
     )
     job = Job(chosen, chosen.submit_training(bundle, request))
     if wait:

@@ -123,12 +123,12 @@ def test_entry_point_gets_sagemaker_arguments_and_environment(
         "import argparse, os, json, joblib\n"
         "from sklearn.dummy import DummyClassifier\n"
         "p = argparse.ArgumentParser()\n"
-        "p.add_argument('--C', type=float)\np.add_argument('--epochs', type=int)\n"
+        "p.add_argument('-C', type=float)\np.add_argument('--epochs', type=int)\n"
         "p.add_argument('--model-dir', default=os.environ['SM_MODEL_DIR'])\n"
         "p.add_argument('--train', default=os.environ['SM_CHANNEL_TRAIN'])\n"
         "a = p.parse_args()\n"
         "assert os.listdir(a.train) == ['train.csv'], os.listdir(a.train)\n"
-        "assert os.environ['AIP_MODEL_DIR'] == a.model_dir\n"
+        "assert os.environ['AIP_MODEL_DIR'] == a.model_dir + '/'\n"
         "joblib.dump(DummyClassifier(), os.path.join(a.model_dir, 'model.joblib'))\n"
         "print('args', a.C, a.epochs)\n"
     )
@@ -144,15 +144,22 @@ def test_entry_point_gets_sagemaker_arguments_and_environment(
 
 
 def test_hyperparameter_args_match_sagemaker() -> None:
+    # the training toolkit's mapping: sorted, "-C" for one letter, str() of the value
     assert hyperparameter_args({"C": 0.5, "name": "x", "flag": True, "layers": [1, 2]}) == [
-        "--C",
+        "-C",
         "0.5",
-        "--name",
-        "x",
         "--flag",
         "True",
         "--layers",
         "[1, 2]",
+        "--name",
+        "x",
+    ]
+    assert hyperparameter_args({"flag": True, "d": {"a": 1}}, "json") == [
+        "--flag",
+        "true",
+        "--d",
+        '{"a": 1}',
     ]
 
 
