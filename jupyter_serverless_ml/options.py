@@ -81,7 +81,10 @@ def parse_channels(items: Iterable[str]) -> dict[str, str]:
 
 
 def check_channels(channels: Mapping[str, str | Path], base: Path | None = None) -> dict[str, str]:
-    """Resolve channel paths to absolute ones; a missing path or bad name is a UsageError."""
+    """Resolve channel paths to absolute ones; a missing path, a bad name or a path inside
+    ``$JSML_HOME`` is a UsageError."""
+    import os
+
     base = base or Path.cwd()
     resolved: dict[str, str] = {}
     for name, raw in channels.items():
@@ -96,6 +99,15 @@ def check_channels(channels: Mapping[str, str | Path], base: Path | None = None)
             raise UsageError(
                 f"data channel {name!r}: {raw} does not exist (looked in {path.parent}); "
                 "give an existing file or directory, e.g. --data train=data/train.csv"
+            )
+        home = Path(
+            os.environ.get("JSML_HOME") or Path.home() / ".jupyter_serverless_ml"
+        ).expanduser()
+        home = home.resolve()
+        if path.resolve() == home or home in path.resolve().parents:
+            raise UsageError(
+                f"data channel {name!r}: {raw} is inside the platform's home {home} (its token, "
+                "store and other jobs' files); copy the data elsewhere and pass that path"
             )
         resolved[name] = str(path.resolve())
     return resolved

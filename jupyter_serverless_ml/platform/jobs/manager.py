@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import signal
 import subprocess
 import sys
@@ -28,10 +27,11 @@ from ...statuses import JOB_ACTIVE, JOB_TERMINAL, JobStatus
 from .. import state
 from ..registry import ModelRegistry, has_model
 from ..store import Store
-from . import procs
+from . import cgroups, jobfiles, procs
 from .sandbox import SandboxSupport
 
 _REQUIRED = ("name", "bundle", "python")
+_METRICS_CHUNK = 4 << 20
 
 
 def new_job_id(name: str) -> str:
@@ -63,6 +63,7 @@ class JobManager:
         )
         self._seen: dict[str, tuple[Any, ...]] = {}
         self._queued: set[str] = set()
+        self._warned: set[str] = set()
 
     # -- submission ------------------------------------------------------------
 
@@ -78,6 +79,16 @@ class JobManager:
         for channel, path in (request.get("channels") or {}).items():
             if not Path(path).exists():
                 raise UsageError(f"data channel {channel!r}: {path} does not exist")
+            home = self.home.resolve()
+            if Path(path).resolve() == home or home in Path(path).resolve().parents:
+                raise UsageError(
+                    f"data channel {channel!r}: {path} is inside the platform's home {home} "
+                    "(its token and store); copy the data elsewhere and pass that path"
+                )
+        limits = {k: request.get(k) for k in ("max_processes", "max_disk")}
+        for key, value in limits.items():
+            if value is not None and (not isinstance(value, int) or value < 1):
+                raise UsageError(f"{key} must be a positive integer, not {value!r}")
         if self.sandbox.mode == "require" and not self.sandbox.available:
             raise UsageError(
                 f"JSML_SANDBOX=require but no sandbox works here ({self.sandbox.reason}); "
@@ -100,6 +111,7 @@ class JobManager:
             "network": bool(request.get("network")),
             "memory": request.get("memory"),
             "max_runtime": request.get("max_runtime"),
+            **limits,
             "retries": int(request.get("retries") or 0),
             "requirements": manifest.get("requirements", []),
             "mode": manifest.get("mode"),
@@ -266,7 +278,7 @@ class JobManager:
             return False
         job_dir = Path(job["job_dir"])
         self._ingest_metrics(job)
-        status_file = state.read_json(job_dir / "status.json") or {}
+        status_file = jobfiles.read_json(job_dir, "status.json") or {}
         phase = status_file.get("status")
         if (
             phase
@@ -278,9 +290,9 @@ class JobManager:
             if phase == JobStatus.RUNNING and not job["started_at"]:
                 fields["started_at"] = status_file.get("ts")
             self.store.update_job(job_id, event=status_file.get("message", ""), **fields)
-        result = state.read_json(job_dir / "result.json")
+        result = jobfiles.read_json(job_dir, "result.json")
         if result is None and not self._supervisor_alive(job):
-            result = state.read_json(job_dir / "result.json")  # written just before it exited
+            result = jobfiles.read_json(job_dir, "result.json")  # written just before it exited
             if result is None:
                 result = {
                     "status": JobStatus.FAILED.value,
@@ -309,14 +321,25 @@ class JobManager:
         return procs.is_alive(pid, job["supervisor_start"])
 
     def _ingest_metrics(self, job: dict[str, Any]) -> None:
-        path = Path(job["job_dir"]) / "ml" / "output" / "metrics.jsonl"
         try:
-            with open(path, "rb") as fh:
-                fh.seek(job["metrics_offset"])
-                data = fh.read()
-        except FileNotFoundError:
+            data = jobfiles.read_bytes(
+                Path(job["job_dir"]),
+                "ml/output/metrics.jsonl",
+                _METRICS_CHUNK,
+                job["metrics_offset"],
+            )
+        except (OSError, jobfiles.UnsafeJobFile) as exc:
+            if job["id"] not in self._warned:
+                self._warned.add(job["id"])
+                self.store.update_job(
+                    job["id"], event=f"metrics not read: {exc}", status=job["status"]
+                )
+            return
+        if data is None:
             return
         complete = data[: data.rfind(b"\n") + 1]
+        if not complete and len(data) >= _METRICS_CHUNK:  # one line of megabytes: skip it
+            complete = data
         if not complete:
             return
         records = []
@@ -356,7 +379,11 @@ class JobManager:
             status, reason = JobStatus.STOPPED.value, "stopped on request"
         model = None
         if status == JobStatus.COMPLETED and has_model(job):
-            model = self.registry.stage_job_model(job)
+            try:
+                model = self.registry.stage_job_model(job)
+            except (OSError, jobfiles.UnsafeJobFile) as exc:
+                status = JobStatus.FAILED.value
+                reason = f"the job's model could not be registered: {exc}"
         self.store.complete_job_with_model(
             job["id"],
             model,
@@ -375,7 +402,7 @@ class JobManager:
         failure = job_dir / "ml" / "output" / "failure"
         if failure.exists():
             os.replace(failure, job_dir / f"failure.attempt-{attempt}")
-        shutil.rmtree(job_dir / "ml" / "model", ignore_errors=True)
+        jobfiles.remove_tree(job_dir / "ml" / "model")
         with open(job_dir / "job.log", "ab") as log:
             log.write(
                 f"[jsml] attempt {attempt} failed; retrying "
@@ -396,6 +423,7 @@ class JobManager:
         for job_id in touched:
             self.check(job_id)
         self.dispatch()
+        cgroups.remove_stale(self.home, set(self.active_ids()))
         return touched
 
 

@@ -94,6 +94,21 @@ def rss_bytes(pids: Iterable[int]) -> int:
     return total
 
 
+def pss_bytes(pids: Iterable[int]) -> int:
+    """Total proportional set size of ``pids``: shared pages counted once, not per process."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as fh:
+                for line in fh:
+                    if line.startswith(b"Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except (OSError, IndexError, ValueError):
+            total += rss_bytes([pid])
+    return total
+
+
 def signal_all(pids: Iterable[int], sig: int) -> None:
     """Send ``sig`` to each PID, ignoring ones that are gone."""
     for pid in pids:

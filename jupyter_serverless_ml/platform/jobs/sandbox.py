@@ -31,15 +31,20 @@ _ALWAYS = [
 _USERNS = ["--unshare-user", "--disable-userns"]
 
 
-@lru_cache(maxsize=1)
 def _userns_works() -> bool:
     """Whether bwrap can put a sandbox in its own user namespace here (probed once)."""
+    return _bwrap_accepts((*_ALWAYS, *_USERNS))
+
+
+@lru_cache(maxsize=8)
+def _bwrap_accepts(flags: tuple[str, ...]) -> bool:
+    """Whether ``bwrap`` starts ``true`` with these flags added to the base mounts."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return False
     try:
         done = subprocess.run(
-            [bwrap, *_BASE, *_ALWAYS, *_USERNS, "true"],
+            [bwrap, *_BASE, *flags, "true"],
             stdin=subprocess.DEVNULL,
             capture_output=True,
             timeout=10,
@@ -68,6 +73,17 @@ class SandboxSupport(NamedTuple):
     available: bool
     mode: str
     reason: str
+
+
+def base_mounts(tmp_size: int | None = None, shm_size: int | None = None) -> list[str]:
+    """The read-only root, /dev, /proc and a private /tmp (and /dev/shm), sizes in bytes."""
+    if not _bwrap_accepts(("--size", "1048576", "--tmpfs", "/tmp")):
+        return list(_BASE)  # bubblewrap before 0.5 has no --size: the limits are polled
+    args = ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args += [*(["--size", str(tmp_size)] if tmp_size else []), "--tmpfs", "/tmp"]
+    if shm_size:
+        args += ["--size", str(shm_size), "--tmpfs", "/dev/shm"]
+    return args
 
 
 def probe() -> SandboxSupport:
@@ -102,13 +118,72 @@ CREDENTIALS = (
     ".netrc",
     ".git-credentials",
     ".pypirc",
+    ".npmrc",
+    ".yarnrc",
+    ".pgpass",
+    ".my.cnf",
+    ".config/gh",
+    ".config/hub",
+    ".config/pip",
+    ".pip",
+    ".condarc",
+    ".gnupg",
+    ".password-store",
+    ".huggingface",
+    ".cache/huggingface",
+    ".kaggle",
+    ".databrickscfg",
+    ".databricks",
+    ".snowflake",
+    ".dbt",
+    ".terraform.d",
+    ".vault-token",
+    ".config/rclone",
+    ".s3cfg",
+    ".boto",
+    ".oci",
+    ".wandb",
+    ".netrc-wandb",
+    ".mlflow",
+    ".gitconfig",
+    ".bash_history",
+    ".zsh_history",
+    ".python_history",
+    ".psql_history",
+    ".mysql_history",
+    ".local/share/jupyter/runtime",
+    ".ipython",
+    ".jupyter",
 )
 
 
+def _jupyter_paths() -> list[Path]:
+    """The Jupyter runtime directory (server tokens) and the IPython directory (history)."""
+    found = []
+    try:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        found.append(Path(jupyter_runtime_dir()))
+    except Exception:  # jupyter_core missing or broken: the default is masked anyway
+        pass
+    for name in ("JUPYTER_RUNTIME_DIR", "IPYTHONDIR", "JUPYTER_CONFIG_DIR"):
+        if os.environ.get(name):
+            found.append(Path(os.environ[name]).expanduser())
+    return found
+
+
 def masked_paths(home: Path, user_home: Path | None = None) -> list[Path]:
-    """What a job must not read: the platform home (its token) and common credential stores."""
+    """What a sandboxed process must not read: the platform home (its token) wherever it
+    lives, the Jupyter runtime directory (server tokens), IPython's profile and history,
+    and the credential stores people keep in their home directory."""
     user_home = user_home or Path.home()
-    return [home, *(user_home / name for name in CREDENTIALS)]
+    paths = [home, home.resolve(), *_jupyter_paths()]
+    paths += [user_home / name for name in CREDENTIALS]
+    unique: list[Path] = []
+    for path in paths:
+        if path not in unique:
+            unique.append(path)
+    return unique
 
 
 def _under(path: Path, roots: list[Path]) -> bool:
@@ -124,6 +199,8 @@ def bwrap_command(
     extra_ro: list[Path],
     network: bool,
     masked: Sequence[Path] = (),
+    tmp_size: int | None = None,
+    shm_size: int | None = None,
 ) -> list[str]:
     """Wrap ``command`` in bwrap: ``ml_dir`` at /opt/ml, the rest read-only, private /tmp.
 
@@ -131,9 +208,10 @@ def bwrap_command(
     directory). ``masked`` paths are hidden (an empty directory, or /dev/null for
     a file). ``extra_ro`` are host paths the job needs that a private /tmp or a
     mask would hide (an interpreter or an isolated environment); they are bound
-    back read-only.
+    back read-only. ``tmp_size`` and ``shm_size`` cap the private ``/tmp`` and
+    ``/dev/shm`` (bytes; their pages are memory).
     """
-    args = ["bwrap", *_BASE]
+    args = ["bwrap", *base_mounts(tmp_size, shm_size)]
     hidden = [Path("/tmp")]
     for path in masked:
         if path.is_dir():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,7 +33,8 @@ from ...options import format_duration, format_size
 from ...runtime import contract
 from ...statuses import JobStatus
 from .. import state
-from . import procs, sandbox
+from . import jobfiles, procs, sandbox
+from .limits import DEFAULT_MAX_DISK, DEFAULT_MAX_PROCESSES, JobLimits
 
 _stop_requested = False
 _KEEP_ENV = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED")
@@ -127,16 +129,22 @@ class Supervisor:
     def layout(self, sandboxed: bool) -> dict[str, tuple[Path, str | None]]:
         """Create the /opt/ml tree; returns the channels as (host path, file name)."""
         code = Path(self.spec["bundle"]) / "code"
-        for sub in ("model", "output/data", "input/data", "checkpoints"):
-            (self.ml / sub).mkdir(parents=True, exist_ok=True)
+        # an earlier attempt may have left links where the platform writes: start clean
+        jobfiles.remove_tree(self.ml / "input")
+        for sub in ("model", "output", "output/data", "input/data", "checkpoints"):
+            path = self.ml / sub
+            if path.is_symlink() or (path.exists() and not path.is_dir()):
+                path.unlink()
+            path.mkdir(parents=True, exist_ok=True)
         channels: dict[str, tuple[Path, str | None]] = {}
         for name, raw in self.spec["channels"].items():
             path = Path(raw)
             channels[name] = (path, path.name if path.is_file() else None)
         if not sandboxed:
-            link = self.ml / "code"
-            if not link.exists():
-                link.symlink_to(code, target_is_directory=True)
+            own = self.ml / "code"  # a copy: a job writing into its cwd must not change the bundle
+            if own.is_symlink() or not own.is_dir():
+                jobfiles.remove_tree(own)
+                shutil.copytree(code, own, symlinks=True)
             for name, (path, file_name) in channels.items():
                 target = self.ml / "input" / "data" / name
                 if file_name:
@@ -201,6 +209,7 @@ class Supervisor:
             if count > 1
             else [python, "-m", "jsml_runtime.runner"]
         )
+        limits = self.limits()
         if sandboxed:
             command = sandbox.bwrap_command(
                 command,
@@ -210,6 +219,8 @@ class Supervisor:
                 extra_ro=sandbox.interpreter_paths(python),
                 network=bool(self.spec.get("network")),
                 masked=sandbox.masked_paths(Path(self.spec["home"])),
+                tmp_size=limits.max_disk,
+                shm_size=limits.memory or limits.max_disk,
             )
             self.say(
                 "sandbox: bubblewrap (read-only root, private /tmp, own PID namespace, "
@@ -220,6 +231,7 @@ class Supervisor:
                 f"no sandbox ({self.spec.get('sandbox_reason') or 'disabled'}): "
                 "running as a plain process without isolation"
             )
+        self.say(limits.describe())
         self.set_status(JobStatus.RUNNING)
         try:
             proc = subprocess.Popen(
@@ -229,24 +241,40 @@ class Supervisor:
                 stderr=subprocess.STDOUT,
                 env=self.environment(root, channels),
                 cwd=str(self.ml / "code") if not sandboxed else None,
-                preexec_fn=None if sandboxed else procs.die_with_parent,
+                preexec_fn=limits.preexec
+                if sandboxed
+                else _both(procs.die_with_parent, limits.preexec),
             )
         except OSError as exc:
+            limits.close()
             self.finish(JobStatus.FAILED, f"could not start the job process: {exc}")
             return
-        self.watch(proc)
+        try:
+            self.watch(proc, limits)
+        finally:
+            limits.close()
 
-    def watch(self, proc: subprocess.Popen[bytes]) -> None:
-        """Wait for the job; stop it on request, on timeout or over the memory limit."""
+    def limits(self) -> JobLimits:
+        """The attempt's memory, process and disk limits (control groups where possible)."""
+        per_instance = self.spec.get("memory")
+        return JobLimits(
+            Path(self.spec["home"]),
+            str(self.spec["id"]),
+            self.ml,
+            memory=per_instance * int(self.spec["instance_count"]) if per_instance else None,
+            per_instance=per_instance,
+            max_processes=int(self.spec.get("max_processes") or DEFAULT_MAX_PROCESSES),
+            max_disk=int(self.spec.get("max_disk") or DEFAULT_MAX_DISK),
+        )
+
+    def watch(self, proc: subprocess.Popen[bytes], limits: JobLimits) -> None:
+        """Wait for the job; stop it on request, on timeout or over a limit."""
         started = time.monotonic()
         max_runtime = self.spec.get("max_runtime")
-        per_instance = self.spec.get("memory")
-        memory = per_instance * int(self.spec["instance_count"]) if per_instance else None
         outcome: tuple[str, str] | None = None
         deadline: float | None = None
-        peak = 0
         me = os.getpid()
-        interval = 0.05 if memory else 0.1
+        interval = 0.05 if limits.memory and not limits.groups else 0.1
         exited = _exit_waiter(proc.pid)
         while (code := proc.poll()) is None:
             now = time.monotonic()
@@ -259,19 +287,11 @@ class Supervisor:
                     "(MaxRuntimeExceeded): the job was stopped; raise --max-runtime or "
                     "make the job faster",
                 )
-            if memory and outcome is None:
-                rss = procs.rss_bytes(procs.descendants(me))
-                peak = max(peak, rss)
-                if rss > memory:
-                    outcome = (
-                        JobStatus.FAILED,
-                        f"exceeded --memory {format_size(per_instance)} per instance (resident "
-                        f"memory reached {format_size(rss)} for {self.spec['instance_count']} "
-                        "instance(s)): the job was killed; raise --memory or process the data "
-                        "in chunks",
-                    )
-                    self.say(f"killing the job: {outcome[1].split(':')[0]}")
-                    deadline = now
+            if outcome is None and (hit := limits.check(procs.descendants(me), now)):
+                outcome = (JobStatus.FAILED, hit)
+                self.say(f"killing the job: {hit.split(':')[0]}")
+                procs.signal_all(procs.descendants(me), signal.SIGKILL)
+                deadline = now + 3600
             if outcome is not None and deadline is None:
                 self.say(f"stopping the job: {outcome[1].split(':')[0]}")
                 procs.signal_all(procs.descendants(me), signal.SIGTERM)
@@ -281,20 +301,45 @@ class Supervisor:
                 deadline = now + 3600
             exited(interval)
         self.log.flush()
+        peak = limits.peak_memory()
+        if outcome is None and code != 0 and (hit := limits.after_exit()):
+            outcome = (JobStatus.FAILED, hit)
         if outcome is not None:
-            self.finish(outcome[0], outcome[1], code, peak or None, retryable=False)
+            self.finish(outcome[0], outcome[1], code, peak, retryable=False)
         elif code == 0:
-            self.finish(JobStatus.COMPLETED, "", 0, peak or None)
+            self.finish(JobStatus.COMPLETED, "", 0, peak)
         else:
-            failure = self.ml / "output" / "failure"
-            reason = failure.read_text(errors="replace").strip() if failure.exists() else ""
+            reason = self.failure_reason()
+            if "No space left on device" in reason:
+                reason += (
+                    f"\n(the sandbox's /tmp holds at most --max-disk {format_size(limits.max_disk)}"
+                    "; raise --max-disk, or check free space on the host)"
+                )
             if not reason:
                 reason = (
                     f"the job process was killed by signal {-code}"
                     if code < 0
                     else f"the job process exited with code {code}"
                 )
-            self.finish(JobStatus.FAILED, reason, code, peak or None)
+            self.finish(JobStatus.FAILED, reason, code, peak)
+
+    def failure_reason(self) -> str:
+        """What the job wrote to /opt/ml/output/failure (never a link or a special file)."""
+        try:
+            text = jobfiles.read_text(self.dir, "ml/output/failure", limit=16 * 1024) or ""
+        except jobfiles.UnsafeJobFile as exc:
+            return f"(the job's failure reason was not read: {exc})"
+        except OSError:
+            return ""
+        return text.strip()
+
+
+def _both(first: Callable[[], None], second: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        first()
+        second()
+
+    return run
 
 
 def _exit_waiter(pid: int) -> Callable[[float], None]:
