@@ -43,12 +43,17 @@ def home() -> Path:
         raise ConfigError(f"cannot create JSML_HOME {path}: {exc.strerror or exc}; {fix}") from exc
     if not path.is_dir():
         raise ConfigError(f"JSML_HOME {path} exists but is not a directory; {fix}")
-    owner = path.stat().st_uid
-    if owner != os.getuid():
+    info = path.stat()
+    if info.st_uid != os.getuid():
         raise ConfigError(
-            f"JSML_HOME {path} is owned by uid {owner}, not by you (uid {os.getuid()}); "
+            f"JSML_HOME {path} is owned by uid {info.st_uid}, not by you (uid {os.getuid()}); "
             f"another user's platform state must not be shared; {fix}"
         )
+    if info.st_mode & 0o077:  # an existing home (or one made under another umask) is opened up
+        try:
+            path.chmod(0o700)
+        except OSError as exc:
+            raise ConfigError(f"cannot make JSML_HOME {path} private (0700): {exc}; {fix}") from exc
     try:
         with tempfile.NamedTemporaryFile(dir=path, prefix=".probe-"):
             pass

@@ -16,6 +16,7 @@ import fcntl
 import logging
 import os
 import socket
+import stat
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from pathlib import Path
 import uvicorn
 
 from .. import config
-from . import state
+from . import connections, state
 from .batch.manager import BatchManager
 from .jobs import sandbox
 from .jobs.manager import JobManager
@@ -95,6 +96,13 @@ async def serve(home: Path) -> None:
     control = build_app(platform_)
     control.router.lifespan_context = lifespan
     app = ServingApp(control, endpoints, token)
+    limits = connections.Limits.from_environment(connections.raise_descriptor_limit())
+    log.info(
+        "connections: at most %d, header timeout %gs, keep-alive %gs",
+        limits.max_connections,
+        limits.header_timeout,
+        limits.keep_alive,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
             app,
@@ -102,9 +110,11 @@ async def serve(home: Path) -> None:
             access_log=False,
             lifespan="on",
             timeout_graceful_shutdown=2,
-            http="httptools",
+            http=connections.protocol(limits),
             loop="none",
             backlog=2048,
+            timeout_keep_alive=max(1, round(limits.keep_alive)),
+            limit_concurrency=limits.max_connections + 1,
         )
     )
 
@@ -125,9 +135,27 @@ async def _monitor(platform_: Platform) -> None:
         await asyncio.sleep(POLL_SECONDS)
 
 
+def tighten(home: Path) -> None:
+    """Make the home private (0700) and what it holds owner-only: the store, its WAL and
+    shared-memory files, logs, state and lock files, and captured requests (older
+    platforms left them 0644). Files created from here on are 0600 (umask 077)."""
+    os.umask(0o077)
+    targets = [home, *home.iterdir()]
+    capture = home / "capture"
+    if capture.is_dir() and not capture.is_symlink():
+        targets += list(capture.rglob("*"))
+    for path in targets:
+        with contextlib.suppress(OSError):
+            info = path.lstat()
+            if stat.S_ISLNK(info.st_mode) or not stat.S_IMODE(info.st_mode) & 0o077:
+                continue
+            path.chmod(stat.S_IMODE(info.st_mode) & 0o700)
+
+
 def main() -> int:
     """Entry point; exits 0 at once when another daemon already owns this home."""
     home = config.home()
+    tighten(home)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     lock = open(home / "daemon.lock", "w")  # noqa: SIM115 - held for the daemon's lifetime
     try:

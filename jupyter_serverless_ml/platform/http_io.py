@@ -78,6 +78,21 @@ def json_response(data: Any, status: int = 200) -> JSONResponse:
     return SafeJSONResponse(data, status_code=status)
 
 
+def unauthorized() -> JSONResponse:
+    """The 401 for a missing or wrong token; the connection closes, so its body is never read."""
+    return SafeJSONResponse(
+        {
+            "error": "Unauthorized",
+            "message": (
+                "missing or wrong platform token; send 'Authorization: Bearer <token>' "
+                "(the token is in $JSML_HOME/token; `jsml platform status --json` prints it)"
+            ),
+        },
+        401,
+        headers={"connection": "close"},
+    )
+
+
 def query_int(request: Request, key: str, default: int, low: int = 0, high: int = INT_MAX) -> int:
     """The integer query parameter ``key`` (``default`` when absent), within ``low..high``."""
     raw = request.query_params.get(key)
@@ -91,7 +106,7 @@ def bounded_int(raw: str, what: str, low: int = 0, high: int = INT_MAX) -> int:
     try:
         value = int(raw.strip()) if len(raw) <= 40 else None
     except ValueError:
-        value = None
+        raise UsageError(f"{what}={raw[:40]!r} must be a number") from None
     if value is None or not low <= value <= high:
         raise UsageError(f"{what}={raw[:40]!r} must be a whole number from {low} to {high}")
     return value
@@ -120,4 +135,5 @@ __all__ = [
     "query_float",
     "query_int",
     "strict_loads",
+    "unauthorized",
 ]

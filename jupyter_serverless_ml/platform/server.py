@@ -63,7 +63,7 @@ from .._version import __version__
 from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
 from ..statuses import JOB_TERMINAL
 from .batch.manager import BatchManager
-from .http_io import bounded_int, json_response, query_float, query_int, strict_loads
+from .http_io import bounded_int, json_response, query_float, query_int, strict_loads, unauthorized
 from .jobs.manager import JobManager, to_public
 from .serving.endpoints import EndpointManager
 
@@ -141,16 +141,7 @@ def build_app(platform_: Platform) -> Starlette:
             header = request.headers.get("authorization", "")
             supplied = header[7:].strip() if header[:7].lower() == "bearer " else ""
             if not hmac.compare_digest(supplied.encode(), platform_.token.encode()):
-                return _json(
-                    {
-                        "error": "Unauthorized",
-                        "message": (
-                            "missing or wrong platform token; send 'Authorization: Bearer <token>' "
-                            "(the token is in $JSML_HOME/token; `jsml platform status --json` prints it)"
-                        ),
-                    },
-                    401,
-                )
+                return unauthorized()
             try:
                 return await handler(request)
             except JsmlError as exc:

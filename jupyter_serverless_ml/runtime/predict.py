@@ -12,6 +12,8 @@ import csv
 import io
 import json
 import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,61 @@ class InputError(ValueError):
 
 
 _NUMERIC_KINDS = "biuf"
+MAX_JSON_DEPTH = 64  # a request's rows nest a few levels; Python's decoder recurses per level
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BOM = "\ufeff"
+
+
+def json_nesting_error(payload: bytes, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Why ``payload`` cannot be decoded safely as JSON: nested deeper than ``limit`` or with
+    brackets that do not balance; None when it can (or when it is no deeper than ``limit``).
+
+    Cheap for ordinary bodies (two byte counts); a body with many brackets is reduced to
+    its brackets outside strings and innermost pairs are removed level by level in C.
+    """
+    if payload.count(b"[") + payload.count(b"{") <= limit:
+        return None
+    if b"\\" in payload:  # escaped quotes: strings need the full pattern
+        payload = _STRING.sub(b"", payload)
+    elif b'"' in payload:  # strings alternate with what lies outside them
+        payload = b"".join(payload.split(b'"')[::2])
+    brackets = payload.translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        inner = brackets.replace(b"[]", b"").replace(b"{}", b"")
+        if not inner:
+            return None
+        if len(inner) == len(brackets):
+            return "the body is not valid JSON: its brackets do not balance"
+        brackets = inner
+    return (
+        f"the body nests more than {limit} levels deep; send rows as a list of lists or of "
+        'objects, e.g. {"instances": [[1, 2], [3, 4]]}'
+    )
+
+
+def _refuse_constant(name: str) -> Any:
+    raise InputError(f"the body holds {name}, which is not JSON; send null for a missing value")
+
+
+def loads(payload: bytes) -> Any:
+    """Decode a JSON request body; anything that is not plain, finite JSON is an InputError."""
+    problem = json_nesting_error(payload)
+    if problem:
+        raise InputError(problem)
+    try:
+        return json.loads(payload, parse_constant=_refuse_constant)
+    except RecursionError:
+        raise InputError(f"the body nests more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:
+        raise InputError(f"the body is not valid JSON: {exc}") from None
+
+
+def _finite_error(value: Any, where: str) -> str:
+    return (
+        f"{where} is {value!r}, not a finite number; send a number between -1.8e308 and 1.8e308 "
+        "(or null in JSON for a missing value)"
+    )
 
 
 class Predictor:
@@ -83,13 +140,33 @@ class Predictor:
     def rows_from_csv(self, text: str) -> Any:
         """A frame from CSV text (no header, as SageMaker sends; a header row naming the
         model's features is accepted too)."""
-        rows = [r for r in csv.reader(io.StringIO(text)) if r]
+        if text.startswith(_BOM):
+            text = text[1:]
+        try:
+            rows = [r for r in csv.reader(io.StringIO(text)) if r]
+        except csv.Error as exc:
+            raise InputError(f"the CSV body cannot be read: {exc}") from None
         if rows and self.columns and [c.strip() for c in rows[0]] == self.columns:
             rows = rows[1:]
         return self.frame(rows)
 
     def frame(self, rows: Any, columns: list[str] | None = None) -> Any:
-        """Validate rows against the signature and build the model's input."""
+        """Validate rows against the signature and build the model's input.
+
+        Anything about the rows that stops the conversion is an :class:`InputError`
+        (a 400 for the caller), as is a value that is NaN or infinite (null is missing).
+        """
+        try:
+            return self._frame(rows, columns)
+        except InputError:
+            raise
+        except Exception as exc:  # odd shapes make numpy and pandas raise anything
+            raise InputError(
+                f"the rows cannot be turned into the model's input: {type(exc).__name__}: "
+                f"{str(exc)[:300]}"
+            ) from None
+
+    def _frame(self, rows: Any, columns: list[str] | None) -> Any:
         import numpy as np
         import pandas as pd
 
@@ -108,7 +185,7 @@ class Predictor:
                         f"{len(self.columns)} features"
                     )
                 frame = frame[self.columns]
-            return self._typed(frame)
+            return _finite_frame(self._typed(frame), lambda i, c: rows[i].get(c))
         if not all(isinstance(r, (list, tuple)) for r in rows):
             rows = [rows] if all(not isinstance(v, (list, dict)) for v in rows) else rows
             if not all(isinstance(r, (list, tuple)) for r in rows):
@@ -126,11 +203,14 @@ class Predictor:
                 + f"; got {width}"
             )
         if columns or self.columns:
+            given = list(columns or self.columns or [])
             try:  # all numbers: one float block, no per-column conversion
                 values: Any = np.asarray(rows, dtype=float)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 values = rows
-            frame = pd.DataFrame(values, columns=columns or self.columns)
+            else:
+                values = _finite_array(values, rows)
+            frame = pd.DataFrame(values, columns=given)
             if columns and self.columns:
                 if set(columns) != set(self.columns):
                     raise InputError(
@@ -138,11 +218,12 @@ class Predictor:
                         f"{self.columns[:4]}..."
                     )
                 frame = frame[self.columns]
-            return self._typed(frame)
+            return _finite_frame(self._typed(frame), lambda i, c: rows[i][given.index(c)])
         try:
-            return np.asarray(rows, dtype=float)
-        except (TypeError, ValueError) as exc:
+            values = np.asarray(rows, dtype=float)
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InputError(f"values must be numbers: {exc}") from None
+        return _finite_array(values, rows)
 
     def _typed(self, frame: Any) -> Any:
         import pandas as pd
@@ -187,6 +268,42 @@ class Predictor:
         """JSON-ready predictions (NaN becomes null)."""
         values = predictions.tolist() if hasattr(predictions, "tolist") else list(predictions)
         return [_clean(v) for v in values]
+
+
+def _finite_array(values: Any, rows: Any) -> Any:
+    """``values`` (a float array built from ``rows``) when every entry is finite or came
+    from a null; otherwise an InputError naming the row."""
+    import numpy as np
+
+    if np.isfinite(values).all():
+        return values
+    for index in np.argwhere(~np.isfinite(values)):
+        original = rows
+        for i in index:
+            original = original[int(i)]
+        if original is not None:
+            row = int(index[0])
+            raise InputError(_finite_error(original, f"row {row + 1}"), row)
+    return values
+
+
+def _finite_frame(frame: Any, original: Callable[[int, Any], Any]) -> Any:
+    """``frame`` when its float columns hold only finite values or nulls (see above)."""
+    import numpy as np
+
+    for column, dtype in zip(frame.columns, frame.dtypes, strict=True):
+        if dtype.kind != "f":
+            continue
+        values = frame[column].to_numpy()
+        if np.isfinite(values).all():
+            continue
+        for row in np.flatnonzero(~np.isfinite(values)):
+            value = original(int(row), column)
+            if value is not None:
+                raise InputError(
+                    _finite_error(value, f"feature {column!r} in row {int(row) + 1}"), int(row)
+                )
+    return frame
 
 
 def _clean(value: Any) -> Any:

@@ -11,7 +11,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from ...errors import UsageError
 from ...runtime import frames
+from ...runtime.predict import json_nesting_error
 from .endpoint_state import Endpoint
 from .router import ReplicaLost, Unavailable
 
@@ -35,7 +37,15 @@ async def invoke(
     payload: bytes,
     target_variant: str | None = None,
 ) -> Result:
-    """Route one request to a replica of ``endpoint`` and return its answer."""
+    """Route one request to a replica of ``endpoint`` and return its answer.
+
+    A JSON body nested too deeply for a replica's decoder is refused here (a 400),
+    so no replica ever spends its stack on one.
+    """
+    if _is_json(content_type):
+        problem = json_nesting_error(payload)
+        if problem:
+            raise UsageError(problem)
     variant = endpoint.pick(target_variant)
     config = endpoint.config
     body = frames.invoke_body(route, content_type, accept, payload)
@@ -51,10 +61,11 @@ async def invoke(
                 _, answer = await replica.conn.request(
                     frames.OP_INVOKE, body, config["request_timeout"]
                 )
-            except ReplicaLost:
+            except ReplicaLost as lost:
                 if attempt == 2:
+                    why = f": {lost}" if str(lost) else ""
                     raise Unavailable(
-                        f"two replicas of {variant.name} exited while serving this request",
+                        f"two replicas of {variant.name} exited while serving this request{why}",
                         retry_after=1,
                     ) from None
                 continue
@@ -76,6 +87,12 @@ async def invoke(
         ms = (time.perf_counter() - started) * 1000
         variant.stats.record(ms, status)
         endpoint.stats.record(ms, status)
+
+
+def _is_json(content_type: bytes) -> bool:
+    """Whether a replica decodes a body of ``content_type`` as JSON (as the replica decides)."""
+    kind = content_type.split(b";")[0].strip().lower()
+    return kind in (b"", b"application/json", b"application/jsonlines") or kind.endswith(b"+json")
 
 
 __all__ = ["Result", "invoke"]

@@ -51,6 +51,7 @@ _AWS_TYPE = {
     504: "ServiceUnavailable",
 }
 _JSON = b"application/json"
+_CLOSE = frozenset({401, 413})
 _TOKEN_HELP = (
     "missing or wrong platform token: send 'Authorization: Bearer <token>', sign with SigV4 "
     "using the token as the AWS secret key, or pass it to the Vertex SDK as "
@@ -74,7 +75,7 @@ class ServingApp:
         self.control = control
         self.endpoints = endpoints
         self.token = token
-        self._bearer = f"Bearer {token}".encode()
+        self._token = token.encode()
         self._request_prefix = uuid.uuid4().hex[:12]
         self._requests = itertools.count(1)
 
@@ -121,21 +122,35 @@ class ServingApp:
                 break
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _auth(self, scope: Scope, body: bytes, headers: dict[bytes, bytes]) -> int | None:
-        """The route style for an authenticated request, None when not authenticated."""
+    def _precheck(self, scope: Scope, headers: dict[bytes, bytes]) -> int:
+        """The route style of a request whose credentials can hold, decided before its body
+        is read: a wrong or missing token is a 401 at once (the body is never read)."""
         authorization = headers.get(b"authorization", b"")
-        if hmac.compare_digest(authorization, self._bearer):
-            return frames.ROUTE_NATIVE
-        if sigv4.is_sigv4(authorization.decode("latin-1")) and sigv4.verify(
+        if authorization[:7].lower() == b"bearer ":
+            if hmac.compare_digest(authorization[7:].strip(), self._token):
+                return frames.ROUTE_NATIVE
+            raise HTTPError(401, _TOKEN_HELP)
+        if sigv4.is_sigv4(authorization.decode("latin-1")):
+            problem = sigv4.precheck(scope["headers"])
+            if problem:
+                raise HTTPError(401, problem)
+            return frames.ROUTE_SAGEMAKER
+        raise HTTPError(401, _TOKEN_HELP)
+
+    def _verify(self, scope: Scope, route: int, body: bytes) -> None:
+        """Check a SigV4 signature over the body that was read (a 401 when it does not hold)."""
+        if route != frames.ROUTE_SAGEMAKER:
+            return
+        problem = sigv4.check(
             scope["method"],
             scope.get("raw_path") or scope["path"].encode(),
             scope.get("query_string", b""),
             scope["headers"],
             body,
             self.token,
-        ):
-            return frames.ROUTE_SAGEMAKER
-        return None
+        )
+        if problem:
+            raise HTTPError(401, problem)
 
     @staticmethod
     async def _respond(
@@ -148,6 +163,8 @@ class ServingApp:
         headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
         if extra:
             headers += extra
+        if status in _CLOSE:  # the body was not read: do not read it to keep the connection
+            headers.append((b"connection", b"close"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -169,9 +186,9 @@ class ServingApp:
             if scope["method"] != "POST":
                 raise HTTPError(405, "invoke an endpoint with POST")
             name = parts[2]
+            checked = self._precheck(scope, headers)
             body = await self._body(receive, self.endpoints.max_payload(name), headers)
-            if self._auth(scope, body, headers) is None:
-                raise HTTPError(401, _TOKEN_HELP)
+            self._verify(scope, checked, body)
             target = headers.get(b"x-amzn-sagemaker-target-variant")
             result = await self.endpoints.invoke(
                 name,
@@ -231,11 +248,11 @@ class ServingApp:
             project, location, tail = parts[3], parts[5], parts[7]
             name, _, verb = tail.partition(":")
             headers = _headers(scope)
+            if self._precheck(scope, headers) != frames.ROUTE_NATIVE:
+                raise HTTPError(401, _TOKEN_HELP)
             body = b""
             if scope["method"] == "POST":
                 body = await self._body(receive, self.endpoints.max_payload(name), headers)
-            if self._auth(scope, body, headers) != frames.ROUTE_NATIVE:
-                raise HTTPError(401, _TOKEN_HELP)
             if scope["method"] == "GET" and not verb:
                 await self._respond(
                     send, 200, json.dumps(self._vertex_resource(project, location, name)).encode()
