@@ -373,6 +373,8 @@ class TrainingRequest(Record):
     memory: int | None = None
     max_runtime: float | None = None
     retries: int = 0
+    max_processes: int | None = None
+    max_disk: int | None = None
 
 
 @dataclass(frozen=True)
@@ -420,6 +422,7 @@ class BatchRequest(Record):
     method: str = "predict"
     include_input: bool = False
     name: str | None = None
+    csv_header: str = "auto"
 
 
 __all__ = [

@@ -31,6 +31,7 @@ def batch_predict(
     method: str = "predict",
     include_input: bool = False,
     name: str | None = None,
+    csv_header: str = "auto",
     wait: bool = True,
     progress: Callable[[str], Any] | None = None,
     backend: str | None = None,
@@ -41,7 +42,12 @@ def batch_predict(
     ``_manifest.json``; rerunning into the same ``output`` does only the
     missing shards. ``on_error="skip"`` writes rows the model cannot take with
     an empty prediction and an ``error`` column instead of failing.
+    ``csv_header``: ``auto`` (a first line of numbers is data, as batch transform's
+    headerless CSV), ``yes`` or ``no``; rows out always equal the data lines in.
+    ``include_input`` writes every input column (ids too) beside the predictions.
     """
+    if csv_header not in ("auto", "yes", "no"):
+        raise UsageError(f"--csv-header must be auto, yes or no, not {csv_header!r}")
     chosen = get_backend(backend)
     runner = require(chosen, Batch)
     model_name, version = model_ref(model, name, backend)
@@ -63,6 +69,7 @@ def batch_predict(
             method=method,
             include_input=include_input,
             name=name,
+            csv_header=csv_header,
         )
     )
     job = BatchJob(chosen, record)

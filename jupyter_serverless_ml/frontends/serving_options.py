@@ -131,7 +131,18 @@ BATCH_OPTIONS: list[Spec] = [
     ),
     (("--retries",), {"type": int, "default": 2, "help": "retries of a failed shard (default 2)"}),
     (("--method",), {"default": "predict", "choices": ["predict", "predict_proba"]}),
-    (("--include-input",), {"action": "store_true", "help": "also write the input columns"}),
+    (
+        ("--include-input",),
+        {"action": "store_true", "help": "also write every input column (ids too), to join back"},
+    ),
+    (
+        ("--csv-header",),
+        {
+            "default": "auto",
+            "choices": ["auto", "yes", "no"],
+            "help": "is a CSV's first line a header? auto: not when it is all numbers",
+        },
+    ),
     (("--no-wait",), {"action": "store_true", "help": "return at once with the batch handle"}),
     (("--backend",), {"help": "local (default: $JSML_BACKEND or local)"}),
 ]
@@ -194,5 +205,6 @@ def batch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "retries": args.retries,
         "method": args.method,
         "include_input": args.include_input,
+        "csv_header": getattr(args, "csv_header", "auto"),
         "backend": args.backend,
     }

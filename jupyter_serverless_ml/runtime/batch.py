@@ -10,13 +10,13 @@ read last in memory, so consecutive shards of one file read it once.
 from __future__ import annotations
 
 import bisect
-import contextlib
 import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+from . import csv_input
 from .predict import InputError, Predictor
 
 FORMATS = {
@@ -74,8 +74,9 @@ def input_files(source: str, forced: str | None = None) -> list[tuple[str, str]]
     return result
 
 
-def count_rows(path: str, kind: str) -> int:
-    """Rows in a file (Parquet from its metadata; CSV and JSONL by counting lines)."""
+def count_rows(path: str, kind: str, header: bool = True) -> int:
+    """Rows in a file (Parquet from its metadata; CSV and JSONL by counting lines; a CSV's
+    header line, when it has one, is not a row)."""
     if kind == "parquet":
         import pyarrow.parquet as pq
 
@@ -88,8 +89,8 @@ def count_rows(path: str, kind: str) -> int:
             last = block[-1:]
     if last != b"\n":
         lines += 1
-    if kind == "csv":
-        lines -= 1  # the header
+    if kind == "csv" and header:
+        lines -= 1
     return max(0, lines)
 
 
@@ -104,13 +105,20 @@ def plan(request: dict[str, Any], predictor: Predictor | None = None) -> dict[st
     files: list[dict[str, Any]] = []
     shards: list[dict[str, Any]] = []
     for path, kind in input_files(request["input"], request.get("input_format")):
-        rows = count_rows(path, kind)
+        try:
+            header = kind == "csv" and csv_input.has_header(
+                path, request.get("csv_header") or "auto"
+            )
+        except csv_input.CsvHeaderError as exc:
+            raise InputError(str(exc)) from None
+        rows = count_rows(path, kind, header)
         files.append(
             {
                 "path": path,
                 "format": kind,
                 "rows": rows,
                 "size": os.path.getsize(path),
+                **({"header": header} if kind == "csv" else {}),
                 "mtime": os.path.getmtime(path),
             }
         )
@@ -122,6 +130,7 @@ def plan(request: dict[str, Any], predictor: Predictor | None = None) -> dict[st
                     "format": kind,
                     "start": start,
                     "stop": min(rows, start + chunk),
+                    **({"header": header} if kind == "csv" else {}),
                 }
             )
     reply: dict[str, Any] = {"ok": True, "files": files, "shards": shards}
@@ -141,7 +150,9 @@ def _costs(first: dict[str, Any], predictor: Predictor, chunk_rows: int) -> dict
     if not first["rows"]:
         return {}
     head = min(first["rows"], int(chunk_rows))
-    frame, _ = read_rows(first["path"], first["format"], predictor.columns, 0, head)
+    frame, _ = read_rows(
+        first["path"], first["format"], predictor.columns, 0, head, bool(first.get("header", True))
+    )
     read = first["size"] / REREAD_BYTES_PER_SECOND + REREAD_FIXED_SECONDS
     small, large = min(first["rows"], 200), min(first["rows"], 2000)
     try:
@@ -239,25 +250,33 @@ class ParquetCursor:
 
 
 def read_rows(
-    path: str, kind: str, columns: list[str] | None, start: int, stop: int
+    path: str,
+    kind: str,
+    columns: list[str] | None,
+    start: int,
+    stop: int,
+    header: bool = True,
 ) -> tuple[Any, dict[int, str]]:
     """Rows ``[start, stop)`` of a file as a DataFrame, and the unparsable ones among them
-    (by index within the range). A worker keeps the file it read last open."""
+    (by index within the range). A worker keeps the file it read last open. A headerless
+    CSV's columns are named by the model's features when their number matches."""
     if kind == "parquet":
-        key = f"cursor:{path}"
+        key = f"cursor:{path}:{columns}"
         cursor = _cache.get(key)
         if cursor is None:
             _cache.clear()
             cursor = _cache[key] = ParquetCursor(path, columns)
         return cursor.read(start, stop), {}
-    data, bad = _load(path, kind, columns)
+    data, bad = _load(path, kind, columns, header)
     frame = data.iloc[start:stop].reset_index(drop=True)
     return frame, {k - start: v for k, v in bad.items() if start <= k < stop}
 
 
-def _load(path: str, kind: str, columns: list[str] | None) -> tuple[Any, dict[int, str]]:
+def _load(
+    path: str, kind: str, columns: list[str] | None, header: bool = True
+) -> tuple[Any, dict[int, str]]:
     """A whole CSV or JSONL file (cached) and the rows that could not be parsed, by index."""
-    key = f"{kind}:{path}"
+    key = f"{kind}:{header}:{path}"
     if key in _cache:
         return _cache[key]  # type: ignore[no-any-return,unused-ignore]
     _cache.clear()
@@ -266,9 +285,12 @@ def _load(path: str, kind: str, columns: list[str] | None) -> tuple[Any, dict[in
     bad: dict[int, str] = {}
     if kind == "csv":
         try:
-            data = pd.read_csv(path)
+            data = pd.read_csv(path, header=0 if header else None)
         except pd.errors.ParserError:
-            data, bad = _read_csv_rows(path)
+            data, bad = csv_input.read_csv_rows(path, header)
+        if not header:
+            names = list(columns) if columns and len(columns) == data.shape[1] else None
+            data.columns = names or [str(i) for i in range(data.shape[1])]
     else:
         records: list[dict[str, Any]] = []
         with open(path, "rb") as fh:
@@ -286,31 +308,6 @@ def _load(path: str, kind: str, columns: list[str] | None) -> tuple[Any, dict[in
         data = pd.DataFrame.from_records(records)
     _cache[key] = (data, bad)
     return data, bad
-
-
-def _read_csv_rows(path: str) -> tuple[Any, dict[int, str]]:
-    import csv
-
-    import pandas as pd
-
-    bad: dict[int, str] = {}
-    rows: list[list[Any]] = []
-    with open(path, newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader)
-        for index, fields in enumerate(reader):
-            row: list[Any] = list(fields)
-            if len(row) != len(header):
-                bad[index] = (
-                    f"line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
-                )
-                row = [None] * len(header)
-            rows.append(row)
-    frame = pd.DataFrame(rows, columns=header)
-    for column in frame.columns:
-        with contextlib.suppress(ValueError, TypeError):
-            frame[column] = pd.to_numeric(frame[column])
-    return frame, bad
 
 
 # -- predicting ----------------------------------------------------------------
@@ -389,7 +386,11 @@ def run_shard(request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
     shard = request["shard"]
     skip = request.get("on_error") == "skip"
     start, stop = shard["start"], shard["stop"]
-    frame, read_errors = read_rows(shard["file"], shard["format"], predictor.columns, start, stop)
+    parquet_all = request.get("include_input") and shard["format"] == "parquet"
+    wanted = None if parquet_all else predictor.columns
+    frame, read_errors = read_rows(
+        shard["file"], shard["format"], wanted, start, stop, bool(shard.get("header", True))
+    )
     read_seconds = time.perf_counter() - started
     inputs, errors = _validate(frame, predictor)
     errors.update(read_errors)
