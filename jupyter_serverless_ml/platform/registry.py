@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,9 @@ class ModelRegistry:
         self.store = store
         self.models_dir = home / "artifacts" / "models"
 
-    def stage(self, name: str, source: Path) -> dict[str, Any]:
+    def stage(
+        self, name: str, source: Path, copy: Callable[[Path, Path], object] = shutil.copytree
+    ) -> dict[str, Any]:
         """Copy a saved model directory to the registry as the next version of ``name``.
 
         Returns the model row to insert; the caller commits it (the copy alone
@@ -50,9 +53,14 @@ class ModelRegistry:
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = target.parent / f".{version}.tmp"
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(source, staging)
+        try:
+            copy(source, staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
         os.replace(staging, target)
         metadata = json.loads((target / META_FILE).read_text())
+        metadata.pop("serving_python", None)  # the platform's to decide, never the saver's
         return {
             "name": name,
             "version": version,
@@ -62,8 +70,19 @@ class ModelRegistry:
         }
 
     def stage_job_model(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Stage the model a completed job saved, as the next version of the job's name."""
-        return self.stage(job["name"], job_model_dir(job))
+        """Stage the model a completed job saved, as the next version of the job's name.
+
+        The job wrote the directory: it is copied without following links, and a
+        link, a special file or more than the job's disk limit raises
+        :class:`~.jobs.jobfiles.UnsafeJobFile` with the reason.
+        """
+        from .jobs import jobfiles
+        from .jobs.limits import DEFAULT_MAX_DISK
+
+        cap = int(job["spec"].get("max_disk") or DEFAULT_MAX_DISK)
+        return self.stage(
+            job["name"], job_model_dir(job), lambda src, dst: jobfiles.copy_tree(src, dst, cap)
+        )
 
     def register(self, name: str, directory: str, python: str) -> dict[str, Any]:
         """Register a model saved outside a job (a kernel variable); served with ``python``."""
@@ -73,10 +92,8 @@ class ModelRegistry:
             raise UsageError(f"{directory} holds no saved model ({META_FILE} missing)")
         if not Path(python).exists():
             raise UsageError(f"python {python} does not exist")
-        metadata = json.loads((source / META_FILE).read_text())
-        metadata["serving_python"] = python
-        (source / META_FILE).write_text(json.dumps(metadata))
         model = self.stage(name, source)
+        model["metadata"]["serving_python"] = python  # in the model row, not the directory
         self.store.add_model(model)
         return self.store.model(name, model["version"]) or model
 

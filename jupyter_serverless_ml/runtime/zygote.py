@@ -4,8 +4,18 @@ One per serving environment. It imports the model libraries once, then forks a
 replica (or batch worker) per request of the platform, so a cold start costs a
 fork and a model load rather than an interpreter start and imports. Commands
 arrive as JSON datagrams on the inherited socket FD; a spawn command carries
-the new process's socket as an SCM_RIGHTS file descriptor. The zygote exits
-when the platform closes its socket; replicas exit when the zygote does.
+the new process's socket as an SCM_RIGHTS file descriptor, and the answer
+carries a pidfd of the child, so the platform knows its pid even when the
+zygote runs in its own PID namespace (a sandbox). The zygote exits when the
+platform closes its socket; replicas exit when the zygote does.
+
+The zygote reaps its children. It keeps a copy of each child's socket and
+reads the child's stdout and stderr through a pipe (forwarding them to its own
+log); when a child exits, it writes an exit report on the child's socket before
+closing its copy: a READY frame ``{"ok": false, "exited": true, "error": ...}``
+with the exit status and the last lines the child printed. So the router
+learns why a replica died (a load that raised, ``os._exit`` in predict, a
+signal) in order, just before the socket closes.
 """
 
 from __future__ import annotations
@@ -16,13 +26,18 @@ import importlib
 import json
 import os
 import random
+import selectors
 import signal
 import socket
 import sys
 import time
+from collections import deque
 from typing import Any
 
+from . import frames
+
 _PR_SET_PDEATHSIG = 1
+_TAIL_BYTES = 4096
 
 
 def _die_with_parent() -> None:
@@ -42,58 +57,209 @@ def preload(modules: list[str]) -> dict[str, Any]:
     return {"ok": True, "seconds": time.perf_counter() - started, "failed": failed}
 
 
-def _child(control: socket.socket, fd: int, spec: dict[str, Any]) -> None:
-    control.close()
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    _die_with_parent()
-    random.seed()
-    sock = socket.socket(fileno=fd)
-    code = 0
-    try:
-        from . import replica
+class Child:
+    """A forked child as the zygote sees it: its socket copy and its output pipe."""
 
-        replica.serve(spec, sock)
-    except BaseException:
-        import traceback
+    def __init__(self, pid: int, sock_fd: int, out_fd: int) -> None:
+        self.pid = pid
+        self.sock_fd = sock_fd
+        self.out_fd = out_fd
+        self.tail: deque[bytes] = deque()
+        self.tail_bytes = 0
 
-        traceback.print_exc()
-        code = 1
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    def keep(self, data: bytes) -> None:
+        """Remember the end of what the child printed."""
+        self.tail.append(data)
+        self.tail_bytes += len(data)
+        while self.tail_bytes - len(self.tail[0]) >= _TAIL_BYTES:
+            self.tail_bytes -= len(self.tail.popleft())
+
+    def reason(self, status: int) -> str:
+        """Why the child exited: its status and its last lines of output."""
+        if os.WIFSIGNALED(status):
+            number = os.WTERMSIG(status)
+            try:
+                name = signal.Signals(number).name
+            except ValueError:
+                name = f"signal {number}"
+            how = f"was killed by {name}" + (
+                " (out of memory?)" if number == signal.SIGKILL else ""
+            )
+        else:
+            how = f"exited with status {os.WEXITSTATUS(status)}"
+        text = b"".join(self.tail).decode(errors="replace")
+        lines = [line for line in text.strip().splitlines() if line.strip()][-6:]
+        if not lines:
+            return f"the process {how}"
+        last = " | ".join(line.strip() for line in lines)
+        return f"the process {how}; its last output: {last[-600:]}"
+
+
+class Zygote:
+    """The command loop: spawn children, forward their output, report their exits."""
+
+    def __init__(self, control: socket.socket) -> None:
+        self.control = control
+        self.children: dict[int, Child] = {}
+        self.by_out: dict[int, Child] = {}
+        self.selector = selectors.DefaultSelector()
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        self.selector.register(control, selectors.EVENT_READ, "control")
+        self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+
+    def run(self) -> int:
+        """Serve commands until the platform closes the control socket."""
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "control":
+                    if not self.command():
+                        return 0
+                elif key.data == "wake":
+                    with contextlib.suppress(OSError):
+                        os.read(self.wake_r, 4096)
+                    self.reap()
+                else:
+                    self.drain(self.by_out[key.fd])
+
+    def command(self) -> bool:
+        """Answer one command; False when the platform went away."""
+        try:
+            message, fds, _, _ = socket.recv_fds(self.control, 1 << 20, 4)
+        except InterruptedError:
+            return True
+        except OSError:
+            return False
+        if not message:
+            return False
+        command = json.loads(message)
+        pidfds: list[int] = []
+        if command.get("op") == "preload":
+            reply = preload(list(command.get("modules") or []))
+        elif command.get("op") == "spawn" and fds:
+            reply = self.spawn(fds, command["spec"])
+            if reply.get("pidfd"):
+                pidfds.append(reply.pop("pidfd"))
+        else:
+            for fd in fds:
+                os.close(fd)
+            reply = {"ok": False, "error": f"unknown command {command.get('op')!r}"}
+        socket.send_fds(self.control, [json.dumps(reply).encode()], pidfds)
+        for fd in pidfds:
+            os.close(fd)
+        return True
+
+    def spawn(self, fds: list[int], spec: dict[str, Any]) -> dict[str, Any]:
+        """Fork a child serving ``spec`` on ``fds[0]``."""
+        for extra in fds[1:]:
+            os.close(extra)
+        out_r, out_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(out_r)
+            self._child(fds[0], out_w, spec)
+        os.close(out_w)
+        os.set_blocking(out_r, False)
+        child = Child(pid, fds[0], out_r)
+        self.children[pid] = child
+        self.by_out[out_r] = child
+        self.selector.register(out_r, selectors.EVENT_READ, "child")
+        reply: dict[str, Any] = {"ok": True, "pid": pid}
+        with contextlib.suppress(OSError, AttributeError):
+            reply["pidfd"] = os.pidfd_open(pid)
+        return reply
+
+    def _child(self, fd: int, out_w: int, spec: dict[str, Any]) -> None:
+        code = 0
+        try:
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.selector.close()
+            self.control.close()
+            for fd_kept in (self.wake_r, self.wake_w):
+                os.close(fd_kept)
+            for other in self.children.values():  # another child's socket must close with it
+                os.close(other.sock_fd)
+                os.close(other.out_fd)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(out_w, 1)
+            os.dup2(out_w, 2)
+            os.close(out_w)
+            _die_with_parent()
+            random.seed()
+            sock = socket.socket(fileno=fd)
+            from . import replica
+
+            replica.serve(spec, sock)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+
+    def drain(self, child: Child) -> bool:
+        """Forward what the child printed to the zygote's log; False at end of file."""
+        while True:
+            try:
+                data = os.read(child.out_fd, 65536)
+            except BlockingIOError:
+                return True
+            except OSError:
+                data = b""
+            if not data:
+                self.selector.unregister(child.out_fd)
+                del self.by_out[child.out_fd]
+                os.close(child.out_fd)
+                child.out_fd = -1
+                return False
+            child.keep(data)
+            with contextlib.suppress(OSError):
+                os.write(2, data)
+
+    def reap(self) -> None:
+        """Collect every exited child and send its exit report."""
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            child = self.children.pop(pid, None)
+            if child is None:
+                continue
+            if child.out_fd >= 0:
+                self.drain(child)
+                if child.out_fd >= 0:  # a grandchild still holds the pipe
+                    self.selector.unregister(child.out_fd)
+                    del self.by_out[child.out_fd]
+                    os.close(child.out_fd)
+            report = {"ok": False, "exited": True, "pid": pid, "error": child.reason(status)}
+            with contextlib.suppress(OSError):
+                os.write(2, f"[zygote] child {pid}: {report['error']}\n".encode())
+            sock = socket.socket(fileno=child.sock_fd)
+            with contextlib.suppress(OSError):  # the router may have closed its end
+                sock.send(frames.json_frame(frames.OP_READY, 0, report), socket.MSG_DONTWAIT)
+            sock.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     control = socket.socket(fileno=int(args[0]))
     _die_with_parent()
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     hello = preload(args[1:])
     hello["pid"] = os.getpid()
     control.send(json.dumps(hello).encode())
-    while True:
-        try:
-            message, fds, _, _ = socket.recv_fds(control, 1 << 20, 4)
-        except OSError:
-            return 0
-        if not message:
-            return 0  # the platform went away
-        command = json.loads(message)
-        if command.get("op") == "preload":
-            reply = preload(list(command.get("modules") or []))
-        elif command.get("op") == "spawn" and fds:
-            pid = os.fork()
-            if pid == 0:
-                _child(control, fds[0], command["spec"])
-            for fd in fds:
-                os.close(fd)
-            reply = {"ok": True, "pid": pid}
-        else:
-            for fd in fds:
-                os.close(fd)
-            reply = {"ok": False, "error": f"unknown command {command.get('op')!r}"}
-        control.send(json.dumps(reply).encode())
+    return Zygote(control).run()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from ..serving.router import ReplicaLost
 from ..serving.zygotes import modules_for
 from ..store import Store
 from . import planner
-from .workers import BatchFailed, Worker, start_worker
+from .workers import BatchFailed, Worker, sandbox_paths, start_worker
 
 log = logging.getLogger("jsml.serving")
 MANIFEST = "_manifest.json"
@@ -88,6 +88,14 @@ class BatchManager:
         if not request.get("output"):
             raise UsageError("batch prediction needs --output DIRECTORY")
         output = Path(str(request["output"])).resolve()
+        _check_input(source.resolve())
+        for what, path in (("input", source.resolve()), ("output", output)):
+            home = self.home.resolve()
+            if path == home or home in path.parents or path in home.parents:
+                raise UsageError(
+                    f"the batch {what} {path} is inside (or holds) the platform's home "
+                    f"{home}, which batch workers must not see: use another directory"
+                )
         spec = {
             "model": f"{model['name']}:{model['version']}",
             "model_uri": model["uri"],
@@ -243,6 +251,7 @@ class BatchManager:
         finally:
             for worker in workers:
                 worker.close()
+            self.endpoints.pool.release(spec["python"], *sandbox_paths(spec))
             self.tasks.pop(batch_id, None)
 
     async def _execute(
@@ -331,11 +340,12 @@ class BatchManager:
                             "include_input": spec["include_input"],
                         },
                     )
-                except ReplicaLost:
+                except ReplicaLost as lost:
                     reply = {
                         "ok": False,
                         "retryable": True,
-                        "error": f"the worker (pid {workers[slot].pid}) exited",
+                        "error": f"the worker (pid {workers[slot].pid}) exited"
+                        + (f": {lost}" if str(lost) else ""),
                     }
                     workers[slot].close()
                     if shard["attempts"] <= spec["retries"]:
@@ -403,3 +413,16 @@ class BatchManager:
 def _part_sizes(output: Path) -> dict[str, int]:
     """The sizes of the part files in ``output``, by name."""
     return {p.name: p.stat().st_size for p in output.glob("part-*") if p.is_file()}
+
+
+def _check_input(source: Path) -> None:
+    """Refuse an input that holds no bytes at all (it would complete with no output)."""
+    if source.is_dir():
+        files = [p for p in source.iterdir() if p.is_file() and not p.name.startswith((".", "_"))]
+    else:
+        files = [source]
+    if files and sum(p.stat().st_size for p in files) == 0:
+        raise UsageError(
+            f"batch input {source} is empty (0 bytes): there is nothing to predict; "
+            "pass a file with rows (Parquet, CSV or JSONL) or a directory of them"
+        )

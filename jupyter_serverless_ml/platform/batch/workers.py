@@ -25,6 +25,7 @@ class Worker:
 
     pid: int
     conn: ReplicaConnection
+    exit_reason: str | None = None  # why its process exited, from its zygote's report
 
     async def call(self, op: int, body: dict[str, Any]) -> dict[str, Any]:
         """Send one JSON request and return the worker's JSON reply."""
@@ -34,8 +35,15 @@ class Worker:
     def close(self) -> None:
         """Close the connection and stop the worker."""
         self.conn.close()
-        with contextlib.suppress(OSError):
-            os.kill(self.pid, signal.SIGTERM)
+        if self.pid > 0:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGTERM)
+
+
+def sandbox_paths(spec: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What a batch job's sandboxed zygote sees besides the models: its input (read-only)
+    and its output directory (read-write)."""
+    return [spec["input"]], [spec["output"]]
 
 
 async def start_worker(pool: ZygotePool, spec: dict[str, Any], label: str) -> Worker:
@@ -48,19 +56,28 @@ async def start_worker(pool: ZygotePool, spec: dict[str, Any], label: str) -> Wo
         "replica": label,
         "model": spec["model"],
     }
-    pid, sock = await pool.fork(spec["python"], spec["modules"], fork_spec)
-    conn = ReplicaConnection(
-        on_ready=lambda info: settle(ready, info),
-        on_lost=lambda: settle(ready, ReplicaLost()),
-    )
-    await loop.create_unix_connection(lambda: conn, sock=sock)
+    readable, writable = sandbox_paths(spec)
+    pid, sock = await pool.fork(spec["python"], spec["modules"], fork_spec, readable, writable)
+    worker: Worker
+
+    def on_ready(info: dict[str, Any]) -> None:
+        if info.get("exited"):
+            worker.exit_reason = str(info.get("error"))
+            for future in list(worker.conn.pending.values()):
+                settle(future, ReplicaLost(worker.exit_reason))
+            worker.conn.pending.clear()
+        settle(ready, info)
+
+    conn = ReplicaConnection(on_ready=on_ready, on_lost=lambda: settle(ready, ReplicaLost()))
     worker = Worker(pid, conn)
+    await loop.create_unix_connection(lambda: conn, sock=sock)
     try:
         info = await asyncio.wait_for(ready, 120)
     except (ReplicaLost, asyncio.TimeoutError):
         worker.close()
         raise BatchFailed(
-            f"a batch worker exited while loading the model; see the zygote log under {pool.dir}"
+            "a batch worker exited while loading the model: "
+            f"{worker.exit_reason or f'see the zygote log under {pool.dir}'}"
         ) from None
     if not info.get("ok"):
         worker.close()
@@ -68,4 +85,4 @@ async def start_worker(pool: ZygotePool, spec: dict[str, Any], label: str) -> Wo
     return worker
 
 
-__all__ = ["BatchFailed", "Worker", "start_worker"]
+__all__ = ["BatchFailed", "Worker", "sandbox_paths", "start_worker"]

@@ -40,7 +40,11 @@ from .zygotes import ZygotePool, modules_for
 
 log = logging.getLogger("jsml.serving")
 
-FLUSH_SECONDS = float(os.environ.get("JSML_SERVING_FLUSH_SECONDS") or 5.0)
+#: How often request counters are written to the store: a daemon killed with SIGKILL loses
+#: at most this much of them.
+FLUSH_SECONDS = float(os.environ.get("JSML_SERVING_FLUSH_SECONDS") or 1.0)
+#: How often a busy endpoint gets a "stats" event (p50, p95 over the interval).
+STATS_EVENT_SECONDS = float(os.environ.get("JSML_SERVING_STATS_SECONDS") or 5.0)
 
 __all__ = ["CONFIG_DEFAULTS", "FLUSH_SECONDS", "Endpoint", "EndpointManager", "Result"]
 
@@ -56,6 +60,7 @@ class EndpointManager:
         self.capture_root = home / "capture"
         self.replicas = Replicas(store, self.pool, self.capture_root)
         self._flusher: asyncio.Task[None] | None = None
+        self._stats_marks: dict[str, tuple[float, int]] = {}  # last stats event: time, requests
 
     @property
     def closing(self) -> bool:
@@ -95,11 +100,17 @@ class EndpointManager:
         return model
 
     async def serving_python(self, model: dict[str, Any]) -> str:
-        """The interpreter the model was trained with (its isolated environment, if any)."""
-        metadata = model.get("metadata") or {}
-        if metadata.get("serving_python"):
-            return str(metadata["serving_python"])
+        """The interpreter the model was trained with (its isolated environment, if any).
+
+        The platform derives it from what it recorded itself: the job's spec for a job's
+        model, the kernel's interpreter given at registration for a kernel's model. A
+        field the job wrote into the model directory's metadata is never trusted.
+        """
         job = self.store.job(model["job_id"]) if model.get("job_id") else None
+        if job is None and not model.get("job_id"):
+            registered = (model.get("metadata") or {}).get("serving_python")
+            if registered:  # written into the model row by ModelRegistry.register
+                return str(registered)
         if job is None:
             raise BackendError(
                 f"model {model['name']}:{model['version']} has no recorded "
@@ -166,6 +177,7 @@ class EndpointManager:
         self.store.add_endpoint_event(
             name, "created", f"serving {entry['name']}:{entry['version']}", variant.name
         )
+        self.store.add_endpoint_event(name, "sandbox", self.pool.isolation.description)
         try:
             await self.replicas.bring_up(endpoint, variant)
         except BaseException:
@@ -248,7 +260,8 @@ class EndpointManager:
             endpoint.task.cancel()
         await self.replicas.teardown(endpoint)
         endpoint.status = EndpointStatus.DELETED.value
-        self._flush(endpoint)
+        self._flush(endpoint, final=True)
+        self._stats_marks.pop(name, None)
         self.store.delete_endpoint(name)
         self.endpoints.pop(name, None)
         summary["status"] = EndpointStatus.DELETED.value
@@ -303,26 +316,35 @@ class EndpointManager:
             self.store.add_endpoint_event(
                 endpoint.name, "restored", "platform restarted: back to minimum replicas"
             )
+            self.store.add_endpoint_event(endpoint.name, "sandbox", self.pool.isolation.description)
             endpoint.task = asyncio.create_task(self.replicas.scale_loop(endpoint))
             names.append(endpoint.name)
         self._flusher = asyncio.create_task(self._flush_loop())
         return names
 
-    def _flush(self, endpoint: Endpoint) -> None:
+    def _flush(self, endpoint: Endpoint, final: bool = False) -> None:
+        """Add the requests counted since the last flush to the store; every
+        ``STATS_EVENT_SECONDS`` (and at the end) also record a "stats" event."""
         requests, errors = endpoint.stats.requests, endpoint.stats.errors
         new_requests, new_errors = requests - endpoint.flushed[0], errors - endpoint.flushed[1]
         if new_requests or new_errors:
             self.store.add_endpoint_counts(endpoint.name, new_requests, new_errors)
-            since = time.time() - FLUSH_SECONDS
+        now = time.time()
+        since, counted = self._stats_marks.setdefault(
+            endpoint.name, (now - FLUSH_SECONDS, endpoint.flushed[0])
+        )
+        endpoint.flushed = (requests, errors)
+        if requests > counted and (final or now - since >= STATS_EVENT_SECONDS):
             window = endpoint.stats.summary(since=since)
             self.store.add_endpoint_event(
                 endpoint.name,
                 "stats",
-                f"{new_requests} requests, p50 {window['p50_ms']} ms, p95 {window['p95_ms']} ms",
+                f"{requests - counted} requests, p50 {window['p50_ms']} ms, "
+                f"p95 {window['p95_ms']} ms",
                 None,
                 window["p50_ms"],
             )
-        endpoint.flushed = (requests, errors)
+            self._stats_marks[endpoint.name] = (now, requests)
 
     async def _flush_loop(self) -> None:
         while True:
@@ -344,7 +366,7 @@ class EndpointManager:
         for endpoint in list(self.endpoints.values()):
             if endpoint.task is not None:
                 endpoint.task.cancel()
-            self._flush(endpoint)
+            self._flush(endpoint, final=True)
             self.replicas.abandon(endpoint)
         self.pool.close()
 

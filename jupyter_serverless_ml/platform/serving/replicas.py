@@ -23,7 +23,7 @@ from ...errors import BackendError
 from ..store import Store
 from .autoscale import Policy, decide
 from .endpoint_state import Endpoint, model_path
-from .router import Replica, ReplicaConnection, Unavailable, Variant, settle
+from .router import Replica, ReplicaConnection, ReplicaLost, Unavailable, Variant, settle
 from .zygotes import ZygotePool
 
 log = logging.getLogger("jsml.serving")
@@ -39,6 +39,7 @@ class Replicas:
         self.pool = pool
         self.capture_root = capture_root
         self.closing = False
+        self.exit_reasons: dict[str, str] = {}  # replica id -> why its process exited
         self._background: set[asyncio.Task[None]] = set()
 
     def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -142,7 +143,7 @@ class Replicas:
             pid, sock = await self.pool.fork(model["python"], model["modules"], spec)
             replica.pid = pid
             conn = ReplicaConnection(
-                on_ready=functools.partial(settle, replica.ready),
+                on_ready=lambda info: self._ready_or_exit(replica, info),
                 on_lost=lambda: self._lost(endpoint, variant, replica),
             )
             await asyncio.get_running_loop().create_unix_connection(lambda: conn, sock=sock)
@@ -191,6 +192,23 @@ class Replicas:
         self.scale_event(endpoint, variant, reason)
         variant.wake()
 
+    def _ready_or_exit(self, replica: Replica, info: dict[str, Any]) -> None:
+        """A READY frame: the replica's own (it loaded, or could not), or its zygote's exit
+        report, which fails the requests in flight with the reason (a 503 that says why)."""
+        if info.get("exited"):
+            reason = str(info.get("error") or "the process exited")
+            self.exit_reasons[replica.id] = reason
+            if replica.state == "Ready":
+                replica.state = "Exiting"  # no new request goes to it; its socket closes next
+            conn = replica.conn
+            if conn is not None:
+                pending = list(conn.pending.values())
+                conn.pending.clear()
+                for future in pending:
+                    settle(future, ReplicaLost(reason))
+        assert replica.ready is not None
+        settle(replica.ready, info)
+
     def forget(self, endpoint: Endpoint, variant: Variant, replica: Replica) -> None:
         """Drop a replica from its variant, recording the time it served."""
         if replica.state != "Gone" and replica.ready_at is not None:
@@ -204,24 +222,27 @@ class Replicas:
             )
         replica.state = "Gone"
         variant.replicas.pop(replica.id, None)
+        self.exit_reasons.pop(replica.id, None)
 
     def _lost(self, endpoint: Endpoint, variant: Variant, replica: Replica) -> None:
         was = replica.state
+        reason = self.exit_reasons.get(replica.id)
         self.forget(endpoint, variant, replica)
         if self.closing or was == "Draining" or endpoint.gone:
             return
         if replica.ready is not None and not replica.ready.done():
             replica.ready.set_exception(
                 BackendError(
-                    f"replica {replica.id} exited while loading the model; "
-                    f"see {self.pool.dir} zygote logs"
+                    f"replica {replica.id} exited while loading the model: "
+                    f"{reason or f'see the zygote logs in {self.pool.dir}'}"
                 )
             )
             return
         self.store.add_endpoint_event(
             endpoint.name,
             "replica_exit",
-            f"replica {replica.id} (pid {replica.pid}) exited unexpectedly; replacing it",
+            f"replica {replica.id} (pid {replica.pid}) exited unexpectedly"
+            f"{f' ({reason})' if reason else ''}; replacing it",
             variant.name,
         )
         self.ensure(endpoint, variant)

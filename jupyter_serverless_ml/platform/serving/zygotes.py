@@ -15,13 +15,15 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from ..._version import __version__
 from ...errors import BackendError
 from ...runtime import RUNTIME_DIR
 from ..jobs import procs
+from . import sandbox
 
 log = logging.getLogger("jsml.serving")
 # pyarrow is optional (batch prediction of Parquet needs it); a failed import is tolerated
@@ -44,6 +46,8 @@ FLAVOR_MODULES = {
 }
 START_TIMEOUT = 180.0
 _SINGLE_THREAD = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+Paths: TypeAlias = Sequence[Path | str]
+Key = tuple[str, tuple[str, ...], tuple[str, ...]]
 
 
 def modules_for(model: dict[str, Any]) -> list[str]:
@@ -76,6 +80,41 @@ def install_runtime(home: Path) -> Path:
     return root
 
 
+def settle_none(future: asyncio.Future[None]) -> None:
+    """Resolve ``future`` unless it is done."""
+    if not future.done():
+        future.set_result(None)
+
+
+async def _recv_fds(sock: socket.socket) -> tuple[bytes, list[int]]:
+    """One datagram and the file descriptors it carries, from a non-blocking socket."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            message, fds, _, _ = socket.recv_fds(sock, 1 << 20, 4)
+            return message, fds
+        except BlockingIOError:
+            readable: asyncio.Future[None] = loop.create_future()
+            loop.add_reader(sock.fileno(), settle_none, readable)
+            try:
+                await readable
+            finally:
+                loop.remove_reader(sock.fileno())
+
+
+def host_pid(pidfd: int) -> int | None:
+    """The pid (in the platform's PID namespace) of the process a pidfd refers to."""
+    try:
+        with open(f"/proc/self/fdinfo/{pidfd}") as fh:
+            for line in fh:
+                if line.startswith("Pid:"):
+                    pid = int(line.split()[1])
+                    return pid if pid > 0 else None
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 class Zygote:
     """One running zygote and its command socket."""
 
@@ -96,14 +135,18 @@ class Zygote:
     async def command(
         self, command: dict[str, Any], fds: list[int] | None = None, timeout: float = START_TIMEOUT
     ) -> dict[str, Any]:
-        """Send one command and wait for its answer."""
-        loop = asyncio.get_running_loop()
+        """Send one command and wait for its answer (file descriptors it carries are in
+        ``"fds"``; the caller closes them)."""
         async with self.lock:
             socket.send_fds(self.sock, [json.dumps(command).encode()], fds or [])
-            reply = await asyncio.wait_for(loop.sock_recv(self.sock, 1 << 20), timeout)
+            reply, received = await asyncio.wait_for(_recv_fds(self.sock), timeout)
         if not reply:
+            for fd in received:
+                os.close(fd)
             raise BackendError(f"the serving zygote for {self.python} exited; {self.log_tail()}")
-        return dict(json.loads(reply))
+        answer = dict(json.loads(reply))
+        answer["fds"] = received
+        return answer
 
     def log_tail(self, lines: int = 12) -> str:
         try:
@@ -131,27 +174,48 @@ class ZygotePool:
         self.home = home
         self.dir = home / "serving"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.zygotes: dict[str, Zygote] = {}
-        self._starting: dict[str, asyncio.Lock] = {}
+        self.zygotes: dict[Key, Zygote] = {}
+        self._starting: dict[Key, asyncio.Lock] = {}
         self._runtime: Path | None = None
+        self.isolation = sandbox.isolation()
 
-    async def get(self, python: str, modules: list[str]) -> Zygote:
-        """The live zygote of ``python`` with ``modules`` imported (started if needed)."""
-        lock = self._starting.setdefault(python, asyncio.Lock())
+    def key(self, python: str, readable: Paths = (), writable: Paths = ()) -> Key:
+        """Which zygote serves ``python`` with these extra paths (one per python unsandboxed)."""
+        if not self.isolation.sandboxed:
+            return (python, (), ())
+        return (python, tuple(sorted(map(str, readable))), tuple(sorted(map(str, writable))))
+
+    async def get(
+        self, python: str, modules: list[str], readable: Paths = (), writable: Paths = ()
+    ) -> Zygote:
+        """The live zygote of ``python`` with ``modules`` imported (started if needed); in
+        the sandbox it also sees ``readable`` (read-only) and ``writable`` host paths."""
+        key = self.key(python, readable, writable)
+        lock = self._starting.setdefault(key, asyncio.Lock())
         async with lock:
-            zygote = self.zygotes.get(python)
+            zygote = self.zygotes.get(key)
             if zygote is None or not zygote.alive:
                 if zygote is not None:
                     zygote.close()
-                zygote = await self._start(python, modules)
-                self.zygotes[python] = zygote
+                zygote = await self._start(key, modules)
+                self.zygotes[key] = zygote
         missing = [m for m in modules if m not in zygote.modules]
         if missing:
             await zygote.command({"op": "preload", "modules": missing})
             zygote.modules.update(missing)
         return zygote
 
-    async def _start(self, python: str, modules: list[str]) -> Zygote:
+    def release(self, python: str, readable: Paths = (), writable: Paths = ()) -> None:
+        """Stop the zygote kept for these extra paths (a finished batch job's)."""
+        key = self.key(python, readable, writable)
+        if key[1] or key[2]:
+            zygote = self.zygotes.pop(key, None)
+            self._starting.pop(key, None)
+            if zygote is not None:
+                zygote.close()
+
+    async def _start(self, key: Key, modules: list[str]) -> Zygote:
+        python, readable, writable = key
         if not Path(python).exists():
             raise BackendError(
                 f"the model's Python {python} no longer exists; retrain the model or "
@@ -161,16 +225,29 @@ class ZygotePool:
             self._runtime = install_runtime(self.home)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setblocking(False)
-        env = dict(os.environ, PYTHONPATH=str(self._runtime))
-        env.pop("PYTHONHOME", None)
-        for key in _SINGLE_THREAD:
-            env.setdefault(key, "1")
-        key = f"{abs(hash(python)) & 0xFFFFFFFF:08x}"
-        log_path = self.dir / f"zygote-{key}.log"
+        command = [python, "-m", "jsml_runtime.zygote", str(theirs.fileno())]
+        if self.isolation.sandboxed:
+            env = sandbox.clean_env()
+            command = sandbox.zygote_command(
+                command,
+                home=self.home,
+                python=python,
+                runtime=self._runtime,
+                readable=[Path(p) for p in readable],
+                writable=[Path(p) for p in writable],
+            )
+        else:
+            env = dict(os.environ)
+            env.pop("PYTHONHOME", None)
+        env["PYTHONPATH"] = str(self._runtime)
+        for name in _SINGLE_THREAD:
+            env.setdefault(name, "1")
+        label = f"{abs(hash(key)) & 0xFFFFFFFF:08x}"
+        log_path = self.dir / f"zygote-{label}.log"
         wanted = [*BASE_MODULES, *modules]
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [python, "-m", "jsml_runtime.zygote", str(theirs.fileno()), *wanted],
+                [*command, *wanted],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -197,14 +274,26 @@ class ZygotePool:
             )
         info = json.loads(hello)
         zygote.modules.update(m for m in wanted if m not in info.get("failed", {}))
-        log.info("zygote pid %d for %s ready in %.2fs", proc.pid, python, info["seconds"])
+        log.info(
+            "zygote pid %d for %s ready in %.2fs (%s)",
+            proc.pid,
+            python,
+            info["seconds"],
+            "sandboxed" if self.isolation.sandboxed else "not sandboxed",
+        )
         return zygote
 
     async def fork(
-        self, python: str, modules: list[str], spec: dict[str, Any]
+        self,
+        python: str,
+        modules: list[str],
+        spec: dict[str, Any],
+        readable: Paths = (),
+        writable: Paths = (),
     ) -> tuple[int, socket.socket]:
-        """Fork a process running ``spec``; returns its pid and the router's socket to it."""
-        zygote = await self.get(python, modules)
+        """Fork a process running ``spec``; returns its pid (as the platform sees it: the
+        zygote may live in its own PID namespace) and the router's socket to it."""
+        zygote = await self.get(python, modules, readable, writable)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             reply = await zygote.command({"op": "spawn", "spec": spec}, [theirs.fileno()])
@@ -213,11 +302,15 @@ class ZygotePool:
             raise
         finally:
             theirs.close()
+        pid = int(reply.get("pid") or 0)
+        for fd in reply.get("fds") or []:
+            pid = host_pid(fd) or (0 if self.isolation.sandboxed else pid)
+            os.close(fd)
         if not reply.get("ok"):
             ours.close()
             raise BackendError(f"the zygote could not fork: {reply.get('error')}")
         ours.setblocking(False)
-        return int(reply["pid"]), ours
+        return pid, ours
 
     def close(self) -> None:
         for zygote in self.zygotes.values():
