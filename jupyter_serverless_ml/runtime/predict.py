@@ -209,7 +209,7 @@ class Predictor:
             except (TypeError, ValueError, OverflowError):
                 values = rows
             else:
-                values = _finite_array(values, rows)
+                values = _finite_array(values, rows, given)
             frame = pd.DataFrame(values, columns=given)
             if columns and self.columns:
                 if set(columns) != set(self.columns):
@@ -270,7 +270,7 @@ class Predictor:
         return [_clean(v) for v in values]
 
 
-def _finite_array(values: Any, rows: Any) -> Any:
+def _finite_array(values: Any, rows: Any, names: list[str] | None = None) -> Any:
     """``values`` (a float array built from ``rows``) when every entry is finite or came
     from a null; otherwise an InputError naming the row."""
     import numpy as np
@@ -283,7 +283,10 @@ def _finite_array(values: Any, rows: Any) -> Any:
             original = original[int(i)]
         if original is not None:
             row = int(index[0])
-            raise InputError(_finite_error(original, f"row {row + 1}"), row)
+            where = f"row {row + 1}"
+            if names and len(index) > 1:
+                where = f"feature {names[int(index[1])]!r} in {where}"
+            raise InputError(_finite_error(original, where), row)
     return values
 
 

@@ -145,3 +145,90 @@ def test_vertex_sdk_errors(endpoint: Endpoint, token: str) -> None:
     error = json.loads(response.read())["error"]
     assert (response.status, error["code"], error["status"]) == (401, 401, "UNAUTHENTICATED")
     assert "platform token" in error["message"]
+
+
+def _signed(endpoint: Endpoint, token: str, body: bytes, **headers: str) -> dict[str, str]:
+    """Headers botocore's own SigV4 signer puts on a POST of ``body`` to the endpoint."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(
+        method="POST",
+        url=f"{endpoint.url}/endpoints/wire/invocations",
+        data=body,
+        headers={"Content-Type": "application/json", **headers},
+    )
+    SigV4Auth(Credentials("local", token), "sagemaker", "us-east-1").add_auth(request)
+    return dict(request.headers.items())
+
+
+def _send(endpoint: Endpoint, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+    url = urlparse(endpoint.url)
+    conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+    try:
+        conn.request("POST", "/endpoints/wire/invocations", body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_sigv4_signed_by_botocore_passes_and_a_stale_date_is_refused(
+    endpoint: Endpoint, token: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime
+
+    import botocore.auth
+
+    body = b'{"instances": [[1, 0]]}'
+    assert _send(endpoint, body, _signed(endpoint, token, body)) == (200, {"predictions": [2.0]})
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    for shift in (-20, 20):  # minutes: a replayed old request, a clock far ahead
+        monkeypatch.setattr(
+            botocore.auth,
+            "get_current_datetime",
+            lambda s=shift: now + datetime.timedelta(minutes=s),
+        )
+        status, reply = _send(endpoint, body, _signed(endpoint, token, body))
+        assert status == 401 and "Signature expired" in reply["message"], reply
+        with pytest.raises(botocore.exceptions.ClientError) as caught:
+            runtime(endpoint, token).invoke_endpoint(
+                EndpointName="wire", Body=body, ContentType="application/json"
+            )
+        assert "Signature expired" in caught.value.response["Error"]["Message"]
+
+
+def test_sigv4_payload_hash_is_checked_against_the_body(endpoint: Endpoint, token: str) -> None:
+    import hashlib
+
+    signed_body = b'{"instances": [[1, 0]]}'
+    headers = _signed(
+        endpoint,
+        token,
+        signed_body,
+        **{"X-Amz-Content-SHA256": hashlib.sha256(signed_body).hexdigest()},
+    )
+    assert _send(endpoint, signed_body, headers) == (200, {"predictions": [2.0]})
+    swapped = b'{"instances": [[9, 0]]}'  # same length, another body under the same signature
+    status, reply = _send(endpoint, swapped, headers)
+    assert status == 401 and "does not match the body" in reply["message"]
+
+
+@pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER", "bEaReR"])
+def test_the_bearer_scheme_is_case_insensitive_on_every_route(
+    endpoint: Endpoint, token: str, scheme: str
+) -> None:
+    body = b'{"instances": [[1, 0]]}'
+    auth = {"Authorization": f"{scheme} {token}", "Content-Type": "application/json"}
+    assert _send(endpoint, body, auth) == (200, {"predictions": [2.0]})
+    url = urlparse(endpoint.url)
+    for method, path, sent in (
+        ("POST", "/v1/projects/p/locations/l/endpoints/wire:predict", body),
+        ("GET", "/v1/projects/p/locations/l/endpoints/wire", None),
+        ("GET", "/v1/endpoints", None),
+    ):
+        conn = http.client.HTTPConnection(url.hostname or "", url.port, timeout=10)
+        conn.request(method, path, body=sent, headers=auth)
+        assert conn.getresponse().status == 200, (scheme, path)
+        conn.close()
