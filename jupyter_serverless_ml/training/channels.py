@@ -1,8 +1,10 @@
 """Cloud URIs as data channels: ``--data train=s3://bucket/prefix`` or ``gs://...``.
 
 A job's sandbox has no network (and no credentials), so a channel that names a
-cloud URI is downloaded here, before the job is submitted, into a cache under
-``$JSML_HOME/cache/channels/`` keyed by the URI and what the store says about
+cloud URI is downloaded here, before the job is submitted, into a cache
+(``$JSML_CHANNEL_CACHE``, else ``$XDG_CACHE_HOME/jupyter-serverless-ml/channels``,
+else ``~/.cache/jupyter-serverless-ml/channels``: not under ``$JSML_HOME``, whose
+files jobs may not see) keyed by the URI and what the store says about
 it (ETag, size, modification time): an unchanged object is not fetched again.
 Without credentials the channel is refused at once with what to configure,
 never a job that retries DNS inside a sandbox for minutes. Other fsspec URIs
@@ -22,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import artifacts
-from ..config import home
 from ..errors import ConfigError, UsageError
 
 CLOUD_SCHEMES = ("s3", "gs", "gcs")
@@ -127,9 +128,10 @@ def download(uri: str, cache: Path, log: Callable[[str], None]) -> Path:
     partial.mkdir(parents=True)
     total = sum(int(i.get("size") or 0) for i in files.values())
     done = 0
-    prefix = uri.rstrip("/").split("://", 1)[-1]
+    prefix = str(fs._strip_protocol(uri)).rstrip("/")
     for index, (name, info) in enumerate(sorted(files.items()), 1):
-        relative = name.split("://", 1)[-1][len(prefix) :].lstrip("/") if is_dir else leaf
+        stripped = str(fs._strip_protocol(name))
+        relative = stripped[len(prefix) :].lstrip("/") if is_dir else leaf
         local = partial / relative
         local.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -152,6 +154,14 @@ def download(uri: str, cache: Path, log: Callable[[str], None]) -> Path:
     return result
 
 
+def cache_dir() -> Path:
+    """Where downloaded channels are kept (see the module docstring)."""
+    if os.environ.get("JSML_CHANNEL_CACHE"):
+        return Path(os.environ["JSML_CHANNEL_CACHE"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "jupyter-serverless-ml" / "channels"
+
+
 def _stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
@@ -161,7 +171,7 @@ def download_channels(
 ) -> dict[str, str | Path]:
     """``data`` with every remote URI replaced by its local copy (local paths unchanged)."""
     out: dict[str, str | Path] = {}
-    cache = home() / "cache" / "channels"
+    cache = cache_dir()
     for name, value in data.items():
         text = str(value)
         if "://" in text and artifacts.scheme(text) != "file":
