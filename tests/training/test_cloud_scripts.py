@@ -117,3 +117,24 @@ def test_no_credentials_refuses_a_cloud_channel_at_once(
 def test_an_unknown_framework_version_lists_the_known_ones(home: Path, src: Path) -> None:
     with pytest.raises(UsageError, match=r"sklearn==1\.2-1"):
         jsml.train(entry_point="train.py", source_dir=src, framework="sklearn==0.1-1")
+
+
+def test_a_framework_version_runs_with_that_containers_libraries(
+    home: Path, tmp_path: Path
+) -> None:
+    source = tmp_path / "fw"
+    source.mkdir()
+    (source / "train.py").write_text(
+        "import os, json, sklearn, numpy\n"
+        "from sagemaker_training import environment  # the container's toolkit, from PyPI\n"
+        "print('versions:', sklearn.__version__, numpy.__version__)\n"
+        "with open(os.path.join(os.environ['SM_MODEL_DIR'], 'v.json'), 'w') as fh:\n"
+        "    json.dump({'sklearn': sklearn.__version__, 'numpy': numpy.__version__}, fh)\n"
+    )
+    job = jsml.train(
+        entry_point="train.py", source_dir=source, framework="sklearn==1.2-1", name="fw"
+    )
+    assert "scikit-learn==1.2.1" in job.bundle.requirements
+    assert "sagemaker-training" in job.bundle.requirements
+    versions = json.loads((Path(job.record["job_dir"]) / "ml" / "model" / "v.json").read_text())
+    assert versions == {"sklearn": "1.2.1", "numpy": "1.24.4"}
