@@ -59,7 +59,11 @@ class Replicas:
         results = await asyncio.gather(
             *(r.ready for r in replicas if r.ready), return_exceptions=True
         )
-        errors = [r for r in results if isinstance(r, BaseException)]
+        errors = [
+            r if isinstance(r, BaseException) else r.get("error")
+            for r in results
+            if isinstance(r, BaseException) or not r.get("ok")
+        ]
         if errors:
             raise BackendError(f"the model did not start serving: {errors[0]}")
         variant.last_request = time.monotonic()  # the idle clock starts at deploy
@@ -228,7 +232,7 @@ class Replicas:
         was = replica.state
         reason = self.exit_reasons.get(replica.id)
         self.forget(endpoint, variant, replica)
-        if self.closing or was == "Draining" or endpoint.gone:
+        if self.closing or was in ("Draining", "Gone") or endpoint.gone:
             return
         if replica.ready is not None and not replica.ready.done():
             replica.ready.set_exception(
@@ -238,6 +242,8 @@ class Replicas:
                 )
             )
             return
+        if was == "Starting":
+            return  # it failed to load: _boot records why
         self.store.add_endpoint_event(
             endpoint.name,
             "replica_exit",
