@@ -19,6 +19,8 @@ import pytest
 from jupyter_serverless_ml import backends
 from jupyter_serverless_ml.backends import Backend
 
+from backends.env_sagemaker import sagemaker_environment
+
 Environment = Callable[[Path], contextlib.AbstractContextManager[dict[str, Any]]]
 
 
@@ -29,7 +31,10 @@ def local_environment(home: Path) -> Iterator[dict[str, Any]]:
 
 
 #: backend name -> the environment it runs in; cloud backends add their entry here
-ENVIRONMENTS: dict[str, Environment] = {"local": local_environment}
+ENVIRONMENTS: dict[str, Environment] = {
+    "local": local_environment,
+    "sagemaker": sagemaker_environment,
+}
 
 
 @pytest.fixture(scope="module", params=sorted(ENVIRONMENTS))

@@ -1,0 +1,7 @@
+"""The SageMaker backend (``--backend sagemaker``); boto3 is imported on first use."""
+
+from __future__ import annotations
+
+from .backend import SageMakerBackend
+
+__all__ = ["SageMakerBackend"]
