@@ -167,5 +167,6 @@ class VertexCore:
         return config.home() / "cache" / "vertex"
 
     def _model_for_job(self, job_id: str, output_uri: str, name: str) -> Any:
-        """The model version a completed job registered (the registry part fills this in)."""
+        """The model version the completed job (Vertex number ``job_id``) registered (the
+        registry part fills this in)."""
         return None

@@ -47,12 +47,12 @@ def translate(exc: BaseException, what: str) -> JsmlError | None:
             f"{what}: no Google Cloud credentials found; run `gcloud auth application-default "
             "login`, or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
         )
-    if isinstance(exc, aexc.RefreshError | gexc.Unauthenticated):
+    if isinstance(exc, aexc.RefreshError | gexc.Unauthenticated | gexc.Unauthorized):
         return ConfigError(
             f"{what}: the Google Cloud credentials were refused ({text}); log in again with "
             "`gcloud auth application-default login`"
         )
-    if isinstance(exc, gexc.PermissionDenied):
+    if isinstance(exc, gexc.PermissionDenied | gexc.Forbidden):
         return ConfigError(
             f"{what}: access denied ({text}); grant the account roles/aiplatform.user and "
             "roles/storage.objectAdmin on the bucket, and enable the Vertex AI API "

@@ -39,7 +39,7 @@ class VertexRegistry(VertexCore, Registry):
             uri=model.artifact_uri,
             flavor=meta.get("jsml-flavor", "files"),
             metadata={"aliases": list(model.version_aliases)},
-            job_id=meta.get("jsml-job") or None,
+            job_id=f"{model.display_name}-{meta['jsml-job']}" if meta.get("jsml-job") else None,
             created_at=timestamp(model.version_create_time) or timestamp(model.create_time),
             details={
                 "resource_name": f"{model.name}@{model.version_id}",
@@ -147,7 +147,7 @@ class VertexRegistry(VertexCore, Registry):
             return cache[job_id]
         for parent in self._parents(name):
             for version in self._versions(parent):
-                if version.job_id == label_value(job_id):
+                if version.job_id == f"{name}-{job_id}":
                     cache[job_id] = version
                     return version
         meta = self._meta_of(f"{output_uri}/model")

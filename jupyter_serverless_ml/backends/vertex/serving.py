@@ -234,6 +234,8 @@ class VertexServing(VertexCore, Serving):
             payload = json.loads(body)
         except ValueError as exc:
             return refuse(400, f"the request body is not JSON: {exc}")
+        if isinstance(payload, dict):
+            payload = _as_instances(payload)
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
             return refuse(400, 'the request body must be {"instances": [...]}')
         ep = self._find_endpoint(name)
@@ -294,6 +296,18 @@ class VertexServing(VertexCore, Serving):
         self._wait(f"deleting endpoint {name}", operation)
         self.storage.delete_prefix(self.uri("endpoints", ep.name.rsplit("/", 1)[-1]))
         return last
+
+
+def _as_instances(payload: dict[str, Any]) -> dict[str, Any]:
+    """A DataFrame body (``dataframe_split``/``dataframe_records``, what ``ep.predict`` sends
+    for a DataFrame) as Vertex ``instances``: one list of feature values per row."""
+    split = payload.get("dataframe_split")
+    if isinstance(split, dict) and isinstance(split.get("data"), list):
+        return {"instances": split["data"], "parameters": payload.get("parameters")}
+    records = payload.get("dataframe_records")
+    if isinstance(records, list) and all(isinstance(r, dict) for r in records):
+        return {"instances": [list(r.values()) for r in records]}
+    return payload
 
 
 def _plain(value: Any) -> Any:

@@ -129,7 +129,8 @@ class VertexTraining(VertexCore, Backend):
     # -- reading jobs -----------------------------------------------------------------
 
     def _job_record(self, job: Any, full: bool = False) -> JobRecord:
-        job_id = job.name.rsplit("/", 1)[-1]
+        number = job.name.rsplit("/", 1)[-1]
+        job_id = f"{job.display_name}-{number}"
         state = JobStatus(JOB_STATES.get(job.state.name, JobStatus.PENDING))
         env = _env(job)
         pools = job.job_spec.worker_pool_specs
@@ -139,7 +140,8 @@ class VertexTraining(VertexCore, Backend):
         started, ended = timestamp(job.start_time), timestamp(job.end_time)
         details: dict[str, Any] = {
             "resource_name": job.name,
-            "console_url": self.settings.console("training", job_id),
+            "console_url": self.settings.console("training", number),
+            "vertex_job_id": number,
             "machine_type": machine,
             "image": pools[0].container_spec.image_uri if pools else "",
             "output_uri": output,
@@ -183,7 +185,7 @@ class VertexTraining(VertexCore, Backend):
         latest = {m.name: m.value for m in metrics}
         model = None
         if state == JobStatus.COMPLETED:
-            model = self._model_for_job(job_id, output, job.display_name)
+            model = self._model_for_job(number, output, job.display_name)
         return JobRecord(
             **{
                 **wire,
@@ -211,9 +213,13 @@ class VertexTraining(VertexCore, Backend):
         return sorted(found, key=lambda j: timestamp(j.create_time) or 0, reverse=True)
 
     def _find_job(self, ref: str) -> Any:
-        if ref.isdigit():
+        """By the id this backend hands out (``NAME-NUMBER``), the bare Vertex number, or name."""
+        name, _, number = ref.rpartition("-")
+        if ref.isdigit() or number.isdigit():
             try:
-                return self._get_job(ref)
+                job = self._get_job(number if number.isdigit() else ref)
+                if ref.isdigit() or job.display_name == name:
+                    return job
             except NotFound:
                 pass
         found = self._list_jobs(ref)
@@ -254,7 +260,7 @@ class VertexTraining(VertexCore, Backend):
         return self._metrics(job.job_spec.base_output_directory.output_uri_prefix)
 
     def logs(self, ref: str, cursor: str | None = None) -> LogPage:
-        job_id = self._find_job(ref).name.rsplit("/", 1)[-1]
+        job_id = self._find_job(ref).name.rsplit("/", 1)[-1]  # Cloud Logging's job_id
         text, after = logs.read(
             self.session,
             self.settings.logging_endpoint,
@@ -277,7 +283,7 @@ class VertexTraining(VertexCore, Backend):
         deadline = time.monotonic() + timeout
         logs.decode(None if log_cursor == "-" else log_cursor)  # a bad cursor fails at once
         while True:
-            job = self._get_job(job_id) if job_id.isdigit() else self._find_job(job_id)
+            job = self._find_job(job_id)
             record = self._job_record(job, full=True)
             text, cursor = "", log_cursor or ""
             if log_cursor != "-":
