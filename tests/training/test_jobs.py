@@ -121,7 +121,7 @@ def test_bad_input_submits_nothing(home: Path, tmp_path: Path) -> None:
     cases = [
         (dict(data={"train": tmp_path / "nope.csv"}), "does not exist"),
         (dict(backend="mainframe"), "unknown backend 'mainframe'; available backends: local"),
-        (dict(backend="sagemaker"), "not part of this version yet"),
+        (dict(backend="nosuchcloud"), "unknown backend 'nosuchcloud'"),
         (dict(env="conda"), "--env must be one of kernel, isolated"),
         (dict(instance_type="ml.m5.larg"), "did you mean ml.m5.large"),
         (dict(name="bad name"), "invalid name"),
@@ -314,7 +314,7 @@ open(os.environ["SM_OUTPUT_DATA_DIR"] + "/result.json", "w").write(json.dumps(re
     )
     r = output(job)
     root = "/opt/ml" if SANDBOXED else str(Path(job.record["job_dir"]) / "ml")
-    assert r["SM_MODEL_DIR"] == r["AIP_MODEL_DIR"] == f"{root}/model"
+    assert r["SM_MODEL_DIR"] == f"{root}/model" and r["AIP_MODEL_DIR"] == f"{root}/model/"
     assert r["SM_CHANNEL_TRAIN"] == f"{root}/input/data/train"
     assert r["train"] == f"{root}/input/data/train/{cancer_csv.name}"
     assert r["extra"] == ["a.csv"]
@@ -358,7 +358,7 @@ def test_entry_point_script_runs_unchanged(home: Path, cancer_csv: Path, tmp_pat
         "import argparse, os, joblib\nimport pandas as pd\n"
         "from sklearn.linear_model import LogisticRegression\n"
         "from features import COLUMNS\n"
-        "p = argparse.ArgumentParser()\np.add_argument('--C', type=float, default=1.0)\n"
+        "p = argparse.ArgumentParser()\np.add_argument('-C', type=float, default=1.0)\n"
         "a, _ = p.parse_known_args()\n"
         "d = os.environ['SM_CHANNEL_TRAIN']\n"
         "df = pd.read_csv(os.path.join(d, os.listdir(d)[0]))\n"

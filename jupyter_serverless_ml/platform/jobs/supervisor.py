@@ -154,7 +154,12 @@ class Supervisor:
                 elif not target.exists():
                     target.symlink_to(path, target_is_directory=True)
         contract.write_config(
-            self.ml, sorted(channels), self.spec["hyperparameters"], self.hosts, self.hosts[0]
+            self.ml,
+            sorted(channels),
+            self.spec["hyperparameters"],
+            self.hosts,
+            self.hosts[0],
+            instance_type=str(self.spec.get("instance_type") or "local"),
         )
         return channels
 
@@ -173,6 +178,7 @@ class Supervisor:
                 num_gpus=int(self.spec["num_gpus"]),
                 channel_files={n: f for n, (_, f) in channels.items() if f},
                 job_name=self.spec["id"],
+                instance_type=str(self.spec.get("instance_type") or "local"),
             )
         )
         env.update(
