@@ -23,6 +23,8 @@ hooking moto's in-process backend while the server runs:
 - **Batch** (CreateTransformJob): the input objects are split by line, sent through
   the handler in batches, joined with the input (``JoinSource=Input``) and written as
   ``<input>.out`` under the output path.
+- DeleteModelPackage and DeleteModelPackageGroup (missing in moto) delete them;
+  DescribeUserProfile (missing) answers ResourceNotFound, as for a profile that is gone.
 - ``fail_next(operation, code, times)`` makes moto answer the next calls of an
   operation with a real AWS error body (throttling, access denied, quota...).
 """
@@ -32,23 +34,23 @@ from __future__ import annotations
 import contextlib
 import copy
 import datetime as dt
-import importlib.util
 import io
 import json
 import os
-import random
 import re
 import shutil
 import signal
 import subprocess
 import sys
 import tarfile
-import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from backends.sagemaker_emulator_serving import ServingEmulation
 
 ACCOUNT = "123456789012"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -58,7 +60,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class Emulator:
+class Emulator(ServingEmulation):
     """Hooks into moto's backends while a ThreadedMotoServer runs (see the module doc)."""
 
     def __init__(self, endpoint_url: str, region: str, workdir: Path) -> None:
@@ -142,6 +144,37 @@ class Emulator:
             endpoint.endpoint_status = "InService"
             return ActionResult({"EndpointArn": endpoint.arn})
 
+        def delete_model_package(response: Any) -> Any:
+            from moto.core.responses import EmptyResult
+
+            backend = response.sagemaker_backend
+            name = response._get_param("ModelPackageName")
+            arn = backend.model_package_name_mapping.get(name, name)
+            backend.model_packages.pop(arn, None)
+            for key in [k for k, v in backend.model_package_name_mapping.items() if v == arn]:
+                del backend.model_package_name_mapping[key]
+            return EmptyResult()
+
+        def delete_model_package_group(response: Any) -> Any:
+            from moto.core.responses import EmptyResult
+            from moto.sagemaker.exceptions import ValidationError
+
+            backend = response.sagemaker_backend
+            name = response._get_param("ModelPackageGroupName")
+            if any(p.model_package_group_name == name for p in backend.model_packages.values()):
+                raise ValidationError(f"Model package group {name} still holds model packages")
+            backend.model_package_groups.pop(name, None)
+            return EmptyResult()
+
+        def describe_user_profile(response: Any) -> Any:
+            from moto.sagemaker.exceptions import SagemakerClientError
+
+            error = SagemakerClientError(
+                f"User profile {response._get_param('UserProfileName')} not found"
+            )
+            error.code = "ResourceNotFound"
+            raise error
+
         def invoke_endpoint(response: Any) -> Any:
             return emulator._invoke(response)
 
@@ -164,6 +197,9 @@ class Emulator:
         self._patch(SageMakerResponse, "list_training_jobs", list_training_jobs)
         self._patch(SageMakerResponse, "describe_training_job", describe_training_job)
         self._patch(SageMakerRuntimeResponse, "invoke_endpoint", invoke_endpoint)
+        self._patch(SageMakerResponse, "delete_model_package", delete_model_package)
+        self._patch(SageMakerResponse, "describe_user_profile", describe_user_profile)
+        self._patch(SageMakerResponse, "delete_model_package_group", delete_model_package_group)
 
     def uninstall(self) -> None:
         """Stop every job process and undo the hooks."""
@@ -238,6 +274,7 @@ class Emulator:
         self.clients["s3"].put_object(Bucket=bucket, Key=key, Body=data)
 
     def _log(self, stream: str, lines: list[str]) -> None:
+        lines = [line for line in lines if line]  # CloudWatch keeps no empty events
         if not lines:
             return
         stamp = int(time.time() * 1000)
@@ -402,153 +439,6 @@ class Emulator:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGKILL)
 
-    # -- serving ---------------------------------------------------------------------
-
-    def _handler(self, model_name: str) -> tuple[Any, Any]:
-        """(handler module, loaded model) of a SageMaker model, unpacked once."""
-        found = self.handlers.get(model_name)
-        if found is not None:
-            return found
-        model = self.sagemaker._models[model_name]
-        container = model.primary_container
-        target = Path(tempfile.mkdtemp(dir=self.workdir, prefix="model-"))
-        with tarfile.open(
-            fileobj=io.BytesIO(self._get(container["ModelDataUrl"])), mode="r:gz"
-        ) as archive:
-            archive.extractall(target, filter="data")
-        spec = importlib.util.spec_from_file_location(
-            f"inference_{target.name}", target / "code" / "inference.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        saved = dict(os.environ)
-        os.environ.update(container.get("Environment") or {})
-        try:
-            spec.loader.exec_module(module)
-            loaded = module.model_fn(str(target))
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        self.handlers[model_name] = (module, loaded)
-        return module, loaded
-
-    def predict(
-        self, model_name: str, body: bytes, content_type: str, accept: str
-    ) -> tuple[int, str, bytes]:
-        """Run a SageMaker model's handler on one request: (status, content type, body)."""
-        module, loaded = self._handler(model_name)
-        try:
-            data = module.input_fn(body, content_type)
-            answer, kind = module.output_fn(module.predict_fn(data, loaded), accept)
-        except Exception as exc:
-            status = int(getattr(exc, "status_code", 500))
-            return status, "application/json", json.dumps({"message": str(exc)}).encode()
-        return 200, kind, answer.encode() if isinstance(answer, str) else answer
-
-    def _invoke(self, response: Any) -> Any:
-        name = response.path.split("/")[2]
-        endpoint = self.sagemaker.endpoints.get(name)
-        if endpoint is None:
-            body = {"message": f"Endpoint {name} of account {ACCOUNT} not found."}
-            return (
-                400,
-                {
-                    "status": "400",
-                    "x-amzn-ErrorType": "ValidationError",
-                    "Content-Type": "application/json",
-                },
-                json.dumps(body),
-            )
-        variants = endpoint.production_variants
-        weights = [float(v.get("CurrentWeight", 1.0) or 0.0) for v in variants]
-        chosen = random.choices(variants, weights=weights if sum(weights) else None)[0]
-        config = self.sagemaker.endpoint_configs[endpoint.endpoint_config_name]
-        model_name = next(
-            v["ModelName"]
-            for v in config.production_variants
-            if v["VariantName"] == chosen["VariantName"]
-        )
-        status, kind, answer = self.predict(
-            model_name,
-            response.body,
-            response.headers.get("Content-Type", "application/json"),
-            response.headers.get("Accept", "application/json"),
-        )
-        if status != 200:
-            body = {
-                "message": f"Received client error ({status}) from primary with message "
-                f'"{answer.decode()}".',
-                "OriginalStatusCode": status,
-                "OriginalMessage": answer.decode(),
-                "LogStreamArn": f"arn:aws:logs:{self.region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{name}",
-            }
-            return (
-                424,
-                {
-                    "status": "424",
-                    "x-amzn-ErrorType": "ModelError",
-                    "Content-Type": "application/json",
-                },
-                json.dumps(body),
-            )
-        return (
-            200,
-            {"Content-Type": kind, "x-Amzn-Invoked-Production-Variant": chosen["VariantName"]},
-            answer,
-        )
-
-    # -- batch ---------------------------------------------------------------------
-
-    def _transform(self, job: Any) -> None:
-        try:
-            source = job.transform_input["DataSource"]["S3DataSource"]["S3Uri"]
-            content_type = job.transform_input.get("ContentType", "text/csv")
-            accept = job.transform_output.get("Accept", "application/jsonlines")
-            output = job.transform_output["S3OutputPath"].rstrip("/")
-            join = (job.data_processing or {}).get("JoinSource") == "Input"
-            bucket, _, prefix = source.removeprefix("s3://").partition("/")
-            keys = [
-                i["Key"]
-                for i in self.clients["s3"]
-                .list_objects_v2(Bucket=bucket, Prefix=prefix)
-                .get("Contents", [])
-            ]
-            saved = dict(os.environ)
-            os.environ.update(job.environment or {})
-            try:
-                for key in keys:
-                    lines = [
-                        line
-                        for line in self._get(f"s3://{bucket}/{key}").decode().splitlines()
-                        if line.strip()
-                    ]
-                    out: list[str] = []
-                    for start in range(0, len(lines), 20):
-                        batch = lines[start : start + 20]
-                        status, _, answer = self.predict(
-                            job.model_name, ("\n".join(batch) + "\n").encode(), content_type, accept
-                        )
-                        if status != 200:
-                            raise RuntimeError(f"the model answered {status}: {answer.decode()}")
-                        results = answer.decode().splitlines()
-                        for line, result in zip(batch, results, strict=True):
-                            out.append(
-                                json.dumps(
-                                    {**json.loads(line), "SageMakerOutput": json.loads(result)}
-                                )
-                                if join
-                                else result
-                            )
-                    relative = key[len(prefix) :].lstrip("/") or Path(key).name
-                    self._put(f"{output}/{relative}.out", ("\n".join(out) + "\n").encode())
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
-            job.transform_job_status = "Completed"
-        except Exception as exc:
-            job.transform_job_status, job.failure_reason = "Failed", f"ClientError: {exc}"
-        job.transform_end_time = _now()
-
 
 @contextlib.contextmanager
 def running(workdir: Path, region: str = "us-east-1") -> Iterator[Emulator]:
@@ -581,12 +471,15 @@ def running(workdir: Path, region: str = "us-east-1") -> Iterator[Emulator]:
         AWS_SHARED_CREDENTIALS_FILE=str(workdir / "no-credentials"),
         AWS_CONFIG_FILE=str(workdir / "no-config"),
     )
+    reset = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
+    urllib.request.urlopen(reset, timeout=30).read()  # moto's state is per process: start clean
     emulator = Emulator(url, region, workdir)
     emulator.install()
     try:
         yield emulator
     finally:
         emulator.uninstall()
+        urllib.request.urlopen(reset, timeout=30).read()
         server.stop()
         for key, value in saved.items():
             if value is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import images
 from .backend import SageMakerBackend
 
-__all__ = ["SageMakerBackend"]
+__all__ = ["SageMakerBackend", "images"]

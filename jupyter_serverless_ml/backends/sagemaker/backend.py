@@ -106,15 +106,6 @@ class SageMakerBackend(
             return False
         return any((t["Key"], t["Value"]) == CREATED_BY for t in reply.get("Tags", []))
 
-    def _listed(self, operation: str, key: str, arn_key: str) -> list[tuple[str, str]]:
-        found: list[tuple[str, str]] = []
-        with self.errors(f"listing for cleanup ({operation})"):
-            for page in self.aws.client("sagemaker").get_paginator(operation).paginate():
-                found += [
-                    (str(r[key]), str(r[arn_key])) for r in page.get(key.replace("Name", "s"), [])
-                ]
-        return found
-
     def cleanup(self, dry_run: bool = True) -> list[str]:
         done: list[str] = []
         sm = "sagemaker"
