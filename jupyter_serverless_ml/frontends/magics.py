@@ -223,8 +223,8 @@ class ServerlessMagics(Magics):
             %deploy cancer:4 --endpoint cancer-prod --traffic 10    # a canary variant
         """
         args = _parse(self.deploy, line, "deploy")
+        kwargs = deploy_kwargs(args)  # bad options are refused before anything is resolved
         model = self._model_arg(args, "deploy")
-        kwargs = deploy_kwargs(args)
         if not isinstance(model, str) and not kwargs["name"] and not kwargs["endpoint"]:
             kwargs["name"] = args.model.replace("_", "-")
         endpoint = serving_api.deploy(model, **kwargs)

@@ -125,9 +125,10 @@ def test_a_missing_sdk_names_the_install_line(plugins: Path) -> None:
         backends.get_backend("notabackend")
 
 
-def test_planned_and_unknown_backends_are_refused_clearly() -> None:
+def test_planned_and_unknown_backends_are_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(backends.EXTRAS, "azureml", "pip install 'jupyter-serverless-ml[azureml]'")
     with pytest.raises(UsageError, match="not part of this version yet; available backends"):
-        backends.get_backend("sagemaker")
+        backends.get_backend("azureml")
     with pytest.raises(UsageError, match="unknown backend 'nope'"):
         backends.get_backend("nope")
 

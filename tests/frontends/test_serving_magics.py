@@ -56,10 +56,12 @@ def test_bad_serving_magic_arguments(fitted: Any) -> None:
 
 
 def test_batch_predict_magic(fitted: Any, tmp_path: Path) -> None:
-    fitted.run_line_magic("deploy", "line_model --name batch-src").undeploy()
+    # line-model is registered by the test before: the kernel's line_model must be asked for
+    fitted.run_line_magic("deploy", "line_model --from-variable --name batch-src").undeploy()
     pd.DataFrame({"a": [2.0, 4.0], "b": [3.0, 5.0]}).to_parquet(tmp_path / "in.parquet")
     job = fitted.run_line_magic(
-        "batch_predict", f"line_model {tmp_path / 'in.parquet'} --output {tmp_path / 'out'}"
+        "batch_predict",
+        f"line_model --from-variable {tmp_path / 'in.parquet'} --output {tmp_path / 'out'}",
     )
     assert isinstance(job, BatchJob) and job.record["status"] == "Completed"
     assert np.allclose(pd.read_parquet(tmp_path / "out").prediction, [6.0, 12.0])

@@ -15,7 +15,7 @@ def jp_server_config(platform_home: Path) -> dict[str, Any]:
     return {
         "ServerApp": {"jpserver_extensions": {"jupyter_serverless_ml": True}},
         "ServerlessML": {
-            "backends": ["local", "vertex"],
+            "backends": ["local", "nosuchcloud"],
             "backend_settings": {"local": {"home": str(platform_home)}},
         },
     }
@@ -26,10 +26,10 @@ async def test_configured_backends_are_listed_with_their_errors(
 ) -> None:
     served = json.loads((await jp_fetch("serverless-ml", "api", "backends")).body)
     by_name = {b["name"]: b for b in served["backends"]}
-    assert list(by_name) == ["local", "vertex"]
+    assert list(by_name) == ["local", "nosuchcloud"]
     assert by_name["local"]["features"][0] == "training" and by_name["local"]["error"] is None
-    assert by_name["vertex"]["features"] == []
-    assert "not part of this version yet" in by_name["vertex"]["error"]
+    assert by_name["nosuchcloud"]["features"] == []
+    assert "unknown backend 'nosuchcloud'" in by_name["nosuchcloud"]["error"]
     assert served["features"] == sorted(by_name["local"]["features"])
     platform = json.loads((await jp_fetch("serverless-ml", "api", "platform")).body)
     assert platform["home"] == str(platform_home)
