@@ -174,3 +174,28 @@ def test_image_is_the_framework_container_that_matches_the_bundle() -> None:
     ):
         images.choose({"python": "3.11.7"}, ["scikit-learn==1.9.0"], "us-east-1")
     assert images.choose({}, [], "us-east-1", override="my/image:1")[0] == "my/image:1"
+
+
+def test_an_archive_that_leaves_its_directory_is_refused(tmp_path: Path) -> None:
+    import io
+    import tarfile
+
+    from jupyter_serverless_ml.backends.sagemaker.storage import extract
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        info = tarfile.TarInfo("../escaped.txt")
+        info.size = 2
+        archive.addfile(info, io.BytesIO(b"hi"))
+    with pytest.raises(UsageError, match="leaves it"):
+        extract(buffer.getvalue(), tmp_path / "model")
+    assert not (tmp_path / "escaped.txt").exists()
+
+
+def test_a_metric_line_inside_another_line_is_still_read() -> None:
+    from jupyter_serverless_ml.backends.sagemaker.jobs import split_metric_lines
+
+    mark = '#jsml-metric {"name": "loss", "value": 0.5, "step": 0}\n'
+    text, metrics = split_metric_lines("hello" + mark + "\nnext\n" + mark)
+    assert text == "hello\nnext\n"
+    assert [(m.name, m.value, m.step) for m in metrics] == [("loss", 0.5, 0)] * 2

@@ -220,17 +220,24 @@ def decode_cursor(cursor: str | None) -> dict[str, str]:
 
 
 def split_metric_lines(text: str) -> tuple[str, list[MetricRecord]]:
-    """The log text without metric lines, and the metric records those lines hold."""
+    """The log text without metric lines, and the metric records those lines hold.
+
+    A metric line may land inside another line (the job wrote that line's text and
+    its newline in two writes, and the metric line came between): the text before
+    the mark stays in the log, joined with the newline that follows it."""
     kept: list[str] = []
     found: list[MetricRecord] = []
     for line in text.splitlines(keepends=True):
-        if line.startswith(METRIC_MARK):
-            try:
-                found.append(MetricRecord.from_wire(json.loads(line[len(METRIC_MARK) :])))
-            except (ValueError, TypeError):
-                kept.append(line)
+        where = line.find(METRIC_MARK)
+        if where < 0:
+            kept.append(line)
             continue
-        kept.append(line)
+        try:
+            found.append(MetricRecord.from_wire(json.loads(line[where + len(METRIC_MARK) :])))
+        except (ValueError, TypeError):
+            kept.append(line)
+            continue
+        kept.append(line[:where])
     return "".join(kept), found
 
 

@@ -257,7 +257,20 @@ def extract(data: bytes, target: Path) -> Path:
     """Unpack a gzipped tar into ``target`` (no member may leave it)."""
     target.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        archive.extractall(target, filter="data")
+        if hasattr(tarfile, "data_filter"):
+            try:
+                archive.extractall(target, filter="data")
+            except tarfile.FilterError as exc:
+                raise UsageError(f"the archive holds a member that leaves it: {exc}") from None
+        else:  # Python 3.10 before 3.10.12: check each member by hand
+            root = target.resolve()
+            for member in archive.getmembers():
+                where = (target / member.name).resolve()
+                if not (member.isfile() or member.isdir()) or root not in (where, *where.parents):
+                    raise UsageError(
+                        f"the archive holds {member.name!r}, which is not a plain file or leaves it"
+                    )
+            archive.extractall(target)
     return target
 
 
