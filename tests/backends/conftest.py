@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backends.env_sagemaker import sagemaker_environment
+from backends.env_vertex import vertex_environment
 
 from jupyter_serverless_ml import backends
 from jupyter_serverless_ml.backends import Backend
-
-from backends.env_sagemaker import sagemaker_environment
 
 Environment = Callable[[Path], contextlib.AbstractContextManager[dict[str, Any]]]
 
@@ -34,6 +34,7 @@ def local_environment(home: Path) -> Iterator[dict[str, Any]]:
 ENVIRONMENTS: dict[str, Environment] = {
     "local": local_environment,
     "sagemaker": sagemaker_environment,
+    "vertex": vertex_environment,
 }
 
 
