@@ -8,15 +8,15 @@ in memory; long-running operations finish at once and are kept for ``operations.
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import re
 import threading
 from typing import Any
 
 from google.cloud import aiplatform_v1 as v1
-from google.protobuf import json_format
 
+from .api_batch import BatchRoutes
+from .messages import TYPE_URL, now, parse, reply, to_json
 from .web import ApiError, Request, Response, Router
 
 LOC = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
@@ -24,40 +24,6 @@ _TERM = re.compile(r'^\s*([\w.-]+)\s*=\s*"((?:[^"\\]|\\.)*)"\s*$')
 MACHINE = re.compile(
     r"^(n1|n2|n2d|e2|c2|c2d|a2|a3|g2|m1)-(standard|highmem|highcpu|highgpu|megagpu|ultragpu|ultramem|megamem)-\d+g?$"
 )
-TYPE_URL = "type.googleapis.com/google.cloud.aiplatform.v1."
-
-
-def parse(kind: Any, req: Request, field: str) -> Any:
-    """The body as message ``kind``; unknown fields are the real API's 400."""
-    text = req.body.decode() or "{}"
-    try:
-        return kind.from_json(text, ignore_unknown_fields=False)
-    except json_format.ParseError as exc:
-        name = re.search(r'has no field named "([^"]+)"', str(exc))
-        what = (
-            f"Unknown name \"{name.group(1)}\" at '{field}': Cannot find field."
-            if name
-            else str(exc)
-        )
-        message = f"Invalid JSON payload received. {what}"
-        raise ApiError(
-            400,
-            message,
-            details=[
-                {
-                    "@type": "type.googleapis.com/google.rpc.BadRequest",
-                    "fieldViolations": [{"field": field, "description": message}],
-                }
-            ],
-        ) from None
-
-
-def to_json(message: Any) -> dict[str, Any]:
-    return dict(json_format.MessageToDict(type(message).pb(message)))
-
-
-def reply(message: Any) -> Response:
-    return Response.of_json(to_json(message))
 
 
 def matches(resource: Any, query: str) -> bool:
@@ -125,11 +91,7 @@ class VertexStore:
         raise ApiError(404, f"Model {name} is not found.")
 
 
-def now() -> Any:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-class VertexApi:
+class VertexApi(BatchRoutes):
     """The routes; ``emulator`` runs jobs and predictions (see :mod:`.emulator`)."""
 
     def __init__(self, store: VertexStore, emulator: Any) -> None:
@@ -428,52 +390,6 @@ class VertexApi:
         request = parse(v1.PredictRequest, req, "*")
         ep = self._endpoint(req)
         return Response.of_json(self.emulator.predict(ep, to_json(request)))
-
-    # -- batch prediction -----------------------------------------------------------
-
-    def create_batch(self, req: Request) -> Response:
-        job = parse(v1.BatchPredictionJob, req, "batch_prediction_job")
-        self.store.requests.append(("batchPredictionJobs.create", job))
-        self.store.model(job.model)
-        job.name = f"{self.parent(req)}/batchPredictionJobs/{self.store.new_id()}"
-        job.state = v1.JobState.JOB_STATE_PENDING
-        job.create_time = now()
-        self.store.batches[job.name] = job
-        self.emulator.start_batch(job.name)
-        return reply(job)
-
-    def _batch(self, req: Request) -> v1.BatchPredictionJob:
-        name = f"{self.parent(req)}/batchPredictionJobs/{req.params['id']}"
-        job = self.store.batches.get(name)
-        if job is None:
-            raise ApiError(404, f"BatchPredictionJob {name} is not found.")
-        return job
-
-    def get_batch(self, req: Request) -> Response:
-        return reply(self._batch(req))
-
-    def list_batches(self, req: Request) -> Response:
-        return self._page(
-            list(self.store.batches.values()),
-            req,
-            "batch_prediction_jobs",
-            v1.ListBatchPredictionJobsResponse,
-        )
-
-    def cancel_batch(self, req: Request) -> Response:
-        parse(v1.CancelBatchPredictionJobRequest, req, "*")
-        job = self._batch(req)
-        if job.state in (v1.JobState.JOB_STATE_SUCCEEDED, v1.JobState.JOB_STATE_FAILED):
-            raise ApiError(
-                400, f"Cannot cancel {job.name} in state {job.state.name}.", "FAILED_PRECONDITION"
-            )
-        job.state = v1.JobState.JOB_STATE_CANCELLED
-        return Response.of_json({})
-
-    def delete_batch(self, req: Request) -> Response:
-        job = self._batch(req)
-        del self.store.batches[job.name]
-        return self.store.operation(self.parent(req), None)
 
     def get_operation(self, req: Request) -> Response:
         name = req.raw_path.split("/", 2)[2]
