@@ -157,6 +157,9 @@ def ensure_environment() -> None:
         os.environ.setdefault(key, value)
 
 
+_VERTEX_OWNED = frozenset({"CLOUD_ML_PROJECT_ID", "CLOUD_ML_JOB_ID", "CLUSTER_SPEC", "TF_CONFIG"})
+
+
 def complete_environment(config: Mapping[str, Any]) -> None:
     """Recompute the toolkit's and Vertex's variables inside the job, as the training toolkit
     does in a framework container: from what the platform set (this rank's host, the
@@ -211,6 +214,11 @@ def complete_environment(config: Mapping[str, Any]) -> None:
                 if k in ("CLUSTER_SPEC", "TF_CONFIG")
             }
         )
+    if env.get("CLOUD_ML_PROJECT_ID") not in (None, "", "local"):
+        # on Vertex AI itself: what Vertex set (its storage paths, the cluster) is the truth
+        for key in [k for k in fresh if k in _VERTEX_OWNED or k.startswith("AIP_")]:
+            if env.get(key):
+                del fresh[key]
     env.update(fresh)
     if given != instance_type and env.get("RANK", "0") == "0" and resources_file.parent.is_dir():
         # a read-only config directory is fine: the variables are what scripts read

@@ -270,3 +270,23 @@ def test_several_replicas_get_a_cluster_spec_and_tf_config() -> None:
         "worker": ["127.0.0.1:2223", "127.0.0.1:2224"],
     }
     assert tf["task"] == {"type": "worker", "index": 0}
+
+
+def test_on_vertex_the_variables_vertex_set_are_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_serverless_ml.runtime import contract
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # what the call sets stays here
+    root = tmp_path / "ml"
+    contract.write_config(root, ["train"], {"epochs": 3}, ["algo-1"], "algo-1")
+    for key, value in contract.job_environment(str(root), ["train"], {"epochs": 3}).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("CLOUD_ML_PROJECT_ID", "my-project")
+    monkeypatch.setenv("AIP_MODEL_DIR", "gs://bucket/job/model/")
+    monkeypatch.setenv("CLUSTER_SPEC", '{"cluster": {"workerpool0": ["host:2222"]}}')
+    contract.complete_environment({})
+    assert os.environ["AIP_MODEL_DIR"] == "gs://bucket/job/model/"
+    assert os.environ["CLOUD_ML_PROJECT_ID"] == "my-project"
+    assert "host:2222" in os.environ["CLUSTER_SPEC"]
+    assert os.environ["SM_HP_EPOCHS"] == "3"  # the toolkit's variables are still completed
