@@ -397,6 +397,12 @@ class DeployRequest(Record):
     max_payload: int | None = None
     idle_timeout: float | None = None
     policy: Mapping[str, float] = field(default_factory=dict)
+    #: SageMaker inference handlers (``model_fn``...) in this script (absolute path, or
+    #: relative to ``source_dir``); ``source_dir`` holds it and what it imports;
+    #: ``predictor`` a Vertex custom prediction routine's ``MODULE:CLASS`` in ``source_dir``.
+    inference_script: str | None = None
+    source_dir: str | None = None
+    predictor: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The request without unset settings, ``policy`` flattened in."""

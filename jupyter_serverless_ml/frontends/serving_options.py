@@ -18,6 +18,30 @@ DEPLOY_OPTIONS: list[Spec] = [
     ),
     (("--name",), {"help": "endpoint name (default: the model's name)"}),
     (
+        ("--inference-script",),
+        {
+            "metavar": "FILE",
+            "help": "SageMaker inference handlers (model_fn, input_fn, predict_fn, output_fn, "
+            "transform_fn) serving the model; relative to --source-dir when both are given",
+        },
+    ),
+    (
+        ("--source-dir",),
+        {
+            "metavar": "DIR",
+            "help": "the inference code's directory (alone: its inference.py, or its one "
+            "script with handlers or a Vertex Predictor class)",
+        },
+    ),
+    (
+        ("--predictor",),
+        {
+            "metavar": "MODULE:CLASS",
+            "help": "a Vertex AI custom prediction routine (load, preprocess, predict, "
+            "postprocess) in --source-dir",
+        },
+    ),
+    (
         ("--endpoint",),
         {"metavar": "NAME", "help": "add this model as a variant of an existing endpoint"},
     ),
@@ -189,6 +213,9 @@ def deploy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "instance_type": args.instance_type,
         "backend": args.backend,
     }
+    for key in ("inference_script", "source_dir", "predictor"):
+        if getattr(args, key, None) is not None:
+            kwargs[key] = getattr(args, key)
     kwargs.update({k: getattr(args, k) for k in _DURATIONS if getattr(args, k) is not None})
     return kwargs
 

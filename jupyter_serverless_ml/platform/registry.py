@@ -1,5 +1,10 @@
 """The model registry: versions of named models, copied under ``artifacts/models/<name>/<version>``.
 
+The version's directory holds what the training wrote and nothing else: the
+platform's metadata (``jsml_model.json`` in a job's model directory) is moved
+beside it, to ``<version>.meta.json``, so a ``model_fn`` listing the directory
+finds the training's own files.
+
 A job that completes with a saved model registers it in the same transaction
 that marks the job Completed (see :meth:`ModelRegistry.stage` and
 :meth:`~.store.jobs.JobsStore.complete_job_with_model`); a model saved from a
@@ -17,7 +22,7 @@ from typing import Any
 
 from ..errors import NotFound, UsageError
 from ..options import validate_name
-from ..runtime.flavors import META_FILE
+from ..runtime.flavors import META_FILE, sibling_meta
 from .store import Store
 
 
@@ -55,11 +60,13 @@ class ModelRegistry:
         shutil.rmtree(staging, ignore_errors=True)
         try:
             copy(source, staging)
+            metadata = json.loads((staging / META_FILE).read_text())
+            sibling_meta(target).write_text(json.dumps(metadata, indent=2))
+            (staging / META_FILE).unlink()
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         os.replace(staging, target)
-        metadata = json.loads((target / META_FILE).read_text())
         metadata.pop("serving_python", None)  # the platform's to decide, never the saver's
         return {
             "name": name,

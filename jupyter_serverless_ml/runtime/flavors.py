@@ -1,23 +1,36 @@
 """Model flavors: how a trained object is saved to, and loaded from, a model directory.
 
-A model directory holds the flavor's files plus ``jsml_model.json`` (flavor,
-Python and library versions, class, input signature). Flavors: ``sklearn``
-(joblib), ``xgboost`` (native JSON), ``lightgbm`` (native text for Boosters),
-``pytorch`` (``torch.save``), ``pickle`` (cloudpickle, any picklable object) and
-``files`` (whatever the code wrote into the model directory itself).
+A job's model directory holds the flavor's files plus ``jsml_model.json`` (flavor,
+Python and library versions, class, input signature). Once registered, the metadata
+lives beside the directory (``<version>.meta.json``), so the model directory holds
+only what the training wrote; :func:`describe` reads either place. Flavors:
+``sklearn`` (joblib), ``xgboost`` (native JSON), ``lightgbm`` (native text for
+Boosters), ``pytorch`` (``torch.save``), ``pickle`` (cloudpickle, any picklable
+object) and ``files`` (whatever the code wrote into the model directory itself,
+loaded as the clouds' serving containers load it: see :mod:`.model_files`).
+
+A model whose classes or functions were defined in the notebook (``__main__``: a
+custom transformer in a Pipeline, ``FunctionTransformer(func)``) is pickled with
+cloudpickle, which stores those definitions by value, so it loads wherever it is
+served (replicas, batch workers, an exported image) without the notebook.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import pickle
 import platform
 import sys
+import types
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from . import model_files
+
 META_FILE = "jsml_model.json"
+META_SUFFIX = ".meta.json"
 _DISTS = {
     "sklearn": "scikit-learn",
     "xgboost": "xgboost",
@@ -66,6 +79,51 @@ def _class_path(obj: Any) -> str:
     return f"{type(obj).__module__}.{type(obj).__qualname__}"
 
 
+class _Found(Exception):
+    pass
+
+
+def _defined_here(obj: Any) -> bool:
+    """Whether pickle could not find ``obj`` (a class or function) by its module and name
+    where the model is loaded: defined in ``__main__`` (a notebook, a job's cell) or in a
+    module that is not importable."""
+    module_name = getattr(obj, "__module__", None)
+    if not module_name or module_name == "__main__":
+        return True
+    found: Any = sys.modules.get(module_name)
+    if found is None:
+        return True
+    for part in str(getattr(obj, "__qualname__", "")).split("."):
+        found = getattr(found, part, None)
+    return found is not obj
+
+
+class _Scanner(pickle.Pickler):
+    """Pickles to nowhere, stopping at the first notebook-defined class or function."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        if isinstance(obj, (type, types.FunctionType)) and _defined_here(obj):
+            raise _Found(f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', '?')}")
+        return NotImplemented
+
+
+class _Sink:
+    def write(self, data: Any) -> int:
+        return len(data)
+
+
+def notebook_definitions(model: Any) -> str | None:
+    """The first class or function ``model`` refers to that only exists where it was
+    defined (so must be pickled by value); None when everything pickles by reference."""
+    try:
+        _Scanner(_Sink(), protocol=pickle.HIGHEST_PROTOCOL).dump(model)
+    except _Found as found:
+        return str(found)
+    except Exception as exc:  # plain pickle fails (a lambda, a local class): cloudpickle can
+        return f"an object plain pickle refuses ({type(exc).__name__})"
+    return None
+
+
 def save(
     model: Any, directory: str | Path, signature: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
@@ -74,12 +132,20 @@ def save(
     path.mkdir(parents=True, exist_ok=True)
     flavor = detect(model)
     libraries: dict[str, str | None] = {}
+    by_value = notebook_definitions(model) if flavor in ("sklearn", "pytorch") else None
     if flavor == "sklearn":
         import joblib
 
-        joblib.dump(model, path / "model.joblib")
+        if by_value:  # joblib.load reads it (with cloudpickle installed where it loads)
+            import cloudpickle
+
+            with open(path / "model.joblib", "wb") as fh:
+                cloudpickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            libraries["cloudpickle"] = _version("cloudpickle")
+        else:
+            joblib.dump(model, path / "model.joblib")
         files = ["model.joblib"]
-        libraries = {"scikit-learn": _version("sklearn"), "joblib": _version("joblib")}
+        libraries.update({"scikit-learn": _version("sklearn"), "joblib": _version("joblib")})
         top = type(model).__module__.split(".")[0]
         if top not in ("sklearn", "__main__"):
             libraries[top] = _version(top)
@@ -92,8 +158,15 @@ def save(
     elif flavor == "pytorch":
         import torch
 
-        torch.save(model, path / "model.pt")
+        if by_value:
+            import cloudpickle
+
+            torch.save(model, path / "model.pt", pickle_module=cloudpickle)
+        else:
+            torch.save(model, path / "model.pt")
         files, libraries = ["model.pt"], {"torch": _version("torch")}
+        if by_value:
+            libraries["cloudpickle"] = _version("cloudpickle")
     else:
         try:
             import cloudpickle as pickler
@@ -111,6 +184,8 @@ def save(
         "libraries": {k: v for k, v in libraries.items() if v},
         "signature": dict(signature) if signature else None,
     }
+    if by_value:
+        meta["pickled_by_value"] = by_value
     (path / META_FILE).write_text(json.dumps(meta, indent=2, default=str))
     return meta
 
@@ -133,19 +208,36 @@ def mark_files(directory: str | Path) -> dict[str, Any] | None:
     return meta
 
 
+def sibling_meta(directory: str | Path) -> Path:
+    """Where a registered model's metadata lives: beside its directory, not inside it."""
+    path = Path(directory)
+    return path.with_name(path.name + META_SUFFIX)
+
+
 def describe(directory: str | Path) -> dict[str, Any]:
-    """The metadata of a saved model directory."""
-    meta_path = Path(directory) / META_FILE
-    if not meta_path.exists():
+    """The metadata of a model directory: beside it (a registered model), inside it (a
+    job's model, or one registered before the metadata moved out), or, for a directory
+    of files alone, what they are (flavor ``files``)."""
+    path = Path(directory)
+    for meta_path in (sibling_meta(path), path / META_FILE):
+        if meta_path.is_file():
+            return dict(json.loads(meta_path.read_text()))
+    files = (
+        sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
+        if path.is_dir()
+        else []
+    )
+    if not files:
         raise FileNotFoundError(f"{directory} holds no saved model ({META_FILE} missing)")
-    return dict(json.loads(meta_path.read_text()))
+    return {"flavor": "files", "class": None, "files": files, "libraries": {}, "signature": None}
 
 
-def load(directory: str | Path) -> Any:
+def load(directory: str | Path, strict: bool = False) -> Any:
     """Load the model saved in ``directory`` with its flavor's loader.
 
-    A ``files`` model with a single ``*.joblib``/``*.pkl``/``*.pickle`` file is loaded
-    from it; any other ``files`` model returns its directory path.
+    A ``files`` model is loaded from the artifact the clouds' serving containers would
+    load (:mod:`.model_files`); when there is none, its directory path is returned, or
+    with ``strict`` (serving) a :class:`~.model_files.ModelFormatError` says what to save.
     """
     path = Path(directory)
     meta = describe(path)
@@ -168,15 +260,14 @@ def load(directory: str | Path) -> Any:
 
         return torch.load(path / "model.pt", weights_only=False)
     if flavor == "pickle":
-        import pickle
-
         with open(path / "model.pkl", "rb") as fh:
             return pickle.load(fh)
-    candidates = [f for f in meta["files"] if f.endswith((".joblib", ".pkl", ".pickle"))]
-    if len(candidates) == 1:
-        import joblib
-
-        return joblib.load(path / candidates[0])
+    files = [str(f) for f in meta.get("files") or [] if f != META_FILE]
+    found = model_files.find(path, files)
+    if found is not None:
+        return model_files.load(*found)
+    if strict:
+        raise model_files.unsupported(path, files)
     return path
 
 

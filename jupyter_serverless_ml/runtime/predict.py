@@ -17,18 +17,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import flavors
+from . import flavors, model_files
 
 
 class InputError(ValueError):
     """The request cannot be turned into the model's input; the message says why.
 
-    ``row`` is the 0-based index of the offending row, when one row is to blame.
+    ``row`` is the 0-based index of the offending row, when one row is to blame;
+    ``status`` the HTTP status it answers (400; 415 or 406 for a media type).
     """
 
-    def __init__(self, message: str, row: int | None = None) -> None:
+    def __init__(self, message: str, row: int | None = None, status: int = 400) -> None:
         super().__init__(message)
         self.row = row
+        self.status = status
 
 
 _NUMERIC_KINDS = "biuf"
@@ -66,16 +68,26 @@ def json_nesting_error(payload: bytes, limit: int = MAX_JSON_DEPTH) -> str | Non
 
 
 def _refuse_constant(name: str) -> Any:
-    raise InputError(f"the body holds {name}, which is not JSON; send null for a missing value")
+    raise InputError(
+        f"the body holds {name}, not a finite number (nor JSON); send null for a missing value"
+    )
 
 
-def loads(payload: bytes) -> Any:
-    """Decode a JSON request body; anything that is not plain, finite JSON is an InputError."""
+def loads(payload: bytes, constants: bool = False) -> Any:
+    """Decode a JSON request body; anything that is not plain, finite JSON is an InputError.
+
+    ``constants=True`` lets ``NaN``/``Infinity`` through as floats, for a caller that
+    refuses them itself with a better message (the codec names the feature and row).
+    """
     problem = json_nesting_error(payload)
     if problem:
         raise InputError(problem)
     try:
+        if constants:
+            return json.loads(payload)
         return json.loads(payload, parse_constant=_refuse_constant)
+    except InputError:
+        raise
     except RecursionError:
         raise InputError(f"the body nests more than {MAX_JSON_DEPTH} levels deep") from None
     except ValueError as exc:
@@ -92,9 +104,9 @@ def _finite_error(value: Any, where: str) -> str:
 class Predictor:
     """A loaded model with its signature: decodes inputs, predicts, encodes outputs."""
 
-    def __init__(self, model_dir: str | Path, method: str = "predict") -> None:
+    def __init__(self, model_dir: str | Path, method: str = "predict", model: Any = None) -> None:
         self.meta = flavors.describe(model_dir)
-        self.model = flavors.load(model_dir)
+        self.model = flavors.load(model_dir, strict=True) if model is None else model
         self.flavor = self.meta["flavor"]
         signature = self.meta.get("signature") or {}
         inputs = signature.get("inputs") or []
@@ -103,11 +115,22 @@ class Predictor:
             [str(n) for n in names] if names is not None else None
         )
         self.dtypes: dict[str, str] = {i["name"]: i["dtype"] for i in inputs if i.get("dtype")}
-        count = signature.get("n_features") or getattr(self.model, "n_features_in_", None)
+        count = signature.get("n_features") or model_files.n_features(self.model)
         self.n_features: int | None = len(self.columns) if self.columns else count
         if method not in ("predict", "predict_proba"):
             raise InputError(f"--method {method!r}: use predict or predict_proba")
-        if method == "predict_proba" and not hasattr(self.model, "predict_proba"):
+        if not callable(getattr(self.model, "predict", None)) and not (
+            model_files.is_torch_module(self.model)
+        ):
+            raise InputError(
+                f"the model is a {type(self.model).__name__}, which has no predict(); deploy a "
+                "fitted model, or an inference script whose model_fn and predict_fn serve it"
+            )
+        if (
+            method == "predict_proba"
+            and not hasattr(self.model, "predict_proba")
+            and not model_files.is_booster(self.model)
+        ):
             raise InputError(
                 f"the model ({self.meta.get('class')}) has no predict_proba; use --method predict"
             )
@@ -136,6 +159,44 @@ class Predictor:
                 '"dataframe_split" or "dataframe_records"'
             )
         return self.frame(data)
+
+    def rows_from_jsonlines(self, payload: bytes) -> Any:
+        """A frame from JSON Lines: one row (a list) or record (an object) per line."""
+        rows = [loads(line) for line in payload.splitlines() if line.strip()]
+        if len(rows) == 1 and isinstance(rows[0], dict) and "instances" in rows[0]:
+            return self.rows_from_json(rows[0])
+        return self.frame(rows)
+
+    def rows_from_array(self, values: Any) -> Any:
+        """The model's input from a decoded numpy array (``application/x-npy``/``x-npz``)."""
+        import numpy as np
+
+        if values.dtype.kind not in _NUMERIC_KINDS:
+            raise InputError(f"the array holds {values.dtype} values; send numbers")
+        if values.ndim == 1:
+            values = values.reshape(1, -1) if self.n_features != 1 else values.reshape(-1, 1)
+        if values.ndim != 2 or not len(values):
+            raise InputError(f"send a 2-D array of rows; got shape {list(values.shape)}")
+        if self.n_features is not None and values.shape[1] != self.n_features:
+            raise InputError(
+                f"each row must have {self.n_features} features; got {values.shape[1]}"
+            )
+        values = _finite_array(np.asarray(values, dtype=float), values.tolist(), self.columns)
+        if self.columns:
+            import pandas as pd
+
+            return self._typed(pd.DataFrame(values, columns=self.columns))
+        return values
+
+    def probe_rows(self) -> Any:
+        """One or a few rows to prove the model predicts: the signature's example, else a
+        row of zeros as wide as the model's input; None when its width is unknown."""
+        example = (self.meta.get("signature") or {}).get("example")
+        if example:
+            return self.frame(list(example))
+        if self.n_features:
+            return self.frame([[0.0] * int(self.n_features)])
+        return None
 
     def rows_from_csv(self, text: str) -> Any:
         """A frame from CSV text (no header, as SageMaker sends; a header row naming the
@@ -253,15 +314,7 @@ class Predictor:
 
     def predict(self, inputs: Any) -> Any:
         """Predictions for the inputs (an array: one entry, or row of probabilities, per row)."""
-        if self.flavor == "pytorch":
-            import torch
-
-            with torch.no_grad():
-                values = inputs.to_numpy() if hasattr(inputs, "to_numpy") else inputs
-                return self.model(torch.as_tensor(values, dtype=torch.float32)).numpy()
-        if self.flavor == "lightgbm" and self.method == "predict_proba":
-            return self.model.predict(inputs)
-        return getattr(self.model, self.method)(inputs)
+        return model_files.predict(self.model, inputs, self.method)
 
     @staticmethod
     def to_list(predictions: Any) -> list[Any]:

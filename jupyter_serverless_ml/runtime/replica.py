@@ -18,12 +18,13 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from . import frames
-from .predict import InputError, Predictor, dumps, to_csv
+from . import content, frames
+from .predict import InputError, Predictor, dumps, loads
 
 _STATUS_NAMES = {
     400: "INVALID_ARGUMENT",
     413: "INVALID_ARGUMENT",
+    406: "INVALID_ARGUMENT",
     415: "INVALID_ARGUMENT",
     500: "INTERNAL",
 }
@@ -64,68 +65,138 @@ class Capture:
             self.share = 0.0  # a full disk stops capture, never serving
 
 
+class ProbeFailed(RuntimeError):
+    """The model loaded, but raised on its own example (or a row of zeros)."""
+
+
 class Replica:
-    """Decodes, predicts and encodes for one model."""
+    """Decodes, predicts and encodes for one model (or runs its inference code)."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
-        self.predictor = Predictor(spec["model_dir"], spec.get("method") or "predict")
+        method = spec.get("method") or "predict"
+        code = spec.get("code")
+        self.service: Any = None
+        self.predictor: Predictor | None = None
+        if code:
+            from . import handlers
+
+            self.service = handlers.load_service(code, spec["model_dir"], method)
+        else:
+            self.predictor = Predictor(spec["model_dir"], method)
         self.deployed_model_id = str(spec.get("deployed_model_id", spec.get("variant", "")))
         self.model_label = str(spec.get("model", ""))
         self.capture = Capture(spec.get("capture"), spec.get("replica", "r"))
+
+    def probe(self) -> None:
+        """Predict the model's signature example (or a row of zeros) once: a model that
+        loads but cannot predict fails here, before the endpoint serves."""
+        if self.predictor is None:
+            return
+        rows = self.predictor.probe_rows()
+        if rows is None:
+            return
+        example = (self.predictor.meta.get("signature") or {}).get("example")
+        try:
+            self.predictor.predict(rows)
+        except Exception as exc:
+            what = "its signature example" if example else "a probe row"
+            raise ProbeFailed(
+                f"the model loaded but could not predict {what}: {_where(exc)}"
+            ) from None
 
     def answer(
         self, route: int, content_type: str, accept: str, payload: bytes
     ) -> tuple[int, str, bytes]:
         """(status, content type, body) for one invocation."""
         try:
-            inputs = self.decode(route, content_type, payload)
+            if route == frames.ROUTE_VERTEX:
+                return self._vertex(payload)
+            if self.service is not None:
+                if not hasattr(self.service, "invocations"):
+                    out_type, body = self._routine_invocations(content_type, accept, payload)
+                else:
+                    out_type, body = self.service.invocations(content_type, accept, payload)
+                return 200, out_type, body
+            return self._invocations(route, content_type, accept, payload)
         except InputError as exc:
-            return self.error(route, 400, "InputError", str(exc))
-        try:
-            predictions = Predictor.to_list(self.predictor.predict(inputs))
+            return self.error(route, exc.status, "InputError", str(exc))
         except Exception as exc:
-            where = traceback.extract_tb(exc.__traceback__)[-1]
-            message = f"{type(exc).__name__}: {exc} (in {Path(where.filename).name}:{where.lineno})"
-            return self.error(route, 500, "ModelError", f"the model raised {message}")
-        if route == frames.ROUTE_VERTEX:
-            return (
-                200,
-                "application/json",
-                dumps(
-                    {
-                        "predictions": predictions,
-                        "deployedModelId": self.deployed_model_id,
-                        "model": self.model_label,
-                        "modelDisplayName": self.model_label.split(":")[0],
-                        "modelVersionId": self.model_label.rpartition(":")[2],
-                    }
-                ),
-            )
-        if "text/csv" in accept:
-            return 200, "text/csv", to_csv(predictions).encode()
-        return 200, "application/json", dumps({"predictions": predictions})
+            return self.error(route, 500, "ModelError", f"the model raised {_where(exc)}")
+
+    def _invocations(
+        self, route: int, content_type: str, accept: str, payload: bytes
+    ) -> tuple[int, str, bytes]:
+        assert self.predictor is not None
+        kind = content.request_type(content_type)
+        out = content.response_type(accept)
+        inputs = self.decode(route, kind, payload)
+        predictions = self.predictor.predict(inputs)
+        if out == content.JSON and route == frames.ROUTE_NATIVE:
+            return 200, out, dumps({"predictions": Predictor.to_list(predictions)})
+        return 200, out, content.encode(predictions, out)
+
+    def _routine_invocations(
+        self, content_type: str, accept: str, payload: bytes
+    ) -> tuple[str, bytes]:
+        """A custom prediction routine on the SageMaker route: JSON in, JSON out."""
+        if content.request_type(content_type) != content.JSON:
+            raise InputError("this model's Predictor takes application/json", status=415)
+        content.response_type(accept, (content.JSON,))
+        return content.JSON, content.encode(self.service.vertex(loads(payload)), content.JSON)
+
+    def _vertex(self, payload: bytes) -> tuple[int, str, bytes]:
+        data = self._decoded(lambda: loads(payload, constants=self.predictor is not None))
+        if not (isinstance(data, dict) and "instances" in data):
+            raise InputError('a Vertex predict request needs {"instances": [...]}')
+        if self.service is not None:
+            reply = self.service.vertex(data)
+        else:
+            assert self.predictor is not None
+            inputs = self._decoded(lambda: self.predictor.rows_from_json(data))
+            reply = {"predictions": Predictor.to_list(self.predictor.predict(inputs))}
+        if isinstance(reply, dict) and "predictions" in reply:
+            reply.setdefault("deployedModelId", self.deployed_model_id)
+            reply.setdefault("model", self.model_label)
+            reply.setdefault("modelDisplayName", self.model_label.split(":")[0])
+            reply.setdefault("modelVersionId", self.model_label.rpartition(":")[2])
+        return 200, content.JSON, content.encode(reply, content.JSON)
+
+    @staticmethod
+    def _decoded(decode: Any) -> Any:
+        """Run a decoder: whatever it raises is the request's fault (a 400)."""
+        try:
+            return decode()
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(f"the body cannot be read: {type(exc).__name__}: {exc}") from None
 
     def decode(self, route: int, content_type: str, payload: bytes) -> Any:
-        kind = content_type.split(";")[0].strip().lower()
-        if kind in ("", "application/json", "application/jsonlines") or kind.endswith("+json"):
-            try:
-                data = json.loads(payload)
-            except ValueError as exc:
-                raise InputError(f"the body is not valid JSON: {exc}") from None
-            if route == frames.ROUTE_VERTEX and not (
-                isinstance(data, dict) and "instances" in data
-            ):
-                raise InputError('a Vertex predict request needs {"instances": [...]}')
-            return self.predictor.rows_from_json(data)
-        if kind == "text/csv":
-            try:
-                return self.predictor.rows_from_csv(payload.decode())
-            except UnicodeDecodeError as exc:
-                raise InputError(f"the CSV body is not UTF-8: {exc}") from None
-        raise InputError(
-            f"unsupported Content-Type {content_type!r}: send application/json or text/csv"
-        )
+        """The model's input from a request body (any failure is an InputError: a 400)."""
+        predictor = self.predictor
+        assert predictor is not None
+        kind = content.request_type(content_type)
+
+        def run() -> Any:
+            if kind == content.JSON:  # non-finite values: refused by the frame, by name
+                data = loads(payload, constants=True)
+                if route == frames.ROUTE_VERTEX and not (
+                    isinstance(data, dict) and "instances" in data
+                ):
+                    raise InputError('a Vertex predict request needs {"instances": [...]}')
+                return predictor.rows_from_json(data)
+            if kind == content.JSONLINES:
+                return predictor.rows_from_jsonlines(payload)
+            if kind == content.CSV:
+                try:
+                    text = payload.decode()
+                except UnicodeDecodeError as exc:
+                    raise InputError(f"the CSV body is not UTF-8: {exc}") from None
+                return predictor.rows_from_csv(text)
+            return predictor.rows_from_array(content.read_array(payload, kind))
+
+        return self._decoded(run)
 
     @staticmethod
     def error(route: int, status: int, kind: str, message: str) -> tuple[int, str, bytes]:
@@ -143,12 +214,23 @@ class Replica:
         return status, "application/json", dumps(body)
 
 
+def _where(exc: BaseException) -> str:
+    """``Type: message (in file:line)`` of an exception, at the frame that raised it."""
+    frames_ = traceback.extract_tb(exc.__traceback__)
+    if not frames_:
+        return f"{type(exc).__name__}: {exc}"
+    where = frames_[-1]
+    return f"{type(exc).__name__}: {exc} (in {Path(where.filename).name}:{where.lineno})"
+
+
 def serve(spec: dict[str, Any], sock: socket.socket) -> None:
     """Load the model, announce READY, then answer frames until the router closes."""
     channel = frames.BlockingChannel(sock)
     started = time.perf_counter()
     try:
         replica = Replica(spec)
+        if spec.get("probe"):
+            replica.probe()
     except Exception as exc:
         channel.write(
             frames.json_frame(
@@ -157,7 +239,9 @@ def serve(spec: dict[str, Any], sock: socket.socket) -> None:
                 {
                     "ok": False,
                     "pid": os.getpid(),
-                    "error": f"could not load the model: {type(exc).__name__}: {exc}",
+                    "error": str(exc)
+                    if isinstance(exc, ProbeFailed)
+                    else f"could not load the model: {type(exc).__name__}: {exc}",
                 },
             )
         )
@@ -203,7 +287,10 @@ def serve(spec: dict[str, Any], sock: socket.socket) -> None:
             from . import batch
 
             try:
-                reply = batch.handle(op, json.loads(body), replica.predictor)
+                predictor = replica.predictor
+                if predictor is None:  # batch workers never run inference scripts
+                    raise batch.DataError("batch prediction does not run inference scripts")
+                reply = batch.handle(op, json.loads(body), predictor, channel.take_fds())
             except Exception as exc:
                 reply = {
                     "ok": False,

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from ..backends import Serving, get_backend, require
@@ -45,6 +46,9 @@ def deploy(
     method: str | None = None,
     capture: float | None = None,
     max_payload: str | int | None = None,
+    inference_script: str | Path | None = None,
+    source_dir: str | Path | None = None,
+    predictor: str | None = None,
     backend: str | None = None,
     **policy: Any,
 ) -> Endpoint:
@@ -57,6 +61,14 @@ def deploy(
     ``upscale_delay``, ``downscale_delay``, ``cold_start_timeout``,
     ``request_timeout``, ``max_queue``, ``capture_max_bytes`` (durations accept
     ``"500ms"``, ``"60s"``, ``"5m"``).
+
+    Serving code written for the clouds: ``inference_script`` (SageMaker handlers
+    ``model_fn``, ``input_fn``, ``predict_fn``, ``output_fn``, ``transform_fn``;
+    relative to ``source_dir`` when both are given), ``source_dir`` (the code it
+    imports; alone, its ``inference.py`` or its one script with handlers or a Vertex
+    ``Predictor``), ``predictor`` (``"MODULE:CLASS"``, a Vertex custom prediction
+    routine in ``source_dir``). Without them, a model trained by an entry point that
+    defines handlers is served by them.
     """
     chosen = get_backend(backend)
     serving = require(chosen, Serving)
@@ -66,6 +78,7 @@ def deploy(
     if endpoint and not name and not isinstance(model, str | Job | ModelVersion):
         # a new model object for an existing endpoint: the next version of the model it serves
         name = serving.endpoint(endpoint).variants[0].model_name
+    script, directory = _code_paths(inference_script, source_dir, predictor)
     model_name, version = model_ref(model, name, backend)
     request = DeployRequest(
         model=model_name,
@@ -85,8 +98,36 @@ def deploy(
             key: float(parse_duration(value) or 0.0) if key in _POLICY_DURATIONS else float(value)
             for key, value in policy.items()
         },
+        inference_script=script,
+        source_dir=directory,
+        predictor=predictor,
     )
     return Endpoint(chosen, serving.deploy(request))
+
+
+def _code_paths(
+    script: str | Path | None, source_dir: str | Path | None, predictor: str | None
+) -> tuple[str | None, str | None]:
+    """Absolute paths (the kernel's working directory is not the platform's), checked here
+    so a typo is refused before anything is deployed."""
+    directory = None
+    if source_dir is not None:
+        base = Path(source_dir).expanduser().resolve()
+        if not base.is_dir():
+            raise UsageError(f"--source-dir {source_dir}: no such directory")
+        directory = str(base)
+    if predictor is not None and ":" not in predictor:
+        raise UsageError(f"--predictor {predictor}: write MODULE:CLASS, e.g. predictor:MyPredictor")
+    if script is None:
+        return None, directory
+    path = Path(script).expanduser()
+    if directory is not None and not path.is_absolute():
+        if not (Path(directory) / path).is_file():
+            raise UsageError(f"--inference-script {script}: no such file in {directory}")
+        return str(path), directory
+    if not path.resolve().is_file():
+        raise UsageError(f"--inference-script {script}: no such file")
+    return str(path.resolve()), directory
 
 
 def endpoints(backend: str | None = None) -> EndpointList:

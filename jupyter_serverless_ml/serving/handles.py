@@ -118,7 +118,8 @@ class Endpoint:
     def predict(self, data: Any, method: str | None = None) -> Any:
         """Predictions for a DataFrame, array, list of rows/records or one record.
 
-        Returns a numpy array (one entry, or a row of class probabilities, per row).
+        Returns a numpy array (one entry, or a row of class probabilities, per row); an
+        inference script answering a JSON object of its own returns that object.
         Raises :class:`PredictionError` with the endpoint's message: status 400 when
         the input does not fit the model, 500 when the model raised.
         """
@@ -136,6 +137,9 @@ class Endpoint:
             raise PredictionError(
                 answer.status, f"endpoint {self.name} answered {answer.status}: {message}", reply
             )
+        if isinstance(reply, dict) and "predictions" not in reply:
+            return reply  # an inference script's own response shape
+        # the native and Vertex routes answer {"predictions": [...]}, SageMaker's a bare list
         predictions = reply["predictions"] if isinstance(reply, dict) else reply
         try:
             import numpy as np

@@ -105,7 +105,6 @@ def test_endpoints_list_and_details(lr: Endpoint) -> None:
         (b'{"instances": []}', "application/json", "no rows"),
         (b'{"instances": [[1, 2, 3]]}', "application/json", "must have 30 features"),
         (b"1,2,3\n4,5\n", "text/csv", "different lengths"),
-        (b"<x/>", "application/xml", "unsupported Content-Type"),
     ],
 )
 def test_bad_requests_get_400_with_the_reason(

@@ -50,11 +50,14 @@ class RaisesWhileLoading(ExitsWhileLoading):
 
 
 class ExitsInPredict:
-    """A model that loads, then exits its process in predict."""
+    """A model that loads, then exits its process in predict (but for the deploy's probe
+    row of zeros, so that it deploys)."""
 
     n_features_in_ = 1
 
     def predict(self, X: Any) -> Any:
+        if not any(float(row[0]) for row in getattr(X, "values", X)):
+            return [0.0] * len(X)
         print("predict gave up: out of luck", file=sys.stderr, flush=True)
         os._exit(3)
 

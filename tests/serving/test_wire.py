@@ -51,7 +51,7 @@ def test_boto3_invoke_endpoint_json_and_csv(endpoint: Endpoint, token: str) -> N
         ContentType="application/json",
         Body=json.dumps({"instances": [[1, 0], [2, 0]]}),
     )
-    assert json.loads(reply["Body"].read()) == {"predictions": [2.0, 4.0]}
+    assert json.loads(reply["Body"].read()) == [2.0, 4.0]  # SageMaker's containers: a bare list
     assert reply["InvokedProductionVariant"] == "v1"
     assert reply["ContentType"] == "application/json"
     reply = client.invoke_endpoint(
@@ -182,7 +182,7 @@ def test_sigv4_signed_by_botocore_passes_and_a_stale_date_is_refused(
     import botocore.auth
 
     body = b'{"instances": [[1, 0]]}'
-    assert _send(endpoint, body, _signed(endpoint, token, body)) == (200, {"predictions": [2.0]})
+    assert _send(endpoint, body, _signed(endpoint, token, body)) == (200, [2.0])
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     for shift in (-20, 20):  # minutes: a replayed old request, a clock far ahead
         monkeypatch.setattr(
@@ -209,7 +209,7 @@ def test_sigv4_payload_hash_is_checked_against_the_body(endpoint: Endpoint, toke
         signed_body,
         **{"X-Amz-Content-SHA256": hashlib.sha256(signed_body).hexdigest()},
     )
-    assert _send(endpoint, signed_body, headers) == (200, {"predictions": [2.0]})
+    assert _send(endpoint, signed_body, headers) == (200, [2.0])
     swapped = b'{"instances": [[9, 0]]}'  # same length, another body under the same signature
     status, reply = _send(endpoint, swapped, headers)
     assert status == 401 and "does not match the body" in reply["message"]

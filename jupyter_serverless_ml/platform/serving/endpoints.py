@@ -22,8 +22,8 @@ from ...errors import BackendError, Conflict, NotFound, UsageError
 from ...options import validate_name
 from ...statuses import EndpointStatus
 from ..store import Store
+from . import inference_code, views
 from . import traffic as splits
-from . import views
 from .autoscale import Policy
 from .capture import bound_directory
 from .endpoint_state import (
@@ -149,6 +149,9 @@ class EndpointManager:
             "modules": modules_for(model),
             "class": (model.get("metadata") or {}).get("class"),
         }
+        code = await asyncio.to_thread(inference_code.resolve, self.home, self.store, model, request)
+        if code:
+            entry["code"] = code
         policy = parse_policy(request)
         config = dict(CONFIG_DEFAULTS)
         config.update({k: request[k] for k in CONFIG_DEFAULTS if request.get(k) is not None})
@@ -178,6 +181,8 @@ class EndpointManager:
             name, "created", f"serving {entry['name']}:{entry['version']}", variant.name
         )
         self.store.add_endpoint_event(name, "sandbox", self.pool.isolation.description)
+        if code:
+            self.store.add_endpoint_event(name, "code", inference_code.describe(code), variant.name)
         try:
             await self.replicas.bring_up(endpoint, variant)
         except BaseException:

@@ -142,6 +142,8 @@ class Replicas:
             "model": f"{model['name']}:{model['version']}",
             "deployed_model_id": variant.name,
             "capture": capture,
+            "code": model.get("code"),
+            "probe": reason == "deploy",  # one prediction before the endpoint serves
         }
         try:
             pid, sock = await self.pool.fork(model["python"], model["modules"], spec)

@@ -1,0 +1,199 @@
+"""Model artifacts as the clouds' serving containers find them, and predicting with them.
+
+A model directory a script filled itself (SageMaker's ``/opt/ml/model``, Vertex's
+``AIP_MODEL_DIR``) holds one of the files the framework containers load:
+``model.joblib``, ``model.pkl`` (scikit-learn, and Vertex's prebuilt containers),
+``xgboost-model`` (SageMaker's XGBoost container: a pickled Booster or the native
+format), ``model.bst``/``model.json``/``model.ubj`` (XGBoost), ``model.txt``
+(LightGBM), ``model.pth``/``model.pt`` (a whole PyTorch module; a ``state_dict``
+needs an inference script with ``model_fn``). Each is loaded the way its container
+does, and :func:`predict` feeds a model the input type it takes (a Booster gets a
+``DMatrix``).
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+#: File names the containers load, in the order they look for them.
+KNOWN_FILES: tuple[tuple[str, str], ...] = (
+    ("model.joblib", "joblib"),
+    ("model.pkl", "pickle"),
+    ("model.pickle", "pickle"),
+    ("xgboost-model", "xgboost-model"),
+    ("model.bst", "xgboost"),
+    ("model.ubj", "xgboost"),
+    ("model.json", "xgboost"),
+    ("model.txt", "lightgbm"),
+    ("model.pth", "torch"),
+    ("model.pt", "torch"),
+)
+_SUFFIXES = {".joblib": "joblib", ".pkl": "pickle", ".pickle": "pickle"}
+
+
+class ModelFormatError(ValueError):
+    """The model directory holds nothing this platform (or the clouds' containers) can load."""
+
+
+def find(directory: Path, files: list[str] | None = None) -> tuple[Path, str] | None:
+    """The artifact a framework container would load from ``directory``, with its kind."""
+    names = files if files is not None else [p.name for p in directory.iterdir() if p.is_file()]
+    present = set(names)
+    for name, kind in KNOWN_FILES:
+        if name in present and (directory / name).is_file():
+            return directory / name, kind
+    pickles = [n for n in names if Path(n).suffix in _SUFFIXES]
+    if len(pickles) == 1:
+        return directory / pickles[0], _SUFFIXES[Path(pickles[0]).suffix]
+    return None
+
+
+def unsupported(directory: Path, files: list[str]) -> ModelFormatError:
+    """The error for a directory holding no loadable artifact, naming what it holds."""
+    shown = ", ".join(sorted(files)[:8]) or "nothing"
+    return ModelFormatError(
+        f"the model directory holds {shown}: no file the serving containers load. Save the "
+        "model as model.joblib or model.pkl (scikit-learn), xgboost-model, model.bst, "
+        "model.json or model.ubj (XGBoost), model.txt (LightGBM), or model.pth (a whole "
+        "PyTorch module); or deploy with --inference-script FILE whose model_fn loads it"
+    )
+
+
+def load(path: Path, kind: str) -> Any:
+    """Load one artifact as its framework container does."""
+    if kind == "joblib":
+        import joblib
+
+        return joblib.load(path)
+    if kind == "pickle":
+        try:
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except (pickle.UnpicklingError, KeyError, ValueError, EOFError):
+            import joblib  # joblib.dump(model, "model.pkl") is common too
+
+            return joblib.load(path)
+    if kind == "xgboost-model":
+        try:  # SageMaker's XGBoost container: a pickled Booster, else the native format
+            with open(path, "rb") as fh:
+                return pickle.load(fh)
+        except Exception:
+            return _booster(path)
+    if kind == "xgboost":
+        if path.suffix == ".json" and not _is_xgboost_json(path):
+            raise ModelFormatError(f"{path.name} is not an XGBoost model (no 'learner' key)")
+        return _booster(path)
+    if kind == "lightgbm":
+        import lightgbm
+
+        return lightgbm.Booster(model_file=str(path))
+    if kind == "torch":
+        try:
+            import torch
+        except ImportError:
+            raise ModelFormatError(
+                f"{path.name} needs PyTorch, which the serving environment lacks; train with "
+                "torch installed, or deploy with --inference-script FILE whose model_fn loads it"
+            ) from None
+        model = torch.load(path, map_location="cpu", weights_only=False)
+        if not isinstance(model, torch.nn.Module):
+            raise ModelFormatError(
+                f"{path.name} holds a {type(model).__name__} (a state_dict?), not a module: "
+                "PyTorch weights need model_fn in an inference script (%deploy MODEL "
+                "--inference-script inference.py) that builds the network and loads them"
+            )
+        return model.eval()
+    raise ModelFormatError(f"unknown artifact kind {kind!r}")
+
+
+def _booster(path: Path) -> Any:
+    import xgboost
+
+    booster = xgboost.Booster()
+    if path.suffix in (".json", ".ubj"):
+        booster.load_model(str(path))
+    else:  # xgboost-model, model.bst: the format is read from the bytes (JSON, UBJSON, binary)
+        booster.load_model(bytearray(path.read_bytes()))
+    return booster
+
+
+def _is_xgboost_json(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            head = json.load(fh)
+    except (OSError, ValueError):
+        return False
+    return isinstance(head, dict) and "learner" in head
+
+
+def _class_is(model: Any, module: str, name: str) -> bool:
+    cls = type(model)
+    return cls.__name__ == name and cls.__module__.split(".")[0] == module
+
+
+def is_xgboost_booster(model: Any) -> bool:
+    """Whether ``model`` is XGBoost's learning API Booster (it predicts on a DMatrix)."""
+    return _class_is(model, "xgboost", "Booster")
+
+
+def is_booster(model: Any) -> bool:
+    """An XGBoost or LightGBM Booster (``predict`` returns scores or probabilities)."""
+    return is_xgboost_booster(model) or _class_is(model, "lightgbm", "Booster")
+
+
+def is_torch_module(model: Any) -> bool:
+    """Whether ``model`` is a ``torch.nn.Module`` (without importing torch)."""
+    nn = sys.modules.get("torch.nn")
+    return nn is not None and isinstance(model, nn.Module)
+
+
+def n_features(model: Any) -> int | None:
+    """How many features ``model`` takes, when it says."""
+    count = getattr(model, "n_features_in_", None)
+    if isinstance(count, int):
+        return count
+    for method in ("num_features", "num_feature"):  # XGBoost, LightGBM Boosters
+        if is_booster(model) and callable(getattr(model, method, None)):
+            try:
+                return int(getattr(model, method)())
+            except Exception:
+                return None
+    return None
+
+
+def predict(model: Any, inputs: Any, method: str = "predict") -> Any:
+    """Predictions of ``model`` for ``inputs`` (an array or a DataFrame), in the input type
+    it takes: a DMatrix for an XGBoost Booster, a float tensor for a PyTorch module."""
+    if is_xgboost_booster(model):
+        import xgboost
+
+        if getattr(model, "feature_names", None) is None and hasattr(inputs, "to_numpy"):
+            inputs = inputs.to_numpy()
+        return model.predict(xgboost.DMatrix(inputs))
+    if is_torch_module(model):
+        import torch
+
+        with torch.no_grad():
+            values = inputs.to_numpy() if hasattr(inputs, "to_numpy") else inputs
+            return model(torch.as_tensor(values, dtype=torch.float32)).numpy()
+    if is_booster(model):  # LightGBM: scores, or probabilities for classifiers
+        return model.predict(inputs)
+    return getattr(model, method)(inputs)
+
+
+__all__ = [
+    "KNOWN_FILES",
+    "ModelFormatError",
+    "find",
+    "is_booster",
+    "is_torch_module",
+    "is_xgboost_booster",
+    "load",
+    "n_features",
+    "predict",
+    "unsupported",
+]
