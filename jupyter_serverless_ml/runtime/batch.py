@@ -9,14 +9,14 @@ read last in memory, so consecutive shards of one file read it once.
 
 from __future__ import annotations
 
-import bisect
-import json
+import contextlib
 import os
 import time
 from pathlib import Path
 from typing import Any
 
 from . import csv_input
+from .batch_io import DataError, ParquetCursor, Source, count_rows, read_rows, write_part
 from .predict import InputError, Predictor
 
 FORMATS = {
@@ -28,18 +28,21 @@ FORMATS = {
     ".json": "jsonl",
 }
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "jsonl": "jsonl"}
-_cache: dict[str, Any] = {}
 
 
-class DataError(ValueError):
-    """Bad input data (not retryable): the message names the file and row."""
-
-
-def handle(op: int, request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
-    """Answer one batch frame (2: plan, 3: shard)."""
-    if op == 2:
-        return plan(request, predictor)
-    return run_shard(request, predictor)
+def handle(
+    op: int, request: dict[str, Any], predictor: Predictor, fds: list[int] | None = None
+) -> dict[str, Any]:
+    """Answer one batch frame (2: plan, 3: shard). ``fds``: the descriptors the platform
+    sent with it (input files, a part file), closed once answered."""
+    try:
+        if op == 2:
+            return plan(request, predictor, fds or [])
+        return run_shard(request, predictor, fds or [])
+    finally:
+        for fd in fds or []:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 # -- planning ------------------------------------------------------------------
@@ -74,54 +77,49 @@ def input_files(source: str, forced: str | None = None) -> list[tuple[str, str]]
     return result
 
 
-def count_rows(path: str, kind: str, header: bool = True) -> int:
-    """Rows in a file (Parquet from its metadata; CSV and JSONL by counting lines; a CSV's
-    header line, when it has one, is not a row)."""
-    if kind == "parquet":
-        import pyarrow.parquet as pq
-
-        return int(pq.ParquetFile(path).metadata.num_rows)
-    lines = 0
-    last = b"\n"
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            lines += block.count(b"\n")
-            last = block[-1:]
-    if last != b"\n":
-        lines += 1
-    if kind == "csv" and header:
-        lines -= 1
-    return max(0, lines)
-
-
-def plan(request: dict[str, Any], predictor: Predictor | None = None) -> dict[str, Any]:
+def plan(
+    request: dict[str, Any], predictor: Predictor | None = None, fds: list[int] | None = None
+) -> dict[str, Any]:
     """The input files and the shards cut from them, in input order.
 
-    With a predictor, also times reading the first file and predicting a sample
-    of it, so the caller can tell whether more workers (each reading the file
-    again) would pay off.
+    The files are ``request["files"]`` (``{"path", "format"}`` each, listed by the
+    platform, read through ``fds`` in the same order when it sent them), else those of
+    ``request["input"]``. With a predictor (and unless ``costs`` is false), also times
+    reading the first file and predicting a sample of it, so the caller can tell
+    whether more workers (each reading the file again) would pay off.
     """
     chunk = int(request["chunk_rows"])
+    if request.get("files") is not None:
+        listed = [(str(f["path"]), str(f["format"])) for f in request["files"]]
+    else:
+        listed = input_files(request["input"], request.get("input_format"))
+    descriptors = list(fds or [])
+    if descriptors and len(descriptors) != len(listed):
+        raise DataError(f"{len(listed)} input files listed but {len(descriptors)} opened")
     files: list[dict[str, Any]] = []
+    sources: list[Source] = []
     shards: list[dict[str, Any]] = []
-    for path, kind in input_files(request["input"], request.get("input_format")):
+    for number, (path, kind) in enumerate(listed):
+        source = Source(path, descriptors[number] if descriptors else None)
         try:
             header = kind == "csv" and csv_input.has_header(
-                path, request.get("csv_header") or "auto"
+                source.readable(), request.get("csv_header") or "auto"
             )
         except csv_input.CsvHeaderError as exc:
             raise InputError(str(exc)) from None
-        rows = count_rows(path, kind, header)
+        rows = count_rows(source, kind, header)
+        st = source.stat()
         files.append(
             {
                 "path": path,
                 "format": kind,
                 "rows": rows,
-                "size": os.path.getsize(path),
+                "size": st.st_size,
                 **({"header": header} if kind == "csv" else {}),
-                "mtime": os.path.getmtime(path),
+                "mtime": st.st_mtime,
             }
         )
+        sources.append(source)
         for start in range(0, rows, chunk):
             shards.append(
                 {
@@ -134,8 +132,8 @@ def plan(request: dict[str, Any], predictor: Predictor | None = None) -> dict[st
                 }
             )
     reply: dict[str, Any] = {"ok": True, "files": files, "shards": shards}
-    if predictor is not None and files:
-        reply.update(_costs(files[0], predictor, chunk))
+    if predictor is not None and files and request.get("costs", True):
+        reply.update(_costs(files[0], sources[0], predictor, chunk))
     return reply
 
 
@@ -144,14 +142,16 @@ REREAD_BYTES_PER_SECOND = 400e6
 REREAD_FIXED_SECONDS = 0.03
 
 
-def _costs(first: dict[str, Any], predictor: Predictor, chunk_rows: int) -> dict[str, Any]:
+def _costs(
+    first: dict[str, Any], source: Source, predictor: Predictor, chunk_rows: int
+) -> dict[str, Any]:
     """What another worker would spend reading the first file again, and an estimate of
     predicting all of it (timed on a sample of its first shard, which stays cached)."""
     if not first["rows"]:
         return {}
     head = min(first["rows"], int(chunk_rows))
     frame, _ = read_rows(
-        first["path"], first["format"], predictor.columns, 0, head, bool(first.get("header", True))
+        source, first["format"], predictor.columns, 0, head, bool(first.get("header", True))
     )
     read = first["size"] / REREAD_BYTES_PER_SECOND + REREAD_FIXED_SECONDS
     small, large = min(first["rows"], 200), min(first["rows"], 2000)
@@ -171,143 +171,6 @@ def _costs(first: dict[str, Any], predictor: Predictor, chunk_rows: int) -> dict
     per_call = max(0.0, timings[0] - per_row * small)
     calls = -(-first["rows"] // max(1, int(chunk_rows)))
     return {"read_seconds": read, "predict_seconds": per_row * first["rows"] + per_call * calls}
-
-
-# -- reading -------------------------------------------------------------------
-
-
-class ParquetCursor:
-    """Row ranges of one Parquet file, decoded a batch at a time (memory stays near one shard).
-
-    Consecutive ranges continue where the last one stopped; a range behind the cursor, or
-    in a later row group, starts again at the row group that holds its first row.
-    """
-
-    def __init__(self, path: str, columns: list[str] | None) -> None:
-        import pyarrow
-        import pyarrow.parquet as pq
-
-        # zygotes run with OMP_NUM_THREADS=1 (right for serving), which pyarrow also
-        # takes as its pool size; decoding wants every core
-        pyarrow.set_cpu_count(os.cpu_count() or 1)
-        self.file = pq.ParquetFile(path, memory_map=True)
-        names = self.file.schema_arrow.names
-        self.columns = [c for c in columns if c in names] if columns else None
-        metadata = self.file.metadata
-        self.offsets = [0]
-        for group in range(metadata.num_row_groups):
-            self.offsets.append(self.offsets[-1] + metadata.row_group(group).num_rows)
-        self.pos = -1
-        self.batches: Any = None
-        self.pending: Any = None
-        self.last: tuple[int, int, Any] | None = None
-
-    def _group(self, row: int) -> int:
-        return max(0, bisect.bisect_right(self.offsets, row) - 1)
-
-    def _seek(self, row: int) -> None:
-        group = self._group(row)
-        self.batches = self.file.iter_batches(
-            batch_size=65536,
-            row_groups=list(range(group, len(self.offsets) - 1)),
-            columns=self.columns,
-            use_threads=True,
-        )
-        self.pos, self.pending = self.offsets[group], None
-
-    def read(self, start: int, stop: int) -> Any:
-        """Rows ``[start, stop)`` as a DataFrame."""
-        import pyarrow as pa
-
-        if self.last is not None and self.last[:2] == (start, stop):
-            return self.last[2]
-        if self.pos < 0 or start < self.pos or self._group(start) > self._group(self.pos):
-            self._seek(start)
-        pieces = []
-        while self.pos < stop:
-            batch = self.pending if self.pending is not None else next(self.batches, None)
-            if batch is None:
-                break
-            self.pending = None
-            first = self.pos
-            if first + batch.num_rows <= start:
-                self.pos = first + batch.num_rows
-                continue
-            low, high = max(0, start - first), min(batch.num_rows, stop - first)
-            pieces.append(batch.slice(low, high - low))
-            self.pos = first + high
-            if high < batch.num_rows:
-                self.pending = batch.slice(high)
-        rows = sum(piece.num_rows for piece in pieces)
-        if rows != stop - start:
-            raise DataError(
-                f"{self.file.metadata.num_rows} rows in the file, fewer than planned "
-                f"(rows {start + 1}-{stop}): did it change during the batch?"
-            )
-        frame = pa.Table.from_batches(pieces).to_pandas()
-        self.last = (start, stop, frame)
-        return frame
-
-
-def read_rows(
-    path: str,
-    kind: str,
-    columns: list[str] | None,
-    start: int,
-    stop: int,
-    header: bool = True,
-) -> tuple[Any, dict[int, str]]:
-    """Rows ``[start, stop)`` of a file as a DataFrame, and the unparsable ones among them
-    (by index within the range). A worker keeps the file it read last open. A headerless
-    CSV's columns are named by the model's features when their number matches."""
-    if kind == "parquet":
-        key = f"cursor:{path}:{columns}"
-        cursor = _cache.get(key)
-        if cursor is None:
-            _cache.clear()
-            cursor = _cache[key] = ParquetCursor(path, columns)
-        return cursor.read(start, stop), {}
-    data, bad = _load(path, kind, columns, header)
-    frame = data.iloc[start:stop].reset_index(drop=True)
-    return frame, {k - start: v for k, v in bad.items() if start <= k < stop}
-
-
-def _load(
-    path: str, kind: str, columns: list[str] | None, header: bool = True
-) -> tuple[Any, dict[int, str]]:
-    """A whole CSV or JSONL file (cached) and the rows that could not be parsed, by index."""
-    key = f"{kind}:{header}:{path}"
-    if key in _cache:
-        return _cache[key]  # type: ignore[no-any-return,unused-ignore]
-    _cache.clear()
-    import pandas as pd
-
-    bad: dict[int, str] = {}
-    if kind == "csv":
-        try:
-            data = pd.read_csv(path, header=0 if header else None)
-        except pd.errors.ParserError:
-            data, bad = csv_input.read_csv_rows(path, header)
-        if not header:
-            names = list(columns) if columns and len(columns) == data.shape[1] else None
-            data.columns = names or [str(i) for i in range(data.shape[1])]
-    else:
-        records: list[dict[str, Any]] = []
-        with open(path, "rb") as fh:
-            for index, line in enumerate(fh):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                    if not isinstance(record, dict):
-                        raise ValueError("not a JSON object")
-                except ValueError as exc:
-                    bad[len(records)] = f"line {index + 1} is not a JSON object: {exc}"
-                    record = {}
-                records.append(record)
-        data = pd.DataFrame.from_records(records)
-    _cache[key] = (data, bad)
-    return data, bad
 
 
 # -- predicting ----------------------------------------------------------------
@@ -378,8 +241,15 @@ def _predict_rows(
     return (np.concatenate(parts) if parts else None), errors
 
 
-def run_shard(request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
-    """Predict one shard and write its part file; the reply counts rows in and out."""
+def run_shard(
+    request: dict[str, Any], predictor: Predictor, fds: list[int] | None = None
+) -> dict[str, Any]:
+    """Predict one shard and write its part file; the reply counts rows in and out.
+
+    ``request["input_fd"]`` and ``request["output_fd"]`` index ``fds`` where the platform
+    sent the input file (read-only) and the part file (write-only, empty) as descriptors;
+    without them the shard's file is read and ``request["output"]`` written by path.
+    """
     import numpy as np
 
     started = time.perf_counter()
@@ -388,8 +258,11 @@ def run_shard(request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
     start, stop = shard["start"], shard["stop"]
     parquet_all = request.get("include_input") and shard["format"] == "parquet"
     wanted = None if parquet_all else predictor.columns
+    fds = fds or []
+    input_fd, output_fd = request.get("input_fd"), request.get("output_fd")
+    source = Source(shard["file"], fds[input_fd] if input_fd is not None else None)
     frame, read_errors = read_rows(
-        shard["file"], shard["format"], wanted, start, stop, bool(shard.get("header", True))
+        source, shard["format"], wanted, start, stop, bool(shard.get("header", True))
     )
     read_seconds = time.perf_counter() - started
     inputs, errors = _validate(frame, predictor)
@@ -414,23 +287,15 @@ def run_shard(request: dict[str, Any], predictor: Predictor) -> dict[str, Any]:
         for row in mapped:
             good[row] = False
     out = _output_frame(frame, predictor, predictions, good, errors, request)
-    path = Path(request["output"])
-    temporary = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    kind = request["format"]
-    if kind == "parquet":
-        out.to_parquet(temporary, index=False)
-    elif kind == "csv":
-        out.to_csv(temporary, index=False)
-    else:
-        out.to_json(temporary, orient="records", lines=True)
-    os.replace(temporary, path)
+    target = fds[output_fd] if output_fd is not None else str(request["output"])
+    size = write_part(out, request["format"], target)
     return {
         "ok": True,
         "rows_in": stop - start,
         "rows_out": len(out),
         "rows_failed": len(errors),
         "errors": [f"row {start + k + 1}: {v}" for k, v in sorted(errors.items())[:5]],
-        "bytes": path.stat().st_size,
+        "bytes": size,
         "seconds": time.perf_counter() - started,
         "read_seconds": read_seconds,
     }
@@ -470,4 +335,14 @@ def _output_frame(
     return out
 
 
-__all__ = ["DataError", "InputError", "handle", "plan", "run_shard"]
+__all__ = [
+    "DataError",
+    "InputError",
+    "ParquetCursor",
+    "count_rows",
+    "handle",
+    "input_files",
+    "plan",
+    "read_rows",
+    "run_shard",
+]

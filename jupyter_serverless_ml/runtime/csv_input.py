@@ -26,7 +26,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def has_header(path: str, mode: str = "auto") -> bool:
+def _open_text(path: str | int) -> Any:
+    """A text file object for a path, or for a descriptor (left open when closed)."""
+    return open(path, newline="", closefd=not isinstance(path, int))
+
+
+def has_header(path: str | int, mode: str = "auto") -> bool:
     """Whether the CSV file's first line is a header: ``yes``/``no`` as told; ``auto``: a
     first line whose fields are all numbers (or empty) is data, never a header, as batch
     transform reads headerless CSV; anything else is a header."""
@@ -36,21 +41,22 @@ def has_header(path: str, mode: str = "auto") -> bool:
         return mode == "yes"
     import csv
 
-    with open(path, newline="") as fh:
+    with _open_text(path) as fh:
         first = next(csv.reader(fh), [])
     return not all(_is_number(f) or not f.strip() for f in first)
 
 
-def read_csv_rows(path: str, has_header: bool = True) -> tuple[Any, dict[int, str]]:
+def read_csv_rows(path: str | int, has_header: bool = True) -> tuple[Any, dict[int, str]]:
     """The rows of a CSV file pandas could not parse, one at a time: lines with the wrong
-    number of fields are rows of None, reported by index."""
+    number of fields are rows of None, reported by index. ``path`` may be a descriptor
+    (read from where it stands, left open)."""
     import csv
 
     import pandas as pd
 
     bad: dict[int, str] = {}
     rows: list[list[Any]] = []
-    with open(path, newline="") as fh:
+    with _open_text(path) as fh:
         reader = csv.reader(fh)
         header = next(reader)
         rows_before: list[list[Any]] = []

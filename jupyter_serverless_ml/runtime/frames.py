@@ -8,6 +8,7 @@ Standard library only: this module is copied into bundles as ``jsml_runtime``.
 
 from __future__ import annotations
 
+import array
 import json
 import socket
 import struct
@@ -71,23 +72,52 @@ def json_frame(op: int, request_id: int, data: Any) -> bytes:
     return frame(op, request_id, json.dumps(data).encode())
 
 
+_FD_SPACE = socket.CMSG_SPACE(253 * array.array("i").itemsize)  # SCM_MAX_FD descriptors
+
+
 class BlockingChannel:
-    """The replica's side of its socket: read one frame, write one frame."""
+    """The replica's side of its socket: read one frame, write one frame.
+
+    File descriptors the router sends with a frame (SCM_RIGHTS: a batch shard's
+    input and part file) are collected; :meth:`take_fds` hands them over.
+    """
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.reader = sock.makefile("rb", buffering=1 << 16)
+        self.buffer = bytearray()
+        self.fds: list[int] = []
+
+    def _fill(self, size: int) -> bool:
+        """Read until the buffer holds ``size`` bytes; False at end of stream."""
+        buffer = self.buffer
+        while len(buffer) < size:
+            data, ancillary, _, _ = self.sock.recvmsg(1 << 16, _FD_SPACE)
+            for level, kind, payload in ancillary:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds = array.array("i")
+                    fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
+                    self.fds.extend(fds)
+            if not data:
+                return False
+            buffer += data
+        return True
 
     def read(self) -> tuple[int, int, bytes] | None:
         """(op, request id, body), or None when the router closed the socket."""
-        header = self.reader.read(HEADER.size)
-        if len(header) < HEADER.size:
+        size = HEADER.size
+        if not self._fill(size):
             return None
-        length, request_id, op = HEADER.unpack(header)
-        body = self.reader.read(length)
-        if len(body) < length:
+        length, request_id, op = HEADER.unpack_from(self.buffer)
+        if not self._fill(size + length):
             return None
+        body = bytes(self.buffer[size : size + length])
+        del self.buffer[: size + length]
         return op, request_id, body
+
+    def take_fds(self) -> list[int]:
+        """The file descriptors received since the last call (the caller closes them)."""
+        fds, self.fds = self.fds, []
+        return fds
 
     def write(self, data: bytes) -> None:
         """Send bytes (a whole frame)."""

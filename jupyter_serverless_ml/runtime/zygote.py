@@ -122,7 +122,7 @@ class Zygote:
                     with contextlib.suppress(OSError):
                         os.read(self.wake_r, 4096)
                     self.reap()
-                else:
+                elif key.fd in self.by_out:  # reap() may have closed it in this round
                     self.drain(self.by_out[key.fd])
 
     def command(self) -> bool:
@@ -183,7 +183,8 @@ class Zygote:
                 os.close(fd_kept)
             for other in self.children.values():  # another child's socket must close with it
                 os.close(other.sock_fd)
-                os.close(other.out_fd)
+                if other.out_fd >= 0:  # -1 once its output reached its end
+                    os.close(other.out_fd)
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(out_w, 1)

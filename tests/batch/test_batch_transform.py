@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from jupyter_serverless_ml import batch, serving
+from jupyter_serverless_ml.errors import Conflict, JobFailed
 from jupyter_serverless_ml.runtime import batch as runtime_batch
 from jupyter_serverless_ml.runtime import csv_input
 
@@ -73,3 +74,24 @@ def test_csv_header_modes(tmp_path: Path) -> None:
     with pytest.raises(runtime_batch.InputError, match="auto, yes, no"):
         runtime_batch.plan({"input": str(numbers), "chunk_rows": 10, "csv_header": "maybe"})
     assert np.isclose(runtime_batch.count_rows(str(named), "csv", header=True), 1)
+
+
+def test_csv_header_reaches_the_workers(iris: dict[str, Any], tmp_path: Path) -> None:
+    features, model = iris["features"], iris["model"]
+    numbers = tmp_path / "numbers.csv"
+    features.to_csv(numbers, header=False, index=False)  # 150 lines of numbers
+    named = tmp_path / "named.csv"
+    features.to_csv(named, index=False)
+    job = batch.batch_predict("iris", named, output=tmp_path / "yes", csv_header="yes")
+    assert job.record.rows_total == len(_parts(tmp_path / "yes")) == 150
+    assert job.manifest["csv_header"] == "yes"
+    with pytest.raises(JobFailed, match="lacks feature column"):  # told so: a header
+        batch.batch_predict("iris", numbers, output=tmp_path / "yes2", csv_header="yes")
+    assert batch.batch_jobs(limit=1)[0].record.rows_total == 149
+    with pytest.raises(JobFailed, match=r"row 1 of .*not a number"):  # told so: data
+        batch.batch_predict("iris", named, output=tmp_path / "no", csv_header="no")
+    job = batch.batch_predict("iris", numbers, output=tmp_path / "auto")
+    assert job.record.rows_total == 150 and job.manifest["csv_header"] == "auto"
+    assert _parts(tmp_path / "auto").prediction.tolist() == model.predict(features).tolist()
+    with pytest.raises(Conflict, match="csv_header"):  # a rerun must read the input alike
+        batch.batch_predict("iris", numbers, output=tmp_path / "auto", csv_header="yes")

@@ -185,6 +185,110 @@ def test_a_hostile_model_in_a_batch_job_is_sandboxed_too(
     assert_nothing_leaked(json.loads(out.prediction.iloc[0]), hostile)
 
 
+def probe_descriptors(batch_dir: str) -> dict[str, str]:
+    """What a batch model could do with the descriptors the platform hands its worker:
+    re-open each (through /proc/self/fd) for writing, reach its directory, write beside it."""
+    found: dict[str, str] = {}
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{name}")
+        except OSError:
+            continue
+        if not target.startswith(batch_dir):
+            continue
+        label = os.path.basename(target)
+        try:
+            fd = os.open(f"/proc/self/fd/{name}", os.O_WRONLY | os.O_APPEND)
+            os.write(fd, b"HACKED")
+            os.close(fd)
+            found[f"reopen {label}"] = "LEAKED: re-opened for writing"
+        except OSError as exc:
+            found[f"reopen {label}"] = f"blocked: {type(exc).__name__}"
+        for what, path in (
+            ("parent", f"/proc/self/fd/{name}/.."),
+            ("dir", os.path.dirname(target)),
+        ):
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+                found[f"{what} of {label}"] = f"LEAKED: opened {os.listdir(fd)}"
+                os.close(fd)
+            except OSError as exc:
+                found[f"{what} of {label}"] = f"blocked: {type(exc).__name__}"
+        try:
+            with open(os.path.join(os.path.dirname(target), "planted.txt"), "w") as fh:
+                fh.write("planted")
+            found[f"plant beside {label}"] = "LEAKED: wrote a file"
+        except OSError as exc:
+            found[f"plant beside {label}"] = f"blocked: {type(exc).__name__}"
+    return found
+
+
+class FdSnoop:
+    """A batch model that tries to abuse the file descriptors of its worker."""
+
+    n_features_in_ = 1
+
+    def __init__(self, batch_dir: str) -> None:
+        self.batch_dir = batch_dir
+
+    def predict(self, X: Any) -> Any:
+        return [json.dumps(probe_descriptors(self.batch_dir))] * len(X)
+
+
+@needs_sandbox
+def test_a_batch_worker_gets_descriptors_it_cannot_reopen_or_escape_through(
+    hostile: dict[str, Any], tmp_path: Path
+) -> None:
+    serving.deploy(Doubling(), name="warm").undeploy()  # starts the daemon and its zygote
+    serving.deploy(FdSnoop(str(tmp_path)), name="fds").undeploy()
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    frame.to_parquet(tmp_path / "in.parquet")
+    before = (tmp_path / "in.parquet").read_bytes()
+    zygotes = set((hostile["home"] / "serving").glob("zygote-*.log"))
+    job = batch.batch_predict("fds", tmp_path / "in.parquet", output=tmp_path / "out", chunk_rows=2)
+    assert job.record.status == "Completed", job.record.failure_reason
+    out = pd.concat(pd.read_parquet(p) for p in sorted((tmp_path / "out").glob("part-*")))
+    reports = [json.loads(r) for r in out.prediction]
+    assert any(k.startswith("reopen in.parquet") for r in reports for k in r), reports
+    assert any(k.startswith("reopen .part-") for r in reports for k in r), reports
+    for report in reports:
+        for probe, outcome in report.items():
+            assert outcome.startswith("blocked"), f"{probe}: {outcome}"
+    assert (tmp_path / "in.parquet").read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "_manifest.json",
+        "part-00000.parquet",
+        "part-00001.parquet",
+    ]
+    assert not (tmp_path / "planted.txt").exists()
+    # the workers forked from the model's warm zygote: the batch started none of its own
+    assert set((hostile["home"] / "serving").glob("zygote-*.log")) == zygotes
+
+
+@needs_sandbox
+def test_without_landlock_a_batch_gets_its_own_zygote_seeing_only_its_input(
+    private_home: Callable[..., Path], tmp_path: Path
+) -> None:
+    home = private_home("nolandlock", parent=Path("/var/tmp"), JSML_SERVING_LANDLOCK="off")
+    serving.deploy(Doubling(), name="warm").undeploy()
+    serving.deploy(FdSnoop(str(tmp_path)), name="fds").undeploy()
+    pd.DataFrame({"x": [1.0, 2.0, 3.0]}).to_parquet(tmp_path / "in.parquet")
+    before = (tmp_path / "in.parquet").read_bytes()
+    zygotes = set((home / "serving").glob("zygote-*.log"))
+    job = batch.batch_predict("fds", tmp_path / "in.parquet", output=tmp_path / "out")
+    assert job.record.status == "Completed", job.record.failure_reason
+    reports = [json.loads(r) for r in pd.read_parquet(tmp_path / "out").prediction]
+    for report in reports:  # its input is a read-only bind; its part file its own to write
+        assert report["reopen in.parquet"].startswith("blocked"), report
+    assert (tmp_path / "in.parquet").read_bytes() == before
+    assert not (tmp_path / "planted.txt").exists()  # what it planted stayed in its own /tmp
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "_manifest.json",
+        "part-00000.parquet",
+    ]
+    assert len(set((home / "serving").glob("zygote-*.log")) - zygotes) == 1
+
+
 class Doubling:
     """A well-behaved model: twice its one feature."""
 

@@ -2,7 +2,8 @@
 
 A job plans its shards in a worker forked from the model's zygote, then
 drives ``workers`` forked workers that take shards one at a time, each writing
-one part file. The output directory's ``_manifest.json`` (written atomically)
+one part file through a descriptor the daemon created (see ``files.py``; the
+daemon checks and renames it). The output directory's ``_manifest.json`` (written atomically)
 records every shard's status and row counts, so a rerun on the same output
 does only the shards that are missing, and a job interrupted by a platform
 restart resumes by itself. Row counts are checked per shard and in total.
@@ -14,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import time
 from collections import deque
@@ -22,15 +24,22 @@ from typing import Any
 
 from ...errors import Conflict, NotFound, UsageError
 from ...options import validate_name
-from ...runtime import frames
+from ...runtime import csv_input, frames
 from ...statuses import BATCH_TERMINAL, BatchStatus
 from .. import state
 from ..serving.endpoints import EndpointManager
 from ..serving.router import ReplicaLost
 from ..serving.zygotes import modules_for
 from ..store import Store
-from . import planner
-from .workers import BatchFailed, Worker, sandbox_paths, start_worker
+from . import files, planner
+from .workers import (
+    BatchFailed,
+    Worker,
+    plan_input,
+    sandbox_paths,
+    shared_zygote,
+    start_worker,
+)
 
 log = logging.getLogger("jsml.serving")
 MANIFEST = "_manifest.json"
@@ -38,6 +47,7 @@ FORMATS = ("parquet", "csv", "jsonl")
 #: Statuses of a batch job that a daemon drives (resumed after a restart).
 _LIVE = (BatchStatus.PENDING, BatchStatus.RUNNING)
 _IDENTITY = ("model", "method", "format", "chunk_rows", "include_input", "on_error")
+_DEFAULTS = {"csv_header": "auto"}  # identity keys older manifests lack
 _WRITE_EVERY = 0.25
 
 
@@ -109,11 +119,14 @@ class BatchManager:
             "retries": 2 if request.get("retries") is None else int(request["retries"]),
             "method": str(request.get("method") or "predict"),
             "include_input": bool(request.get("include_input")),
+            "csv_header": str(request.get("csv_header") or "auto"),
         }
         if spec["format"] not in FORMATS:
             raise UsageError(f"--format {spec['format']!r}: use parquet, csv or jsonl")
         if spec["input_format"] not in (None, *FORMATS):
             raise UsageError(f"--input-format {spec['input_format']!r}: use parquet, csv or jsonl")
+        if spec["csv_header"] not in csv_input.CSV_HEADER_MODES:
+            raise UsageError(f"--csv-header {spec['csv_header']!r}: use auto, yes or no")
         if spec["on_error"] not in ("fail", "skip"):
             raise UsageError(f"--on-error {spec['on_error']!r}: use fail or skip")
         if spec["method"] not in ("predict", "predict_proba"):
@@ -153,6 +166,7 @@ class BatchManager:
                 )
             return
         different = [k for k in _IDENTITY if existing.get(k) != spec[k]]
+        different += [k for k, v in _DEFAULTS.items() if existing.get(k, v) != spec[k]]
         if existing.get("input") != spec["input"]:
             different.append("input")
         if different:
@@ -204,28 +218,22 @@ class BatchManager:
     # -- running ---------------------------------------------------------------
 
     async def _worker(self, spec: dict[str, Any], label: str) -> Worker:
-        return await start_worker(self.endpoints.pool, spec, label)
+        shared = shared_zygote(self.endpoints.pool)
+        return await start_worker(self.endpoints.pool, spec, label, shared)
 
     async def _run(self, batch_id: str) -> None:
         record = self._get(batch_id)
         spec = record["spec"]
         workers: list[Worker] = []
+        shared = shared_zygote(self.endpoints.pool)
+        inputs: dict[str, int] = {}  # input file -> the daemon's read-only descriptor
         try:
             self._update(batch_id, status=BatchStatus.RUNNING, started_at=time.time())
             began = time.perf_counter()
             first = await self._worker(spec, f"{batch_id}-w1")
             workers.append(first)
             forked = time.perf_counter()
-            plan = await first.call(
-                frames.OP_BATCH_PLAN,
-                {
-                    "input": spec["input"],
-                    "chunk_rows": spec["chunk_rows"],
-                    "input_format": spec["input_format"],
-                },
-            )
-            if not plan.get("ok"):
-                raise BatchFailed(f"could not read the input: {plan.get('error')}")
+            plan = await plan_input(first, spec, inputs if shared else None)
             log.info(
                 "batch %s: worker ready in %.3fs, %d shard(s) planned in %.3fs",
                 batch_id,
@@ -233,7 +241,7 @@ class BatchManager:
                 len(plan["shards"]),
                 time.perf_counter() - forked,
             )
-            await self._execute(batch_id, spec, plan, workers)
+            await self._execute(batch_id, spec, plan, workers, inputs)
         except asyncio.CancelledError:
             raise
         except BatchFailed as exc:
@@ -251,13 +259,38 @@ class BatchManager:
         finally:
             for worker in workers:
                 worker.close()
-            self.endpoints.pool.release(spec["python"], *sandbox_paths(spec))
+            for fd in inputs.values():
+                os.close(fd)
+            if not shared:
+                self.endpoints.pool.release(spec["python"], *sandbox_paths(spec, shared))
             self.tasks.pop(batch_id, None)
 
     async def _execute(
-        self, batch_id: str, spec: dict[str, Any], plan: dict[str, Any], workers: list[Worker]
+        self,
+        batch_id: str,
+        spec: dict[str, Any],
+        plan: dict[str, Any],
+        workers: list[Worker],
+        inputs: dict[str, int],
     ) -> None:
         output = Path(spec["output"])
+        out_dir = files.OutputDir(output)
+        try:
+            out_dir.sweep()
+            await self._shards(batch_id, spec, plan, workers, inputs, out_dir)
+        finally:
+            out_dir.close()
+
+    async def _shards(
+        self,
+        batch_id: str,
+        spec: dict[str, Any],
+        plan: dict[str, Any],
+        workers: list[Worker],
+        inputs: dict[str, int],
+        out_dir: files.OutputDir,
+    ) -> None:
+        output = out_dir.path
         ext = spec["format"]
         manifest_path = output / MANIFEST
         previous = state.read_json(manifest_path)
@@ -270,7 +303,7 @@ class BatchManager:
             plan["shards"], (previous or {}).get("shards", []), _part_sizes(output), ext
         )
         shards = planned.shards
-        manifest = {key: spec[key] for key in _IDENTITY}
+        manifest = {key: spec.get(key, _DEFAULTS.get(key)) for key in (*_IDENTITY, *_DEFAULTS)}
         manifest.update(
             input=spec["input"],
             inputs=plan["files"],
@@ -329,17 +362,29 @@ class BatchManager:
                 shard = pending.popleft()
                 shard["attempts"] += 1
                 began = time.perf_counter()
+                part = out_dir.create(shard["part"])
+                source = inputs.get(shard["file"])
+                fds = [part.fd] if source is None else [source, part.fd]
                 try:
                     reply = await workers[slot].call(
                         frames.OP_BATCH_SHARD,
                         {
                             "shard": shard,
                             "output": str(output / shard["part"]),
+                            "input_fd": None if source is None else 0,
+                            "output_fd": len(fds) - 1,
                             "format": ext,
                             "on_error": spec["on_error"],
                             "include_input": spec["include_input"],
                         },
+                        fds,
                     )
+                    if reply.get("ok") and planner.count_mismatch(shard, reply) is None:
+                        await asyncio.to_thread(
+                            out_dir.accept, part, ext, reply["bytes"], reply["rows_out"]
+                        )
+                except files.PartRefused as refused:
+                    reply = {"ok": False, "error": f"the part file was refused: {refused}"}
                 except ReplicaLost as lost:
                     reply = {
                         "ok": False,
@@ -350,7 +395,10 @@ class BatchManager:
                     workers[slot].close()
                     if shard["attempts"] <= spec["retries"]:
                         workers[slot] = await self._worker(spec, f"{batch_id}-w{slot + 1}r")
+                finally:
+                    os.close(part.fd)
                 if not reply.get("ok"):
+                    out_dir.discard(part)
                     shard["error"] = reply.get("error")
                     if reply.get("retryable") and shard["attempts"] <= spec["retries"]:
                         pending.append(shard)
@@ -360,6 +408,7 @@ class BatchManager:
                     return
                 mismatch = planner.count_mismatch(shard, reply)
                 if mismatch is not None:
+                    out_dir.discard(part)
                     shard["status"] = "failed"
                     failure.append(mismatch)
                     return

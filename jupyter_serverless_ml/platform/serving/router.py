@@ -99,12 +99,17 @@ class ReplicaConnection(asyncio.Protocol):
         self.on_lost()
 
     def request(
-        self, op: int, body: bytes, timeout: float | None = None
+        self,
+        op: int,
+        body: bytes,
+        timeout: float | None = None,
+        send: Callable[[bytes], None] | None = None,
     ) -> asyncio.Future[tuple[int, bytes]]:
         """Send a frame; the future resolves to the answer's (op, body).
 
         After ``timeout`` seconds without an answer it fails with ``TimeoutError``
-        (a timer, cheaper per request than ``asyncio.wait_for``).
+        (a timer, cheaper per request than ``asyncio.wait_for``). ``send`` writes the
+        frame instead of the transport (a batch worker's frame carrying descriptors).
         """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[int, bytes]] = loop.create_future()
@@ -115,7 +120,15 @@ class ReplicaConnection(asyncio.Protocol):
         self.pending[request_id] = future
         if timeout is not None:
             self.timers[request_id] = loop.call_later(timeout, self._expire, request_id, timeout)
-        self.transport.write(frames.frame(op, request_id, body))
+        data = frames.frame(op, request_id, body)
+        if send is None:
+            self.transport.write(data)
+        else:
+            try:
+                send(data)
+            except OSError as exc:
+                self.pending.pop(request_id, None)
+                future.set_exception(ReplicaLost(f"could not send the request: {exc}"))
         return future
 
     def _expire(self, request_id: int, timeout: float) -> None:

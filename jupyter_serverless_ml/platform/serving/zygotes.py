@@ -21,7 +21,7 @@ from typing import Any, TypeAlias
 
 from ..._version import __version__
 from ...errors import BackendError
-from ...runtime import RUNTIME_DIR
+from ...runtime import RUNTIME_DIR, confine
 from ..jobs import procs
 from . import sandbox
 
@@ -178,6 +178,19 @@ class ZygotePool:
         self._starting: dict[Key, asyncio.Lock] = {}
         self._runtime: Path | None = None
         self.isolation = sandbox.isolation()
+        #: sandboxed zygotes confine writes with Landlock (see ``runtime/confine.py``);
+        #: ``JSML_SERVING_LANDLOCK=off`` turns that off (batches then get zygotes of their own)
+        self.confined = (
+            self.isolation.sandboxed
+            and os.environ.get("JSML_SERVING_LANDLOCK", "auto").lower() != "off"
+            and confine.abi_version() > 0
+        )
+
+    @property
+    def shares_descriptors(self) -> bool:
+        """Whether a process forked from a shared zygote may be handed descriptors of host
+        files (no sandbox to escape, or one whose writes Landlock confines)."""
+        return not self.isolation.sandboxed or self.confined
 
     def key(self, python: str, readable: Paths = (), writable: Paths = ()) -> Key:
         """Which zygote serves ``python`` with these extra paths (one per python unsandboxed)."""
@@ -226,6 +239,10 @@ class ZygotePool:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         ours.setblocking(False)
         command = [python, "-m", "jsml_runtime.zygote", str(theirs.fileno())]
+        if self.confined:
+            allowed = ["/tmp", "/dev", str((self.home / "capture").resolve())]
+            flags = [arg for path in allowed for arg in ("--write", path)]
+            command = [python, "-m", "jsml_runtime.confine", *flags, "--", str(theirs.fileno())]
         if self.isolation.sandboxed:
             env = sandbox.clean_env()
             command = sandbox.zygote_command(
