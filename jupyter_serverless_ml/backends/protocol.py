@@ -53,6 +53,9 @@ class Backend(abc.ABC):
     """
 
     name: ClassVar[str] = ""
+    #: URI schemes whose data channels the backend reads in place (``{"s3"}`` for
+    #: SageMaker); channels with other remote schemes are downloaded before submitting.
+    native_schemes: ClassVar[frozenset[str]] = frozenset()
 
     @abc.abstractmethod
     def bundle_root(self) -> Path:

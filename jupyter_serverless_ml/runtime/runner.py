@@ -43,7 +43,11 @@ def _model_dir() -> Path:
 
 
 def check_python(config: dict[str, Any]) -> None:
-    """Refuse to run a bundle built for another major.minor Python."""
+    """Refuse to run a bundle whose pickled values were made by another major.minor Python
+    (pickles only load on the same minor version). A bundle without pickled values (source,
+    imports, an entry point) runs on any Python 3: a cloud's framework image need not match."""
+    if not config.get("values_file"):
+        return
     built = str(config.get("python", ""))
     here = platform.python_version()
     if built.split(".")[:2] != here.split(".")[:2]:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .. import artifacts
 from ..backends import get_backend
 from ..catalog.frameworks import framework as lookup_framework
 from ..catalog.instance_types import instance_type as lookup_instance_type
@@ -51,6 +52,18 @@ def _function_source(fn: Callable[..., Any], model_var: str) -> tuple[str, dict[
     namespace = dict(fn.__globals__)
     namespace[fn.__name__] = fn
     return f"{model_var} = {fn.__name__}()\n", namespace
+
+
+def _channels(data: Mapping[str, str | Path], native: frozenset[str]) -> dict[str, str]:
+    """Channels as the backend takes them: URIs it reads in place (``s3://`` on SageMaker) as
+    they are; other remote URIs downloaded first; local paths checked and made absolute."""
+    in_place = {
+        name: str(value)
+        for name, value in data.items()
+        if "://" in str(value) and artifacts.scheme(str(value)) in native
+    }
+    rest = {name: value for name, value in data.items() if name not in in_place}
+    return {**check_channels(download_channels(rest)), **in_place}
 
 
 def train(
@@ -129,8 +142,8 @@ def train(
     if container is not None:
         job_config["framework"] = container.to_config()
     framework_pins = container.pins() if container is not None else []
-    channels = check_channels(download_channels(data or {}))
     chosen = get_backend(backend)
+    channels = _channels(data or {}, chosen.native_schemes)
     with storage_errors("the bundle", chosen.bundle_root()):
         if entry_point:
             if isinstance(code, str) and code.strip():

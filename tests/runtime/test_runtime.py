@@ -104,7 +104,7 @@ def test_unknown_channel_at_run_time_says_what_to_add(tmp_path: Path) -> None:
 
 
 def test_python_version_mismatch_is_refused(tmp_path: Path) -> None:
-    bundle = build_cell_bundle("x = 1\n", {}, tmp_path / "b")
+    bundle = build_cell_bundle("y = x + 1\n", {"x": [1, 2]}, tmp_path / "b")  # x is pickled
     config = bundle.path / "code" / "jsml.json"
     data = json.loads(config.read_text())
     data["python"] = "2.7.18"
@@ -112,6 +112,17 @@ def test_python_version_mismatch_is_refused(tmp_path: Path) -> None:
     done = _run(bundle.path, tmp_path / "ml", {}, {})
     assert done.returncode == 1
     assert "built with Python 2.7.18" in (tmp_path / "ml" / "output" / "failure").read_text()
+
+
+def test_a_bundle_without_pickled_values_runs_on_another_python(tmp_path: Path) -> None:
+    bundle = build_cell_bundle("model = {'w': 1}\n", {}, tmp_path / "b")
+    config = bundle.path / "code" / "jsml.json"
+    data = json.loads(config.read_text())
+    assert not data.get("values_file")
+    data["python"] = "3.9.18"
+    config.write_text(json.dumps(data))
+    done = _run(bundle.path, tmp_path / "ml", {}, {})
+    assert done.returncode == 0, (tmp_path / "ml" / "output").glob("*")
 
 
 def test_entry_point_gets_sagemaker_arguments_and_environment(

@@ -35,6 +35,7 @@ class SageMakerBackend(
     """Training jobs, the model registry, endpoints and batch transform on Amazon SageMaker."""
 
     name = "sagemaker"
+    native_schemes = frozenset({"s3"})
 
     def bundle_root(self) -> Any:
         from ... import config

@@ -54,6 +54,7 @@ class VertexCore:
     """Settings and clients (created on first use); every call goes through :meth:`_call`."""
 
     name: ClassVar[str] = "vertex"
+    native_schemes: ClassVar[frozenset[str]] = frozenset({"gs"})
 
     def __init__(
         self,
