@@ -375,6 +375,10 @@ class TrainingRequest(Record):
     retries: int = 0
     max_processes: int | None = None
     max_disk: int | None = None
+    #: a container image to train on (a cloud backend; the framework image otherwise)
+    image: str | None = None
+    #: run on spare capacity (SageMaker managed spot training, with checkpoints)
+    spot: bool = False
 
 
 @dataclass(frozen=True)

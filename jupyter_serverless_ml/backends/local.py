@@ -148,6 +148,12 @@ class LocalBackend(Backend, Registry, Serving, Batch, Monitoring):
         return self.home / "artifacts" / "bundles"
 
     def submit_training(self, bundle: Bundle, request: TrainingRequest) -> JobRecord:
+        if request.image or request.spot:
+            raise UsageError(
+                "the local backend runs jobs with this kernel's Python (or --env isolated), not "
+                "container images, and has no spot capacity: --image and --spot need "
+                "--backend sagemaker (or vertex for --image)"
+            )
         body = dict(request.to_wire(), bundle=str(bundle.path))
         return _job(self._call("POST", "/v1/jobs", body))
 

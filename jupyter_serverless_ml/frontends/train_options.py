@@ -106,6 +106,21 @@ TRAIN_OPTIONS: list[Spec] = [
         },
     ),
     (
+        ("--image",),
+        {
+            "metavar": "URI",
+            "help": "train on this container image (a cloud backend; default: the framework "
+            "image matching the bundle's Python and libraries)",
+        },
+    ),
+    (
+        ("--spot",),
+        {
+            "action": "store_true",
+            "help": "run on spare capacity (SageMaker managed spot training, with checkpoints)",
+        },
+    ),
+    (
         ("--hp-args",),
         {
             "default": "toolkit",
@@ -146,4 +161,6 @@ def train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "framework": getattr(args, "framework", None),
         "metric_definitions": getattr(args, "metric_definitions", None) or None,
         "hp_args": getattr(args, "hp_args", "toolkit"),
+        "image": getattr(args, "image", None),
+        "spot": bool(getattr(args, "spot", False)),
     }

@@ -93,6 +93,8 @@ def train(
     framework: str | None = None,
     metric_definitions: Mapping[str, str] | Iterable[str] | None = None,
     hp_args: str = "toolkit",
+    image: str | None = None,
+    spot: bool = False,
 ) -> Job:
     """Run training code as a job on a backend and return its :class:`Job` handle.
 
@@ -196,6 +198,8 @@ def train(
         retries=retries,
         max_processes=max_processes,
         max_disk=disk_limit,
+        image=image or None,
+        spot=spot,
     )
     job = Job(chosen, chosen.submit_training(bundle, request))
     if wait:

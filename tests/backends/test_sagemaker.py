@@ -114,6 +114,26 @@ def test_training_job_as_sagemaker_recorded_it(
     assert "#jsml-metric" not in backend.logs(trained.id).text
 
 
+def test_a_job_chooses_its_image_and_spot_capacity(
+    sm: tuple[Emulator, SageMakerBackend], cancer_csv: Path
+) -> None:
+    emulator, _ = sm
+    job = jsml.train(
+        "model = {'w': 1}\n",
+        name="spot",
+        image=IMAGE.replace(":latest", ":spot"),
+        spot=True,
+        max_runtime="10m",
+        namespace={},
+        backend="sagemaker",
+    )
+    desc = client(emulator, "sagemaker").describe_training_job(TrainingJobName=job.id)
+    assert desc["AlgorithmSpecification"]["TrainingImage"] == IMAGE.replace(":latest", ":spot")
+    assert desc["EnableManagedSpotTraining"] is True
+    assert desc["StoppingCondition"]["MaxWaitTimeInSeconds"] == 1200
+    assert desc["CheckpointConfig"]["S3Uri"].endswith(f"{job.id}/checkpoints")
+
+
 def test_same_data_and_bundle_are_not_uploaded_twice(
     sm: tuple[Emulator, SageMakerBackend], trained: jsml.Job, cancer_csv: Path, capsys: Any
 ) -> None:

@@ -32,3 +32,13 @@ def test_the_clouds_read_their_own_storage_in_place() -> None:
     assert backend_class("sagemaker").native_schemes == {"s3"}
     assert backend_class("vertex").native_schemes == {"gs"}
     assert backend_class("local").native_schemes == frozenset()
+
+
+def test_images_and_spot_are_refused_by_the_local_backend(home: Path) -> None:
+    import jupyter_serverless_ml as jsml
+
+    with pytest.raises(UsageError, match="--image and --spot need --backend sagemaker"):
+        jsml.train("model = 1\n", name="img", image="python:3.11", namespace={})
+    with pytest.raises(UsageError, match="--image and --spot need"):
+        jsml.train("model = 1\n", name="img", spot=True, namespace={})
+    assert jsml.jobs(name="img") == []

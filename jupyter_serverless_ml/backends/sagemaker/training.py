@@ -65,7 +65,9 @@ class Training(Base):
                 "use an ml.* type such as ml.m5.large"
             )
         config = json.loads((bundle.path / "code" / "jsml.json").read_text())
-        image, why = images.choose(config, bundle.requirements, self.region, self.image)
+        image, why = images.choose(
+            config, bundle.requirements, self.region, request.image or self.image
+        )
         role = self.role_arn()
         storage = self.storage
         job_name = new_job_name(request.name)
@@ -98,7 +100,7 @@ class Training(Base):
         )
         stopping: dict[str, int] = {"MaxRuntimeInSeconds": max_runtime}
         kwargs: dict[str, Any] = {}
-        if self.spot:
+        if request.spot or self.spot:
             stopping["MaxWaitTimeInSeconds"] = max_runtime * 2
             kwargs["EnableManagedSpotTraining"] = True
             kwargs["CheckpointConfig"] = {

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from ...errors import NotFound
+from ...errors import NotFound, UsageError
 from ...packaging import Bundle
 from ...records import JobNews, JobRecord, LogPage, MetricRecord, TrainingRequest
 from ...statuses import JOB_TERMINAL, JobStatus
@@ -56,8 +56,13 @@ class VertexTraining(VertexCore, Backend):
 
         machine = images.machine_spec(request.instance_type, request.num_gpus)
         python = str(bundle.manifest.get("python") or bundle.manifest.get("python_version") or "")
+        if request.spot:
+            raise UsageError(
+                "--spot is SageMaker's managed spot training; Vertex AI custom jobs take "
+                "Spot VMs through a scheduling strategy this backend does not set yet"
+            )
         image = images.training_image(
-            python, bool(machine.get("accelerator_count")), self.training_image
+            python, bool(machine.get("accelerator_count")), request.image or self.training_image
         )
         hours = request.max_runtime / 3600 if request.max_runtime else None
         self.estimate(
