@@ -217,6 +217,10 @@ def load_service(code: dict[str, Any], model_dir: str, method: str) -> Any:
         cls = getattr(module, str(predictor), None)
         if not isinstance(cls, type):
             raise HandlerError(f"{code['script']} defines no class {predictor!r}")
+        import tempfile
+
+        # load() copies the artifacts into the working directory: give it its own
+        os.chdir(tempfile.mkdtemp(prefix="jsml-predictor-"))
         return PredictionRoutine(cls, model_dir)
     return InferenceHandlers(module, model_dir, method)
 
