@@ -93,13 +93,16 @@ def test_the_quickstart_on_vertex_through_the_magics(
     features = tmp_path / "features.csv"
     pd_all(cancer_csv)[["mean radius", "mean texture"]].to_csv(features, index=False)
     batch = cell(
-        ipython, f"%batch_predict vx-cancer {features} --output {tmp_path / 'scores'} --workers 1"
+        ipython,
+        f"%batch_predict vx-cancer {features} --output {tmp_path / 'scores'} --workers 1"
+        " --format jsonl",
     )
     assert batch.status == "Completed", batch
     manifest = json.loads((tmp_path / "scores" / "_manifest.json").read_text())
     assert manifest["rows_out"] == len(pd_all(cancer_csv)) == batch.record.rows_done
+    assert manifest["shards"][0]["file"] == "part-00000.jsonl"  # --format, as locally
     scored = (tmp_path / "scores" / manifest["shards"][0]["file"]).read_text().splitlines()
-    assert json.loads(scored[0])["prediction"] in (0, 1)
+    assert json.loads(scored[0]) in ({"prediction": 0}, {"prediction": 1})
     created = [m for route, m in fake.store.requests if route == "batchPredictionJobs.create"][-1]
     assert created.input_config.instances_format == "csv" and dict(created.labels)["jsml"] == "true"
 

@@ -103,7 +103,14 @@ class VertexBatch(VertexCore, Batch):
         )
         self.storage.write(
             self.uri("batch", key, "request.json"),
-            json.dumps({"output_uri": request.output_uri, "job": created.name}).encode(),
+            json.dumps(
+                {
+                    "output_uri": request.output_uri,
+                    "job": created.name,
+                    "format": request.format,
+                    "include_input": request.include_input,
+                }
+            ).encode(),
             "application/json",
         )
         return self._batch_record(created)
@@ -127,8 +134,12 @@ class VertexBatch(VertexCore, Batch):
                 if not path.name.startswith("prediction.results"):
                     continue
                 data = path.read_bytes()
-                artifacts.write_bytes(output.rstrip("/") + "/" + path.name, data)
-                shards.append({"file": path.name, "rows_out": data.count(b"\n")})
+                name, rows = path.name, data.count(b"\n")
+                if request.get("format"):  # the requested format, as the other backends write it
+                    name = f"part-{len(shards):05d}.{request['format']}"
+                    data, rows = _convert(data, request["format"], request.get("include_input"))
+                artifacts.write_bytes(output.rstrip("/") + "/" + name, data)
+                shards.append({"file": name, "rows_out": rows, "source": path.name})
         stats = job.completion_stats
         manifest = {
             "rows_in": int(stats.successful_count) + int(stats.failed_count),
@@ -215,3 +226,24 @@ class VertexBatch(VertexCore, Batch):
             )
             job = self._get_batch(ref)
         return self._batch_record(job)
+
+
+def _convert(data: bytes, fmt: str, include_input: Any) -> tuple[bytes, int]:
+    """Vertex's ``{"instance": ..., "prediction": ...}`` JSON Lines as a ``prediction`` column
+    (after the ``instance`` with ``--include-input``) in ``fmt``; the bytes and their rows."""
+    import io
+
+    import pandas as pd
+
+    rows = [json.loads(line) for line in data.splitlines() if line.strip()]
+    frame = pd.DataFrame({"prediction": [r.get("prediction") for r in rows]})
+    if include_input:
+        frame.insert(0, "instance", [r.get("instance") for r in rows])
+    buffer = io.BytesIO()
+    if fmt == "csv":
+        buffer.write(frame.to_csv(index=False).encode())
+    elif fmt == "jsonl":
+        buffer.write(frame.to_json(orient="records", lines=True).encode())
+    else:
+        frame.to_parquet(buffer, index=False)
+    return buffer.getvalue(), len(frame)
