@@ -407,6 +407,9 @@ class DeployRequest(Record):
     inference_script: str | None = None
     source_dir: str | None = None
     predictor: str | None = None
+    #: a serverless endpoint (SageMaker Serverless Inference): memory in MB, concurrency cap
+    serverless_memory: int | None = None
+    max_concurrency: int | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The request without unset settings, ``policy`` flattened in."""

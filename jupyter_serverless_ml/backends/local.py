@@ -242,6 +242,11 @@ class LocalBackend(Backend, Registry, Serving, Batch, Monitoring):
         return EndpointRecord.from_wire({**data, "invocation_url": url})
 
     def deploy(self, request: DeployRequest) -> EndpointRecord:
+        if request.serverless_memory:
+            raise UsageError(
+                "serverless endpoints are SageMaker Serverless Inference (--backend sagemaker); "
+                "a local endpoint scales to zero with --min-replicas 0 and caps with --max-replicas"
+            )
         return self._endpoint(self._call("POST", "/v1/endpoints", request.to_wire(), timeout=600.0))
 
     def endpoints(self) -> list[EndpointRecord]:

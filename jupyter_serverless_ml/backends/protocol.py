@@ -148,6 +148,9 @@ class Registry(abc.ABC):
 class Serving(abc.ABC):
     """Endpoints: deploy, invoke, shift traffic, roll back, undeploy."""
 
+    #: whether ``DeployRequest.serverless_memory`` (a serverless endpoint) is honoured
+    serverless: ClassVar[bool] = False
+
     @abc.abstractmethod
     def deploy(self, request: DeployRequest) -> EndpointRecord:
         """Create an endpoint (or add a variant to ``request.endpoint``); returns once it serves."""

@@ -93,6 +93,21 @@ DEPLOY_OPTIONS: list[Spec] = [
         {"metavar": "SIZE", "help": "largest request body (default 6M; larger gets 413)"},
     ),
     (("--instance-type",), {"help": "e.g. ml.m5.large (recorded for cost)"}),
+    (
+        ("--serverless",),
+        {
+            "action": "store_true",
+            "help": "a serverless endpoint (SageMaker Serverless Inference) instead of instances",
+        },
+    ),
+    (
+        ("--memory",),
+        {"type": int, "metavar": "MB", "help": "with --serverless: 1024-6144 MB (default 2048)"},
+    ),
+    (
+        ("--max-concurrency",),
+        {"type": int, "metavar": "N", "help": "with --serverless: 1-200 (default 5)"},
+    ),
     (("--metrics-interval",), {"metavar": "DURATION", "help": "autoscaler tick (default 2s)"}),
     (
         ("--upscale-delay",),
@@ -213,7 +228,9 @@ def deploy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "instance_type": args.instance_type,
         "backend": args.backend,
     }
-    for key in ("inference_script", "source_dir", "predictor"):
+    if getattr(args, "serverless", False):
+        kwargs["serverless"] = True
+    for key in ("inference_script", "source_dir", "predictor", "memory", "max_concurrency"):
         if getattr(args, key, None) is not None:
             kwargs[key] = getattr(args, key)
     kwargs.update({k: getattr(args, k) for k in _DURATIONS if getattr(args, k) is not None})

@@ -49,6 +49,9 @@ def deploy(
     inference_script: str | Path | None = None,
     source_dir: str | Path | None = None,
     predictor: str | None = None,
+    serverless: bool = False,
+    memory: int | None = None,
+    max_concurrency: int | None = None,
     backend: str | None = None,
     **policy: Any,
 ) -> Endpoint:
@@ -69,9 +72,19 @@ def deploy(
     ``Predictor``), ``predictor`` (``"MODULE:CLASS"``, a Vertex custom prediction
     routine in ``source_dir``). Without them, a model trained by an entry point that
     defines handlers is served by them.
+
+    ``serverless=True`` asks for a serverless endpoint (SageMaker Serverless Inference):
+    ``memory`` in MB (1024 to 6144, in steps of 1024; default 2048) and
+    ``max_concurrency`` (1 to 200; default 5) instead of instances and replicas.
     """
+    serverless_memory, serverless_concurrency = _serverless(serverless, memory, max_concurrency)
     chosen = get_backend(backend)
     serving = require(chosen, Serving)
+    if serverless and not serving.serverless:
+        raise UsageError(
+            f"the {chosen.name} backend has no serverless endpoints (SageMaker Serverless "
+            "Inference: --backend sagemaker); scale with --min-replicas and --max-replicas"
+        )
     unknown = set(policy) - {*_POLICY_DURATIONS, "max_queue", "capture_max_bytes"}
     if unknown:
         raise UsageError(f"deploy() got unknown option(s): {', '.join(sorted(unknown))}")
@@ -101,8 +114,30 @@ def deploy(
         inference_script=script,
         source_dir=directory,
         predictor=predictor,
+        serverless_memory=serverless_memory,
+        max_concurrency=serverless_concurrency,
     )
     return Endpoint(chosen, serving.deploy(request))
+
+
+def _serverless(
+    serverless: bool, memory: int | None, max_concurrency: int | None
+) -> tuple[int | None, int | None]:
+    """Checked serverless settings: (memory MB, max concurrency), or (None, None)."""
+    if not serverless:
+        if memory is not None or max_concurrency is not None:
+            raise UsageError("--memory and --max-concurrency go with --serverless")
+        return None, None
+    memory = 2048 if memory is None else int(memory)
+    if memory not in range(1024, 6145, 1024):
+        raise UsageError(
+            f"--memory {memory}: a serverless endpoint takes 1024, 2048, 3072, 4096, 5120 "
+            "or 6144 (MB)"
+        )
+    concurrency = 5 if max_concurrency is None else int(max_concurrency)
+    if not 1 <= concurrency <= 200:
+        raise UsageError(f"--max-concurrency {concurrency}: must be 1 to 200")
+    return memory, concurrency
 
 
 def _code_paths(

@@ -21,7 +21,7 @@ from backends.sagemaker_emulator import Emulator
 import jupyter_serverless_ml as jsml
 from jupyter_serverless_ml import backends
 from jupyter_serverless_ml.backends.sagemaker import SageMakerBackend
-from jupyter_serverless_ml.errors import JobFailed
+from jupyter_serverless_ml.errors import JobFailed, UsageError
 from jupyter_serverless_ml.records import BatchRequest, DeployRequest
 from jupyter_serverless_ml.statuses import BatchStatus, JobStatus
 
@@ -281,21 +281,19 @@ def test_deploy_with_autoscaling_and_capture_then_undeploy(
 
 def test_serverless_endpoint(sm: tuple[Emulator, SageMakerBackend], trained: jsml.Job) -> None:
     emulator, backend = sm
-    endpoint = backend.deploy(
-        DeployRequest(
-            model="cancer",
-            name="cancer-sl",
-            policy={"serverless_memory": 2048, "max_concurrency": 5},
-        )
-    )
+    ep = jsml.deploy("cancer", name="cancer-sl", serverless=True, memory=3072, max_concurrency=7)
     config = client(emulator, "sagemaker").describe_endpoint_config(
-        EndpointConfigName=endpoint.details["endpoint_config"]
+        EndpointConfigName=ep.record.details["endpoint_config"]
     )
     assert config["ProductionVariants"][0]["ServerlessConfig"] == {
-        "MemorySizeInMB": 2048,
-        "MaxConcurrency": 5,
+        "MemorySizeInMB": 3072,
+        "MaxConcurrency": 7,
     }
     backend.undeploy("cancer-sl")
+    with pytest.raises(UsageError, match="1024, 2048, 3072, 4096, 5120 or 6144"):
+        jsml.deploy("cancer", name="cancer-sl2", serverless=True, memory=1500)
+    with pytest.raises(UsageError, match="go with --serverless"):
+        jsml.deploy("cancer", name="cancer-sl2", memory=2048)
 
 
 def test_batch_transform_joins_the_input(

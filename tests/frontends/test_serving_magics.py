@@ -103,3 +103,13 @@ def test_cli_deploy_invoke_batch_undeploy(home: Path, tmp_path: Path) -> None:
     assert jsml_cli(home, "undeploy", "cli-ep").stdout.startswith("undeployed cli-ep")
     missing = jsml_cli(home, "undeploy", "cli-ep")
     assert missing.returncode == 2 and "no endpoint 'cli-ep'" in missing.stderr
+
+
+def test_serverless_is_refused_locally_before_anything_is_created(fitted: Any) -> None:
+    with pytest.raises(UsageError, match="the local backend has no serverless endpoints"):
+        fitted.run_line_magic(
+            "deploy", "line_model --from-variable --name sl --serverless --memory 2048"
+        )
+    with pytest.raises(NotFound):
+        fitted.run_line_magic("endpoint", "sl")
+    assert fitted.run_line_magic("models", "sl") == []  # nothing registered either

@@ -36,6 +36,7 @@ class SageMakerBackend(
 
     name = "sagemaker"
     native_schemes = frozenset({"s3"})
+    serverless = True
 
     def bundle_root(self) -> Any:
         from ... import config

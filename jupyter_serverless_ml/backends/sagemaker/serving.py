@@ -64,9 +64,18 @@ class ServingPart(EndpointViews):
             "ModelName": sm_model,
             "InitialVariantWeight": 1.0,
         }
-        memory = int(request.policy.get("serverless_memory") or self.serverless_memory or 0)
+        memory = int(
+            request.serverless_memory
+            or request.policy.get("serverless_memory")
+            or self.serverless_memory
+            or 0
+        )
         if memory:
-            concurrency = request.policy.get("max_concurrency") or self.serverless_max_concurrency
+            concurrency = (
+                request.max_concurrency
+                or request.policy.get("max_concurrency")
+                or self.serverless_max_concurrency
+            )
             variant["ServerlessConfig"] = {
                 "MemorySizeInMB": memory,
                 "MaxConcurrency": int(concurrency),

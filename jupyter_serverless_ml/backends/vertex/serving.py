@@ -147,6 +147,12 @@ class VertexServing(VertexCore, Serving):
     def deploy(self, request: DeployRequest) -> EndpointRecord:
         from google.cloud import aiplatform_v1 as v1
 
+        if request.serverless_memory:
+            raise UsageError(
+                "Vertex AI has no serverless endpoints; deploy with --min-replicas and "
+                "--max-replicas (Vertex needs at least one replica), or use --backend sagemaker"
+            )
+
         model = self.model(request.model, request.version)  # type: ignore[attr-defined]
         if not model.details.get("serving_exact", True):
             images.prediction_image(model.flavor, {}, None)  # raises the reason, nothing created
