@@ -347,7 +347,13 @@ def _finite_frame(frame: Any, original: Callable[[int, Any], Any]) -> Any:
     """``frame`` when its float columns hold only finite values or nulls (see above)."""
     import numpy as np
 
-    for column, dtype in zip(frame.columns, frame.dtypes, strict=True):
+    dtypes = list(frame.dtypes)  # pandas builds a Series on every .dtypes
+    kinds = [dtype.kind for dtype in dtypes]
+    if "f" not in kinds:
+        return frame
+    if all(kind == "f" for kind in kinds) and np.isfinite(frame.to_numpy()).all():
+        return frame  # one float block: one check, not one per column (the request path)
+    for column, dtype in zip(frame.columns, dtypes, strict=True):
         if dtype.kind != "f":
             continue
         values = frame[column].to_numpy()
