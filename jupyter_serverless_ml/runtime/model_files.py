@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import pickle
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,42 @@ def predict(model: Any, inputs: Any, method: str = "predict") -> Any:
             return model(torch.as_tensor(values, dtype=torch.float32)).numpy()
     if is_booster(model):  # LightGBM: scores, or probabilities for classifiers
         return model.predict(inputs)
-    return getattr(model, method)(inputs)
+    values = _plain_array(model, inputs)
+    if values is inputs:
+        return getattr(model, method)(inputs)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "X does not have valid feature names", UserWarning)
+        return getattr(model, method)(values)
+
+
+#: scikit-learn estimators that only compute on the feature matrix (not a Pipeline or a
+#: ColumnTransformer, which may select columns by name)
+_PLAIN_SKLEARN = (
+    "sklearn.linear_model",
+    "sklearn.ensemble",
+    "sklearn.tree",
+    "sklearn.svm",
+    "sklearn.neighbors",
+    "sklearn.naive_bayes",
+    "sklearn.discriminant_analysis",
+    "sklearn.neural_network",
+    "sklearn.kernel_ridge",
+    "sklearn.dummy",
+)
+
+
+def _plain_array(model: Any, inputs: Any) -> Any:
+    """The frame's numbers as an array when a plain scikit-learn estimator would read the
+    same matrix from it (its fitted feature names, in order, or none): scikit-learn's
+    DataFrame checks cost about 1.5 ms a call, the prediction itself tens of microseconds.
+    Anything else (a Pipeline, other columns, object dtypes) gets the frame as it is."""
+    if not hasattr(inputs, "columns") or not type(model).__module__.startswith(_PLAIN_SKLEARN):
+        return inputs
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and list(names) != list(inputs.columns):
+        return inputs
+    values = inputs.to_numpy()
+    return inputs if values.dtype == object else values
 
 
 __all__ = [
