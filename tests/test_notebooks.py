@@ -31,6 +31,7 @@ def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
         progress_bar=False,
     )
     text = _outputs(work / "out.ipynb")
+    assert "backend: local" in text
     assert "quickstart-ci-" in text and ": Completed" in text
     assert "model quickstart-ci:1" in text and "'accuracy':" in text
     assert "/endpoints/quickstart-ci-prod/invocations" in text

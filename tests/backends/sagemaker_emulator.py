@@ -76,6 +76,7 @@ class Emulator(ServingEmulation):
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.threads: list[threading.Thread] = []
         self.handlers: dict[str, Any] = {}
+        self.invocations: list[tuple[str, str, int]] = []
         self.failures: dict[str, list[str]] = {}
         self.calls: dict[str, int] = {}
         self.lock = threading.Lock()

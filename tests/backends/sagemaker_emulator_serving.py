@@ -25,6 +25,8 @@ class ServingEmulation:
     workdir: Path
     region: str
     handlers: dict[str, Any]
+    #: (endpoint, variant, status) of each InvokeEndpoint answered, in order
+    invocations: list[tuple[str, str, int]]
 
     def _get(self, uri: str) -> bytes:
         raise NotImplementedError
@@ -104,6 +106,7 @@ class ServingEmulation:
             response.headers.get("Content-Type", "application/json"),
             response.headers.get("Accept", "application/json"),
         )
+        self.invocations.append((name, chosen["VariantName"], status))
         if status != 200:
             body = {
                 "message": f"Received client error ({status}) from primary with message "

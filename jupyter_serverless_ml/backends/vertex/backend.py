@@ -34,11 +34,11 @@ class VertexBackend(VertexTraining, VertexRegistry, VertexServing, VertexBatch):
                 if not dry_run:
                     self._call("cancelling a job", jobs.cancel_custom_job, name=job.name)
         for ep in self._list_endpoints():
-            found.append(f"delete endpoint {ep.name} ({ep.display_name})")
+            found.append(f"endpoint {ep.name} ({ep.display_name})")
             if not dry_run:
                 self.undeploy(ep.display_name)
         for model in self._parents():
-            found.append(f"delete model {model.name} ({model.display_name}) and its versions")
+            found.append(f"model {model.name} ({model.display_name}) and its versions")
             if not dry_run:
                 for version in self._versions(model)[:-1]:
                     self._wait(
@@ -61,7 +61,7 @@ class VertexBackend(VertexTraining, VertexRegistry, VertexServing, VertexBatch):
             request={"parent": self.settings.parent, "filter": LABEL_FILTER},
         )
         for batch in self._call("listing batch jobs", list, pager):
-            found.append(f"delete batch job {batch.name} ({batch.display_name})")
+            found.append(f"batch job {batch.name} ({batch.display_name})")
             if not dry_run:
                 if BATCH_STATES.get(batch.state.name) is not None and batch.state.name in (
                     "JOB_STATE_RUNNING",
@@ -79,7 +79,7 @@ class VertexBackend(VertexTraining, VertexRegistry, VertexServing, VertexBatch):
                 )
         objects = self.storage.list_objects(self.settings.root + "/")
         if objects:
-            found.append(f"delete {len(objects)} objects under {self.settings.root}/")
+            found.append(f"{len(objects)} objects under {self.settings.root}/")
             if not dry_run:
                 self.storage.delete_prefix(self.settings.root + "/")
         self._job_models().clear()

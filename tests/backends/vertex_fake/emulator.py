@@ -214,6 +214,7 @@ class Emulator:
                 "FAILED_PRECONDITION",
             )
         deployed = random.choices(live, weights=[split[d.id] for d in live])[0]
+        self.store.requests.append(("endpoints.predict", request))
         model = self.store.model(f"{deployed.model}@{deployed.model_version_id}")
         try:
             predictions = np.asarray(
