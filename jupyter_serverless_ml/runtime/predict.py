@@ -115,6 +115,8 @@ class Predictor:
             [str(n) for n in names] if names is not None else None
         )
         self.dtypes: dict[str, str] = {i["name"]: i["dtype"] for i in inputs if i.get("dtype")}
+        #: the model reads a float matrix as it reads the frame: rows need no DataFrame
+        self.matrix = model_files.takes_matrix(self.model, self.columns)
         count = signature.get("n_features") or model_files.n_features(self.model)
         self.n_features: int | None = len(self.columns) if self.columns else count
         if method not in ("predict", "predict_proba"):
@@ -271,6 +273,8 @@ class Predictor:
                 values = rows
             else:
                 values = _finite_array(values, rows, given)
+                if self.matrix and not columns:
+                    return values
             frame = pd.DataFrame(values, columns=given)
             if columns and self.columns:
                 if set(columns) != set(self.columns):

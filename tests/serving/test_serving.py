@@ -246,13 +246,13 @@ def test_undeploy_drains_requests_in_flight(platform_home: Path) -> None:
     threads = [threading.Thread(target=slow_request) for _ in range(3)]
     for thread in threads:
         thread.start()
-    wait_for(
-        lambda: (
-            serving.endpoint("drain").record["variants"][0]["stats"]["requests"] >= 0
-            and sum(r["inflight"] for r in serving.endpoint("drain").record["replica_list"]) >= 1
-        ),
-        what="requests in flight",
-    )
+
+    def arrived() -> int:  # all three reached the endpoint: in flight on a replica or queued
+        record = serving.endpoint("drain").record
+        inflight = sum(r["inflight"] for r in record["replica_list"])
+        return int(inflight + record["variants"][0]["queued"])
+
+    wait_for(lambda: arrived() >= 3, what="three requests in flight")
     summary = serving.undeploy("drain")
     for thread in threads:
         thread.join()
