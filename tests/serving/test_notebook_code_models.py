@@ -16,7 +16,6 @@ import pandas as pd
 import pytest
 
 import jupyter_serverless_ml as jsml
-from jupyter_serverless_ml import serving
 from jupyter_serverless_ml.runtime import flavors
 
 DEFINITIONS = '''
