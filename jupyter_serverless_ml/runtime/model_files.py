@@ -100,7 +100,14 @@ def load(path: Path, kind: str) -> Any:
                 f"{path.name} needs PyTorch, which the serving environment lacks; train with "
                 "torch installed, or deploy with --inference-script FILE whose model_fn loads it"
             ) from None
-        model = torch.load(path, map_location="cpu", weights_only=False)
+        try:
+            model = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # not a file torch.save wrote (a plain pickle, weights...)
+            raise ModelFormatError(
+                f"{path.name} cannot be loaded with torch.load ({type(exc).__name__}: {exc}); "
+                "serve it with an inference script whose model_fn loads it (%deploy MODEL "
+                "--inference-script inference.py)"
+            ) from None
         if not isinstance(model, torch.nn.Module):
             raise ModelFormatError(
                 f"{path.name} holds a {type(model).__name__} (a state_dict?), not a module: "
