@@ -129,6 +129,17 @@ def use_backend(name: str | None, **settings: Any) -> None:
         _session[name] = {k: v for k, v in settings.items() if v is not None}
 
 
+def forget_session() -> None:
+    """Forget the backends and settings chosen in this session (the default too)."""
+    _session.clear()
+    set_default_backend(None)
+
+
+def session_backends() -> list[str]:
+    """Backends chosen in this session with :func:`use_backend`, in the order chosen."""
+    return list(_session)
+
+
 def backend_settings(
     name: str,
     accepted: Mapping[str, Any],

@@ -124,6 +124,12 @@ def use_backend(name: str | None, **settings: Any) -> Backend | None:
     return get_backend(name) if name is not None else None
 
 
+def in_use() -> list[str]:
+    """The default backend, then every other backend this session chose with
+    :func:`use_backend` / ``%backend`` (what ``%jobs`` lists side by side)."""
+    return list(dict.fromkeys([config.default_backend(), *config.session_backends()]))
+
+
 def features_of(name: str) -> frozenset[Feature]:
     """The features of the backend class registered as ``name`` (empty when it cannot load)."""
     try:
@@ -168,10 +174,11 @@ def describe(names: list[str] | None = None) -> list[BackendInfo]:
 
 
 def reset() -> None:
-    """Forget backend instances and registered entry points (after ``$JSML_HOME``,
-    settings or installed packages change)."""
+    """Forget backend instances, registered entry points and this session's backend
+    choices (after ``$JSML_HOME``, settings or installed packages change)."""
     _instances.clear()
     _entry_points.cache_clear()
+    config.forget_session()
 
 
 __all__ = [
@@ -188,6 +195,7 @@ __all__ = [
     "features",
     "features_of",
     "get_backend",
+    "in_use",
     "require",
     "reset",
     "settings_of",

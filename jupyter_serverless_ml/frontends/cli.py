@@ -212,7 +212,7 @@ def _cleanup(args: argparse.Namespace) -> int:
     from ..backends import get_backend
 
     found = get_backend(args.backend).cleanup(dry_run=args.dry_run)
-    verb = "would delete" if args.dry_run else "deleted"
+    verb = "would clean up" if args.dry_run else "cleaned up"
     for resource in found:
         print(f"{verb} {resource}")
     print(f"{len(found)} resource(s) {verb} on {args.backend}")

@@ -149,13 +149,20 @@ class ServerlessMagics(Magics):
     @ma.argument("--status", help="only jobs in this status (e.g. Running, Failed)")
     @ma.argument("--name", help="only jobs with this name")
     @ma.argument("--limit", type=int, default=50, help="at most this many (newest first)")
-    @ma.argument("--backend", help="backend to list (default: the default backend)")
+    @ma.argument(
+        "--backend",
+        help="backend to list, or 'all' (default: the default backend and every backend "
+        "chosen with %%backend in this session, side by side)",
+    )
     @line_magic
     def jobs(self, line: str) -> JobList:
-        """List jobs, newest first."""
+        """List jobs, newest first, with their backend."""
         args = _parse(self.jobs, line, "jobs")
         return jobs_api.jobs(
-            status=args.status, name=args.name, limit=args.limit, backend=args.backend
+            status=args.status,
+            name=args.name,
+            limit=args.limit,
+            backend=args.backend or backends.in_use(),
         )
 
     @ma.magic_arguments()

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from .. import artifacts
-from ..backends import get_backend
+from ..backends import available, get_backend
 from ..catalog.frameworks import framework as lookup_framework
 from ..catalog.instance_types import instance_type as lookup_instance_type
-from ..errors import UsageError, storage_errors
+from ..errors import ConfigError, JsmlError, UsageError, storage_errors
 from ..options import (
     check_channels,
     check_hyperparameters,
@@ -217,12 +217,39 @@ def jobs(
     status: str | Iterable[str] | None = None,
     name: str | None = None,
     limit: int = 50,
-    backend: str | None = None,
+    backend: str | Iterable[str] | None = None,
 ) -> JobList:
-    """Jobs, newest first (filter by status, e.g. ``"Running"``, or by name)."""
-    chosen = get_backend(backend)
+    """Jobs, newest first (filter by status, e.g. ``"Running"``, or by name).
+
+    ``backend`` is one backend (default: the default backend), several (their jobs side by
+    side, each with its backend), or ``"all"``: every registered backend that can be built
+    with its settings here (one that cannot, say for lack of credentials, is left out).
+    """
     statuses = [status] if isinstance(status, str) else list(status) if status else None
-    return JobList(Job(chosen, r) for r in chosen.jobs(status=statuses, name=name, limit=limit))
+    if backend is None or (isinstance(backend, str) and backend != "all"):
+        chosen = get_backend(backend)
+        return JobList(Job(chosen, r) for r in chosen.jobs(status=statuses, name=name, limit=limit))
+    names = available() if backend == "all" else list(dict.fromkeys(backend))
+    found: list[Job] = []
+    failed: list[JsmlError] = []
+    for each in names:
+        try:
+            chosen = get_backend(each)
+            records = chosen.jobs(status=statuses, name=name, limit=limit)
+        except (UsageError, ConfigError) as exc:
+            if backend != "all":
+                failed.append(exc)
+            continue
+        except JsmlError as exc:  # unreachable: the others are still listed
+            failed.append(exc)
+            continue
+        found += [Job(chosen, r) for r in records]
+    if failed and len(failed) == len(names):
+        raise failed[0]
+    for error in failed:
+        print(f"not listed: {error}", file=sys.stderr)
+    found.sort(key=lambda j: j.record.created_at, reverse=True)
+    return JobList(found[:limit])
 
 
 def logs(ref: str, backend: str | None = None) -> str:

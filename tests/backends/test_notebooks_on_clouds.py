@@ -152,7 +152,7 @@ def test_clouds_notebook_runs_the_quickstart_on_every_backend(
     table = [line.split() for line in text.splitlines() if line.startswith("cl-")]
     assert {row[2] for row in table if row[1] == "Completed"} == {"local", "sagemaker", "vertex"}
     assert "model package group cl-sagemaker" in text  # the dry run's listing
-    assert "would delete model projects/jsml-test-project" in text
+    assert "would clean up model projects/jsml-test-project" in text
     # then the cleanup, from the CLI the notebook ran, with the settings it exported
     assert not [p for p in emulator.sagemaker.model_package_groups if p.startswith("cl-")]
     assert gcp.store.models == {} and gcp.store.endpoints == {}

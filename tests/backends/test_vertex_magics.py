@@ -110,7 +110,7 @@ def test_the_quickstart_on_vertex_through_the_magics(
     assert fake.store.endpoints == {}
     assert cli.main(["cleanup", "--backend", "vertex", "--dry-run"]) == 0
     listed = capsys.readouterr().out
-    assert "delete model" in listed and fake.store.models
+    assert "would clean up model" in listed and fake.store.models
     assert cli.main(["cleanup", "--backend", "vertex"]) == 0
     assert fake.store.models == {} and fake.store.batches == {}
     assert not list((fake.gcs.root / "jsml-test-bucket" / "jsml").rglob("*.*"))
@@ -124,3 +124,21 @@ def pd_all(path: Path) -> Any:
 
 def pd_rows(path: Path) -> Any:
     return pd_all(path)[["mean radius", "mean texture"]].head()
+
+
+def test_jobs_lists_cloud_jobs_beside_local_ones(ipython: Any, fake: FakeVertex) -> None:
+    import jupyter_serverless_ml as jsml
+
+    local = jsml.train("model = {'w': 1}\n", name="side-local", namespace={}, backend="local")
+    options = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in fake.settings().items())
+    cell(ipython, f"%backend vertex {options}")
+    cloud = cell(ipython, "%%train --name side-cloud\nmodel = {'w': 2}\n")
+    cell(ipython, "%backend local")  # the default changes; vertex stays in this session's view
+    listed = cell(ipython, "%jobs --limit 200")
+    by_id = {j.id: j.record.backend for j in listed}
+    assert by_id[local.id] == "local" and by_id[cloud.id] == "vertex"
+    created = [j.record.created_at for j in listed]
+    assert created == sorted(created, reverse=True)  # one list, newest first
+    only_local = cell(ipython, "%jobs --backend local --limit 200")
+    assert {j.record.backend for j in only_local} == {"local"}
+    assert "vertex" in repr(listed)  # the table's backend column

@@ -61,8 +61,10 @@ WRITERS = {
     ),
     "model.pkl (joblib)": lambda d: joblib.dump(LogisticRegression().fit(X, Y), d / "model.pkl"),
     "xgboost-model (pickled Booster)": write_xgboost_model_pickled,
-    "xgboost-model (native)": lambda d: booster().save_model(str(d / "xgboost-model.json"))
-    or (d / "xgboost-model.json").rename(d / "xgboost-model"),
+    "xgboost-model (native)": lambda d: (
+        booster().save_model(str(d / "xgboost-model.json"))
+        or (d / "xgboost-model.json").rename(d / "xgboost-model")
+    ),
     "xgboost-model (native UBJSON)": lambda d: (d / "xgboost-model").write_bytes(
         booster().save_raw("ubj")
     ),

@@ -26,7 +26,7 @@ from jupyter_serverless_ml.errors import BackendError
 from jupyter_serverless_ml.platform import state
 from jupyter_serverless_ml.serving import Endpoint
 
-SKLEARN_TRAIN = '''
+SKLEARN_TRAIN = """
 import argparse, json, os
 import joblib
 import pandas as pd
@@ -63,9 +63,9 @@ if __name__ == "__main__":
         frame[["mean radius", "mean texture"]].to_numpy(), frame["target"]
     )
     joblib.dump(model, os.path.join(args.model_dir, "model.joblib"))
-'''
+"""
 
-XGBOOST_TRAIN = '''
+XGBOOST_TRAIN = """
 import argparse, os
 import pandas as pd
 import xgboost as xgb
@@ -83,9 +83,9 @@ if __name__ == "__main__":
         args.num_round,
     )
     booster.save_model(os.path.join(os.environ["SM_MODEL_DIR"], "xgboost-model"))
-'''
+"""
 
-VERTEX_TRAIN = '''
+VERTEX_TRAIN = """
 import os
 import joblib
 import pandas as pd
@@ -97,9 +97,9 @@ model = LogisticRegression(max_iter=1000).fit(
 )
 assert os.environ["AIP_MODEL_DIR"].endswith("/")
 joblib.dump(model, os.environ["AIP_MODEL_DIR"] + "model.joblib")
-'''
+"""
 
-VERTEX_PREDICTOR = '''
+VERTEX_PREDICTOR = """
 import joblib
 import numpy as np
 from google.cloud.aiplatform.prediction.predictor import Predictor
@@ -119,17 +119,17 @@ class CancerPredictor(Predictor):
 
     def postprocess(self, prediction_results):
         return {"predictions": [round(float(p), 4) for p in prediction_results]}
-'''
+"""
 
-PTH_TRAIN = '''
+PTH_TRAIN = """
 import os, pickle
 
 class_weights = {"bias": 0.5, "scale": 3.0}
 with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.pth"), "wb") as fh:
     pickle.dump(class_weights, fh)
-'''
+"""
 
-PTH_INFERENCE = '''
+PTH_INFERENCE = """
 import os, pickle
 import numpy as np
 
@@ -142,7 +142,7 @@ def model_fn(model_dir):
 
 def predict_fn(input_data, model):
     return model(input_data)
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -288,7 +288,9 @@ def test_a_pth_model_serves_with_an_inference_script_given_to_deploy(
     platform_home: Path, tmp_path: Path, ipython: Any
 ) -> None:
     job = jsml.train(
-        entry_point="train.py", source_dir=script(tmp_path / "pth", "train.py", PTH_TRAIN), name="pth"
+        entry_point="train.py",
+        source_dir=script(tmp_path / "pth", "train.py", PTH_TRAIN),
+        name="pth",
     )
     assert job.status == "Completed", job.failure_reason
     with pytest.raises(BackendError, match=r"model.pth.*--inference-script"):

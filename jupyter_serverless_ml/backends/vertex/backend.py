@@ -30,7 +30,7 @@ class VertexBackend(VertexTraining, VertexRegistry, VertexServing, VertexBatch):
         jobs = self.client("job")
         for job in self._list_jobs():
             if JOB_STATES.get(job.state.name) not in JOB_TERMINAL:
-                found.append(f"cancel job {job.name} ({job.display_name})")
+                found.append(f"job {job.name} ({job.display_name}), still running: cancel")
                 if not dry_run:
                     self._call("cancelling a job", jobs.cancel_custom_job, name=job.name)
         for ep in self._list_endpoints():

@@ -149,7 +149,9 @@ class EndpointManager:
             "modules": modules_for(model),
             "class": (model.get("metadata") or {}).get("class"),
         }
-        code = await asyncio.to_thread(inference_code.resolve, self.home, self.store, model, request)
+        code = await asyncio.to_thread(
+            inference_code.resolve, self.home, self.store, model, request
+        )
         if code:
             entry["code"] = code
         policy = parse_policy(request)
