@@ -173,6 +173,14 @@ class Serving(abc.ABC):
     ) -> Invocation:
         """Send one request to an endpoint (the backend authenticates and signs it)."""
 
+    def curl(self, record: EndpointRecord, body: str = '{"instances": [[...]]}') -> str:
+        """A curl command line that invokes the endpoint, authenticated as this backend
+        wants (the local platform: its bearer token; a cloud: its request signing)."""
+        return (
+            f"curl -X POST {record.invocation_url} -H 'Authorization: Bearer <token>' "
+            f"-H 'Content-Type: application/json' -d '{body}'"
+        )
+
     @abc.abstractmethod
     def traffic(self, name: str, weights: Mapping[str, float]) -> EndpointRecord:
         """Shift traffic: named variants get their weights, the rest share what is left."""

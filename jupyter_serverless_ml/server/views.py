@@ -142,12 +142,9 @@ def endpoints(backends: BackendSet) -> dict[str, Any]:
 
 def endpoint_details(backends: BackendSet, name: str) -> dict[str, Any]:
     """One endpoint with its invocation URL, a curl example and the last hour's history."""
-    _, record = _find(backends, Serving, name, lambda b, n: b.endpoint(n))
+    backend, record = _find(backends, Serving, name, lambda b, n: b.endpoint(n))
     data = record.to_wire()
-    data["curl"] = (
-        f"curl -X POST {record.invocation_url} -H 'Authorization: Bearer <token>' "
-        "-H 'Content-Type: application/json' -d '{\"instances\": [[...]]}'"
-    )
+    data["curl"] = backend.curl(record)
     hour_ago = time.time() - 3600
     data["history"] = [
         dict(e) for e in record.events if e["ts"] >= hour_ago and e["kind"] in ("scale", "stats")

@@ -64,11 +64,8 @@ class Endpoint:
         return f"{parsed.scheme}://{parsed.netloc}"
 
     def curl(self, example: str = '{"instances": [[...]]}') -> str:
-        """A curl command line that invokes this endpoint."""
-        return (
-            f"curl -X POST {self.invocation_url} -H 'Authorization: Bearer <token>' "
-            f"-H 'Content-Type: application/json' -d '{example}'"
-        )
+        """A curl command line that invokes this endpoint (signed as its backend requires)."""
+        return self._serving.curl(self.record, example)
 
     # -- state -----------------------------------------------------------------
 

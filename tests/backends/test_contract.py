@@ -276,3 +276,21 @@ def test_costs_and_alerts(backend: Backend, trained: JobRecord) -> None:
     assert isinstance(monitor.alerts(), list)
     with pytest.raises(NotFound):
         monitor.acknowledge_alert(987654)
+
+
+def test_the_curl_example_authenticates_as_the_backend_does(
+    backend: Backend, trained: JobRecord
+) -> None:
+    serving = needs(backend, Serving)
+    endpoint = serving.deploy(DeployRequest(model="contract", name="contract-curl", max_replicas=1))
+    try:
+        line = serving.curl(endpoint)
+        assert line.startswith("curl -X POST ") and endpoint.invocation_url in line
+        expected = {
+            "local": "Authorization: Bearer <token>",
+            "sagemaker": "--aws-sigv4 'aws:amz:",
+            "vertex": "gcloud auth print-access-token",
+        }[backend.name]
+        assert expected in line
+    finally:
+        serving.undeploy("contract-curl")

@@ -21,7 +21,7 @@ from typing import Any
 
 from ...catalog.pricing import CLOUDS, hourly, summarize
 from ...errors import NotFound
-from ...records import AlertRecord
+from ...records import AlertRecord, EndpointRecord
 from ..protocol import Backend, Batch, Monitoring, Registry, Serving
 from .aws import CREATED_BY
 from .batch import BatchPart
@@ -37,6 +37,14 @@ class SageMakerBackend(
     name = "sagemaker"
     native_schemes = frozenset({"s3"})
     serverless = True
+
+    def curl(self, record: EndpointRecord, body: str = '{"instances": [[...]]}') -> str:
+        """curl signing the request with SigV4 from your AWS credentials (curl 7.75+)."""
+        return (
+            f"curl -X POST {record.invocation_url} --aws-sigv4 'aws:amz:{self.region}:sagemaker' "
+            '--user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" '
+            f"-H 'Content-Type: application/json' -d '{body}'"
+        )
 
     def bundle_root(self) -> Any:
         from ... import config

@@ -37,6 +37,14 @@ def whole_percentages(split: Mapping[str, float]) -> dict[str, int]:
 class VertexServing(VertexCore, Serving):
     """Endpoints on Vertex AI."""
 
+    def curl(self, record: EndpointRecord, body: str = '{"instances": [[...]]}') -> str:
+        """curl with an access token from your Google credentials."""
+        return (
+            f"curl -X POST {record.invocation_url} "
+            '-H "Authorization: Bearer $(gcloud auth print-access-token)" '
+            f"-H 'Content-Type: application/json' -d '{body}'"
+        )
+
     def _history_uri(self, endpoint: Any) -> str:
         return self.uri("endpoints", endpoint.name.rsplit("/", 1)[-1], "traffic-history.json")
 
