@@ -12,7 +12,6 @@ with rows in and out per shard, under ``--output`` (a local directory or s3://).
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from ...errors import NotFound, UsageError
 from ...records import BatchRecord, BatchRequest
 from ...runtime.batch import DataError, input_files
 from ...statuses import BATCH_TERMINAL, BatchStatus
+from ..part_files import encode_part, part_name
 from .jobs import new_job_name, resource_name, timestamp
 from .serving import ServingPart
 
@@ -87,7 +87,7 @@ class BatchPart(ServingPart):
             frame = _frame(path, kind)
             rows += len(frame)
             body = frame.to_json(orient="records", lines=True, double_precision=15)
-            self.storage.put_bytes(f"{prefix}/part-{index:05d}.jsonl", body.encode())
+            self.storage.put_bytes(f"{prefix}/{part_name(index, 'jsonl')}", body.encode())
         self.notice(f"uploaded {len(files)} input file(s), {rows} rows, to {prefix}/")
         return prefix + "/", "application/jsonlines", rows, [p for p, _ in files]
 
@@ -181,15 +181,8 @@ class BatchPart(ServingPart):
                 )
             else:
                 frame = pd.DataFrame({"prediction": records})
-            buffer = io.BytesIO()
-            if fmt == "csv":
-                buffer.write(frame.to_csv(index=False).encode())
-            elif fmt == "jsonl":
-                buffer.write(frame.to_json(orient="records", lines=True).encode())
-            else:
-                frame.to_parquet(buffer, index=False)
-            part = f"part-{index:05d}.{fmt}"
-            self._write(output.rstrip("/") + "/" + part, buffer.getvalue())
+            part = part_name(index, fmt)
+            self._write(output.rstrip("/") + "/" + part, encode_part(frame, fmt))
             shards.append(
                 {
                     "index": index,

@@ -19,6 +19,7 @@ from ... import artifacts
 from ...errors import NotFound, UsageError
 from ...records import BatchRecord, BatchRequest
 from ...statuses import BATCH_TERMINAL, BatchStatus
+from ..part_files import encode_part, part_name
 from ..protocol import Batch
 from . import images
 from .core import LABEL_FILTER, VertexCore, labels, timestamp
@@ -136,7 +137,7 @@ class VertexBatch(VertexCore, Batch):
                 data = path.read_bytes()
                 name, rows = path.name, data.count(b"\n")
                 if request.get("format"):  # the requested format, as the other backends write it
-                    name = f"part-{len(shards):05d}.{request['format']}"
+                    name = part_name(len(shards), request["format"])
                     data, rows = _convert(data, request["format"], request.get("include_input"))
                 artifacts.write_bytes(output.rstrip("/") + "/" + name, data)
                 shards.append({"file": name, "rows_out": rows, "source": path.name})
@@ -231,7 +232,6 @@ class VertexBatch(VertexCore, Batch):
 def _convert(data: bytes, fmt: str, include_input: Any) -> tuple[bytes, int]:
     """Vertex's ``{"instance": ..., "prediction": ...}`` JSON Lines as a ``prediction`` column
     (after the ``instance`` with ``--include-input``) in ``fmt``; the bytes and their rows."""
-    import io
 
     import pandas as pd
 
@@ -239,11 +239,4 @@ def _convert(data: bytes, fmt: str, include_input: Any) -> tuple[bytes, int]:
     frame = pd.DataFrame({"prediction": [r.get("prediction") for r in rows]})
     if include_input:
         frame.insert(0, "instance", [r.get("instance") for r in rows])
-    buffer = io.BytesIO()
-    if fmt == "csv":
-        buffer.write(frame.to_csv(index=False).encode())
-    elif fmt == "jsonl":
-        buffer.write(frame.to_json(orient="records", lines=True).encode())
-    else:
-        frame.to_parquet(buffer, index=False)
-    return buffer.getvalue(), len(frame)
+    return encode_part(frame, fmt), len(frame)
