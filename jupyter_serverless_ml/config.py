@@ -129,6 +129,18 @@ def use_backend(name: str | None, **settings: Any) -> None:
         _session[name] = {k: v for k, v in settings.items() if v is not None}
 
 
+def configured_for(name: str) -> bool:
+    """True when the user configured backend ``name`` outside a session: it is the
+    default backend, or has a ``[backends.NAME]`` table in the config file, or
+    ``JSML_<NAME>_*`` variables."""
+    prefix = f"JSML_{name.upper()}_"
+    return (
+        name == default_backend()
+        or name in (_config_file().get("backends") or {})
+        or any(key.startswith(prefix) for key in os.environ)
+    )
+
+
 def forget_session() -> None:
     """Forget the backends and settings chosen in this session (the default too)."""
     _session.clear()

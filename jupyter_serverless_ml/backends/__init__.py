@@ -124,6 +124,11 @@ def use_backend(name: str | None, **settings: Any) -> Backend | None:
     return get_backend(name) if name is not None else None
 
 
+def configured() -> list[str]:
+    """Registered backends this user configured (see :func:`config.configured_for`)."""
+    return [name for name in available() if config.configured_for(name)]
+
+
 def in_use() -> list[str]:
     """The default backend, then every other backend this session chose with
     :func:`use_backend` / ``%backend`` (what ``%jobs`` lists side by side)."""
@@ -191,6 +196,7 @@ __all__ = [
     "Serving",
     "available",
     "backend_class",
+    "configured",
     "describe",
     "features",
     "features_of",

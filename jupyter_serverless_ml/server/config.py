@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
-from traitlets import Dict, List, Type, Unicode
+from traitlets import Dict, List, Type, Unicode, default
 from traitlets.config import Configurable
 
 from .. import backends as registry
@@ -71,9 +71,14 @@ class ServerlessML(Configurable):
 
     backends = List(
         Unicode(),
-        default_value=["local"],
-        help="Backends the sidebar lists (registered names, e.g. local, sagemaker, vertex).",
+        help="Backends the sidebar lists (registered names, e.g. local, sagemaker, vertex). "
+        "Default: local, and every backend configured for this user (a [backends.NAME] "
+        "table in $JSML_HOME/config.toml, JSML_<NAME>_* variables, or the default backend).",
     ).tag(config=True)
+
+    @default("backends")
+    def _configured_backends(self) -> list[str]:
+        return ["local", *(n for n in registry.configured() if n != "local")]
 
     backend_settings = Dict(
         default_value={},

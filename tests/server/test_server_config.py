@@ -36,3 +36,23 @@ async def test_configured_backends_are_listed_with_their_errors(
     with pytest.raises(tornado.httpclient.HTTPClientError) as caught:
         await jp_fetch("serverless-ml", "api", "jobs", params={"backend": "local"})
     assert caught.value.code == 503  # the platform is not running and the server never starts it
+
+
+def test_backends_configured_for_the_user_are_served_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_serverless_ml.server.config import ServerlessML
+
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("JSML_HOME", str(home))
+    monkeypatch.delenv("JSML_BACKEND", raising=False)
+    for key in [
+        k for k in __import__("os").environ if k.startswith(("JSML_SAGEMAKER_", "JSML_VERTEX_"))
+    ]:
+        monkeypatch.delenv(key)
+    assert ServerlessML().backends == ["local"]
+    monkeypatch.setenv("JSML_VERTEX_PROJECT", "p")
+    (home / "config.toml").write_text('[backends.sagemaker]\nregion = "eu-west-1"\n')
+    assert ServerlessML().backends == ["local", "sagemaker", "vertex"]
+    assert ServerlessML(backends=["local"]).backends == ["local"]  # configuration wins
