@@ -105,6 +105,11 @@ def usage_items(
                 "seconds": max(0.0, row["ended_at"] - row["started_at"]),
             }
         )
+    return price_items(items)
+
+
+def price_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add ``instance_hours`` and what each item costs locally (nothing) and on each cloud."""
     for item in items:
         hours = item["seconds"] * item["count"] / 3600
         item["instance_hours"] = hours

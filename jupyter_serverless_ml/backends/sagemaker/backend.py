@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ...catalog.pricing import CLOUDS, hourly, summarize
+from ...catalog.pricing import price_items, summarize
 from ...errors import NotFound
 from ...records import AlertRecord, EndpointRecord
 from ..protocol import Backend, Batch, Monitoring, Registry, Serving
@@ -87,13 +87,7 @@ class SageMakerBackend(
                         "seconds": max(0.0, now - endpoint.created_at),
                     }
                 )
-        for item in items:
-            hours = item["seconds"] * item["count"] / 3600
-            item["instance_hours"] = hours
-            item["local"] = 0.0
-            for cloud in CLOUDS:
-                item[cloud] = hours * hourly(item["instance_type"], cloud)
-        out = summarize(items)
+        out = summarize(price_items(items))
         out["note"] = (
             "billed seconds of training jobs and hours of endpoints at SageMaker list prices"
         )

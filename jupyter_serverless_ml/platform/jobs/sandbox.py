@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -186,7 +186,8 @@ def masked_paths(home: Path, user_home: Path | None = None) -> list[Path]:
     return unique
 
 
-def _under(path: Path, roots: list[Path]) -> bool:
+def under(path: Path, roots: Iterable[Path]) -> bool:
+    """True when ``path`` is one of ``roots`` or inside one of them."""
     return any(path == root or root in path.parents for root in roots)
 
 
@@ -231,7 +232,7 @@ def bwrap_command(
     seen: set[Path] = set()
     for path in extra_ro:
         resolved = path.resolve()
-        if _under(resolved, hidden) and resolved not in seen and resolved.exists():
+        if under(resolved, hidden) and resolved not in seen and resolved.exists():
             seen.add(resolved)
             args += ["--ro-bind", str(resolved), str(resolved)]
     args += [*hardening_args(), "--chdir", f"{ML_ROOT}/code"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,10 +86,6 @@ def clean_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def _under(path: Path, roots: Iterable[Path]) -> bool:
-    return any(path == root or root in path.parents for root in roots)
-
-
 def zygote_command(
     command: Sequence[str],
     *,
@@ -130,7 +126,7 @@ def zygote_command(
         if resolved in seen or not resolved.exists():
             continue
         seen.add(resolved)
-        if _under(resolved, hidden) or resolved == models.resolve():
+        if job_sandbox.under(resolved, hidden) or resolved == models.resolve():
             args += ["--ro-bind", str(resolved), str(resolved)]
     for path in [capture, *writable]:
         resolved = path.resolve()
