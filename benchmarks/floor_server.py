@@ -21,8 +21,8 @@ import uvicorn
 
 
 def make_app(model_file: str) -> Any:
-    warnings.filterwarnings("ignore")  # sklearn warns per call about numpy rows; no cost here
     """An ASGI app: JSON rows in, ``predict``, JSON predictions out."""
+    warnings.filterwarnings("ignore")  # sklearn warns per call about numpy rows; no cost here
     model = joblib.load(model_file)
     headers = [(b"content-type", b"application/json")]
 

@@ -6,17 +6,8 @@ import nbformat
 import pandas as pd
 import papermill
 import pytest
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-
-def _outputs(path: Path) -> str:
-    nb = nbformat.read(path, as_version=4)
-    texts = []
-    for cell in nb.cells:
-        for out in cell.get("outputs", []):
-            texts.append(out.get("text", "") + str(out.get("data", {}).get("text/plain", "")))
-    return "\n".join(texts)
+from notebook_runs import NOTEBOOKS
+from notebook_runs import outputs as _outputs
 
 
 def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
