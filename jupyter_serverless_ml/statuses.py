@@ -71,6 +71,33 @@ class Feature(_Name):
     SCHEDULES = "schedules"
 
 
+class ModelStage(_Name):
+    """Where a model version is in its lifecycle (MLflow's stages; a SageMaker model package's
+    ``jsml:stage`` metadata, a Vertex version alias)."""
+
+    NONE = "none"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+class ModelApproval(_Name):
+    """A model version's approval (SageMaker's ``ModelApprovalStatus``)."""
+
+    PENDING = "PendingManualApproval"
+    APPROVED = "Approved"
+    REJECTED = "Rejected"
+
+
+class ScheduleRunStatus(_Name):
+    """A scheduled notebook run's lifecycle."""
+
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+
+
 #: Job statuses after which nothing changes.
 JOB_TERMINAL: frozenset[str] = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED})
 #: Job statuses of a job that still holds (or waits for) resources.
@@ -93,6 +120,9 @@ def vocabulary() -> dict[str, list[str]]:
         "batch": [s.value for s in BatchStatus],
         "batch_terminal": sorted(s for s in BATCH_TERMINAL),
         "feature": [f.value for f in Feature],
+        "model_stage": [s.value for s in ModelStage],
+        "model_approval": [s.value for s in ModelApproval],
+        "schedule_run": [s.value for s in ScheduleRunStatus],
     }
 
 
@@ -105,5 +135,8 @@ __all__ = [
     "EndpointStatus",
     "Feature",
     "JobStatus",
+    "ModelApproval",
+    "ModelStage",
+    "ScheduleRunStatus",
     "vocabulary",
 ]
