@@ -154,6 +154,14 @@ class ModelRecord(Record):
     metadata: Mapping[str, Any] = field(default_factory=dict)
     job_id: str | None = None
     created_at: float | None = None
+    #: ``none``, ``staging``, ``production`` or ``archived`` (:class:`~.statuses.ModelStage`)
+    stage: str = "none"
+    #: SageMaker's ``ModelApprovalStatus`` (:class:`~.statuses.ModelApproval`)
+    approval: str = "PendingManualApproval"
+    #: when the version last entered production (the previous one is what a rollback restores)
+    promoted_at: float | None = None
+    #: the final value of each metric its training job logged
+    metrics: Mapping[str, float] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
 
     CONVERT: ClassVar[Mapping[str, Callable[[Any], Any]]] = {"version": int}
@@ -353,6 +361,56 @@ class AlertRecord(Record):
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
+# -- schedules ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScheduleRecord(Record):
+    """A notebook run on a schedule: ``cron`` (croniter, 5 or 6 fields, in ``timezone``)
+    or ``interval`` seconds; ``catch_up``: run once at start for runs missed while down."""
+
+    name: str
+    notebook: str
+    cron: str | None = None
+    interval: float | None = None
+    timezone: str = "UTC"
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    catch_up: bool = True
+    enabled: bool = True
+    created_at: float = 0.0
+    next_run_at: float | None = None
+    last_run_at: float | None = None
+    last_status: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ScheduleRunRecord(Record):
+    """One run of a scheduled notebook: the executed notebook is ``output_uri``, and
+    ``lab_path`` the path Lab opens it at (``/lab/tree/<lab_path>``) when known."""
+
+    id: str
+    schedule: str
+    status: str
+    created_at: float
+    scheduled_for: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    output_uri: str = ""
+    lab_path: str | None = None
+    trigger: str = "schedule"
+    failure_reason: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from start to end (None while it runs or when it never started)."""
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
 # -- requests -------------------------------------------------------------------
 
 
@@ -452,6 +510,8 @@ __all__ = [
     "MetricRecord",
     "ModelRecord",
     "Record",
+    "ScheduleRecord",
+    "ScheduleRunRecord",
     "TrainingRequest",
     "VariantRecord",
 ]
