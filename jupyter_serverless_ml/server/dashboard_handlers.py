@@ -72,17 +72,16 @@ def summary(backends: BackendSet) -> dict[str, Any]:
         jobs += [{k: r.to_wire().get(k) for k in JOB_FIELDS} for r in records]
     jobs.sort(key=lambda j: j["created_at"] or 0, reverse=True)
     in_service = 0
-    for name, backend in backends.having(Serving):
+    for name, server in backends.having(Serving):
         try:
-            in_service += sum(
-                1 for e in backend.endpoints() if str(e.status) == EndpointStatus.IN_SERVICE.value
-            )
+            statuses = [str(e.status) for e in server.endpoints()]
+            in_service += statuses.count(EndpointStatus.IN_SERVICE.value)
         except JsmlError as exc:
             errors[name] = str(exc)
     alerts = []
-    for name, backend in backends.having(Monitoring):
+    for name, monitor in backends.having(Monitoring):
         try:
-            alerts += [a.to_wire() for a in backend.alerts()]
+            alerts += [a.to_wire() for a in monitor.alerts()]
         except JsmlError as exc:
             errors[name] = str(exc)
     alerts.sort(key=lambda a: a.get("created_at") or 0, reverse=True)
