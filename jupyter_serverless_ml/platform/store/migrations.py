@@ -121,6 +121,57 @@ MIGRATIONS: list[str] = [
         acknowledged_at REAL
     );
     """,
+    """
+    ALTER TABLE models ADD COLUMN stage TEXT NOT NULL DEFAULT 'none';
+    ALTER TABLE models ADD COLUMN approval TEXT NOT NULL DEFAULT 'PendingManualApproval';
+    ALTER TABLE models ADD COLUMN promoted_at REAL;
+    CREATE TABLE model_events (
+        name TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        ts REAL NOT NULL,
+        stage TEXT NOT NULL,
+        approval TEXT NOT NULL,
+        actor TEXT NOT NULL DEFAULT '',
+        reason TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX model_events_by_model ON model_events(name, ts);
+    """,
+    """
+    CREATE TABLE schedules (
+        name TEXT PRIMARY KEY,
+        notebook TEXT NOT NULL,
+        cron TEXT,
+        interval REAL,
+        timezone TEXT NOT NULL DEFAULT 'UTC',
+        parameters TEXT NOT NULL DEFAULT '{}',
+        catch_up INTEGER NOT NULL DEFAULT 1,
+        enabled INTEGER NOT NULL DEFAULT 1,
+        cwd TEXT NOT NULL,
+        kernel TEXT,
+        timeout REAL,
+        created_at REAL NOT NULL,
+        next_run_at REAL,
+        last_run_at REAL
+    );
+    CREATE TABLE schedule_runs (
+        id TEXT PRIMARY KEY,
+        schedule TEXT NOT NULL,
+        status TEXT NOT NULL,
+        trigger TEXT NOT NULL DEFAULT 'schedule',
+        created_at REAL NOT NULL,
+        scheduled_for REAL,
+        started_at REAL,
+        ended_at REAL,
+        parameters TEXT NOT NULL DEFAULT '{}',
+        run_dir TEXT NOT NULL,
+        output TEXT,
+        lab_path TEXT,
+        pid INTEGER,
+        pid_start TEXT,
+        failure_reason TEXT
+    );
+    CREATE INDEX schedule_runs_by_schedule ON schedule_runs(schedule, created_at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
