@@ -17,9 +17,10 @@ from .jobs import JobsStore
 from .migrations import SCHEMA_VERSION, SchemaTooNew, migrate
 from .models import ModelsStore
 from .monitoring import MonitoringStore
+from .schedules import SchedulesStore
 
 
-class Store(JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore):
+class Store(JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore, SchedulesStore):
     """Typed access to the platform database: one connection, every table group."""
 
     def __init__(self, path: Path) -> None:

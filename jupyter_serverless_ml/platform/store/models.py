@@ -1,4 +1,5 @@
-"""The model registry's table: ``models`` (one row per registered version)."""
+"""The model registry's tables: ``models`` (one row per registered version, with its stage
+and approval) and ``model_events`` (every stage or approval change, who and why)."""
 
 from __future__ import annotations
 
@@ -61,3 +62,77 @@ class ModelsStore(StoreBase):
         """Register a model version that no job produced (deployed from a kernel variable)."""
         with self.transaction() as db:
             insert_model(db, model, None)
+
+    def set_model_state(
+        self,
+        name: str,
+        version: int,
+        *,
+        stage: str | None = None,
+        approval: str | None = None,
+        actor: str = "",
+        reason: str = "",
+        exclusive: bool = True,
+    ) -> list[int]:
+        """Set a version's stage and/or approval in one transaction, with an event for each
+        version that changed. Entering ``staging`` or ``production`` with ``exclusive``
+        archives the version that held that stage (returned)."""
+        now = time.time()
+        archived: list[int] = []
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT stage, approval FROM models WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
+            if row is None:
+                return archived
+            new_stage = stage or row["stage"]
+            new_approval = approval or row["approval"]
+            if exclusive and stage in ("staging", "production"):
+                holders = db.execute(
+                    "SELECT version, approval FROM models WHERE name = ? AND stage = ?"
+                    " AND version != ?",
+                    (name, stage, version),
+                ).fetchall()
+                for holder in holders:
+                    db.execute(
+                        "UPDATE models SET stage = 'archived' WHERE name = ? AND version = ?",
+                        (name, holder["version"]),
+                    )
+                    db.execute(
+                        "INSERT INTO model_events VALUES (?, ?, ?, 'archived', ?, ?, ?)",
+                        (
+                            name,
+                            holder["version"],
+                            now,
+                            holder["approval"],
+                            actor,
+                            f"replaced in {stage} by version {version}",
+                        ),
+                    )
+                    archived.append(int(holder["version"]))
+            promoted = ", promoted_at = ?" if stage == "production" else ""
+            params: tuple[Any, ...] = (new_stage, new_approval)
+            if promoted:
+                params += (now,)
+            db.execute(
+                f"UPDATE models SET stage = ?, approval = ?{promoted} WHERE name = ? AND version = ?",
+                (*params, name, version),
+            )
+            db.execute(
+                "INSERT INTO model_events VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (name, version, now, new_stage, new_approval, actor, reason),
+            )
+        return archived
+
+    def model_events(self, name: str, version: int | None = None) -> list[dict[str, Any]]:
+        """Stage and approval changes of a model (or one version), oldest first."""
+        if version is None:
+            rows = self.db.execute(
+                "SELECT * FROM model_events WHERE name = ? ORDER BY ts, rowid", (name,)
+            ).fetchall()
+        else:
+            rows = self.db.execute(
+                "SELECT * FROM model_events WHERE name = ? AND version = ? ORDER BY ts, rowid",
+                (name, version),
+            ).fetchall()
+        return [dict(r) for r in rows]
