@@ -98,6 +98,26 @@ class ScheduleRunStatus(_Name):
     SKIPPED = "Skipped"
 
 
+class StudyStatus(_Name):
+    """A hyperparameter tuning study's lifecycle."""
+
+    RUNNING = "Running"
+    STOPPING = "Stopping"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+
+class TrialStatus(_Name):
+    """One trial of a tuning study (a training job); ``Pruned``: stopped early by the pruner."""
+
+    RUNNING = "Running"
+    COMPLETED = "Completed"
+    PRUNED = "Pruned"
+    FAILED = "Failed"
+    STOPPED = "Stopped"
+
+
 #: Job statuses after which nothing changes.
 JOB_TERMINAL: frozenset[str] = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED})
 #: Job statuses of a job that still holds (or waits for) resources.
@@ -123,6 +143,8 @@ def vocabulary() -> dict[str, list[str]]:
         "model_stage": [s.value for s in ModelStage],
         "model_approval": [s.value for s in ModelApproval],
         "schedule_run": [s.value for s in ScheduleRunStatus],
+        "study": [s.value for s in StudyStatus],
+        "trial": [s.value for s in TrialStatus],
     }
 
 
@@ -138,5 +160,7 @@ __all__ = [
     "ModelApproval",
     "ModelStage",
     "ScheduleRunStatus",
+    "StudyStatus",
+    "TrialStatus",
     "vocabulary",
 ]
