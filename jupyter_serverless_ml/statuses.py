@@ -69,6 +69,7 @@ class Feature(_Name):
     MONITORING = "monitoring"
     TUNING = "tuning"
     SCHEDULES = "schedules"
+    PIPELINES = "pipelines"
 
 
 class ModelStage(_Name):
@@ -118,6 +119,29 @@ class TrialStatus(_Name):
     STOPPED = "Stopped"
 
 
+class PipelineStatus(_Name):
+    """A pipeline run's lifecycle (SageMaker's PipelineExecutionStatus names)."""
+
+    EXECUTING = "Executing"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+    SUCCEEDED = "Succeeded"
+
+
+class StepStatus(_Name):
+    """One step of a pipeline run (SageMaker's StepStatus names; ``Pending``: waits for its
+    upstream steps, ``Skipped``: a condition's other branch, or an upstream step failed)."""
+
+    PENDING = "Pending"
+    EXECUTING = "Executing"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+    FAILED = "Failed"
+    SUCCEEDED = "Succeeded"
+    SKIPPED = "Skipped"
+
+
 #: Job statuses after which nothing changes.
 JOB_TERMINAL: frozenset[str] = frozenset({JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.STOPPED})
 #: Job statuses of a job that still holds (or waits for) resources.
@@ -145,6 +169,8 @@ def vocabulary() -> dict[str, list[str]]:
         "schedule_run": [s.value for s in ScheduleRunStatus],
         "study": [s.value for s in StudyStatus],
         "trial": [s.value for s in TrialStatus],
+        "pipeline_run": [s.value for s in PipelineStatus],
+        "pipeline_step": [s.value for s in StepStatus],
     }
 
 
@@ -159,7 +185,9 @@ __all__ = [
     "JobStatus",
     "ModelApproval",
     "ModelStage",
+    "PipelineStatus",
     "ScheduleRunStatus",
+    "StepStatus",
     "StudyStatus",
     "TrialStatus",
     "vocabulary",
