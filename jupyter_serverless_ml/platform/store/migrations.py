@@ -172,6 +172,28 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX schedule_runs_by_schedule ON schedule_runs(schedule, created_at);
     """,
+    """
+    CREATE TABLE ledger (
+        kind TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        name TEXT NOT NULL,
+        backend TEXT NOT NULL DEFAULT 'local',
+        instance_type TEXT NOT NULL,
+        count INTEGER NOT NULL DEFAULT 1,
+        spot INTEGER NOT NULL DEFAULT 0,
+        started_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        ended_at REAL,
+        seconds REAL NOT NULL DEFAULT 0,
+        requests INTEGER NOT NULL DEFAULT 0,
+        gb_seconds REAL NOT NULL DEFAULT 0,
+        gb_months REAL NOT NULL DEFAULT 0,
+        max_cost REAL,
+        stopped_reason TEXT,
+        PRIMARY KEY (kind, resource)
+    );
+    CREATE INDEX ledger_by_end ON ledger(ended_at);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
