@@ -194,6 +194,40 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX ledger_by_end ON ledger(ended_at);
     """,
+    """
+    ALTER TABLE alerts ADD COLUMN kind TEXT NOT NULL DEFAULT 'drift';
+    ALTER TABLE alerts ADD COLUMN status TEXT NOT NULL DEFAULT 'InAlert';
+    ALTER TABLE alerts ADD COLUMN model TEXT NOT NULL DEFAULT '';
+    ALTER TABLE alerts ADD COLUMN window_seconds REAL;
+    ALTER TABLE alerts ADD COLUMN baseline_rows INTEGER;
+    ALTER TABLE alerts ADD COLUMN current_rows INTEGER;
+    ALTER TABLE alerts ADD COLUMN updated_at REAL;
+    CREATE INDEX alerts_open ON alerts(endpoint, kind, feature, test, status);
+    CREATE TABLE alert_events (
+        alert_id INTEGER NOT NULL REFERENCES alerts(id),
+        ts REAL NOT NULL,
+        status TEXT NOT NULL,
+        value REAL
+    );
+    CREATE TABLE baselines (
+        model TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        source TEXT NOT NULL DEFAULT '',
+        profile TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (model, version)
+    );
+    CREATE TABLE drift_rules (
+        endpoint TEXT PRIMARY KEY,
+        rules TEXT NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE drift_reports (
+        endpoint TEXT PRIMARY KEY,
+        report TEXT NOT NULL,
+        checked_at REAL NOT NULL
+    );
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
