@@ -1,58 +1,28 @@
 """What resources cost, or would have cost on SageMaker and Vertex AI.
 
-Local resources are free (your machine); the platform also prices them at the
-clouds' on-demand list prices so a notebook shows what the same work would
-bill. Prices are USD per instance-hour (SageMaker us-east-1, Vertex AI
-us-central1, 2024 list prices, rounded); a type without a list price on one
-cloud is priced by its vCPUs, memory and GPUs at that cloud's rates.
+An *item* is one resource's use (a ledger row): ``kind`` (training, endpoint,
+batch, storage), ``name``, ``backend``, ``instance_type``, ``count``,
+``started_at``, ``seconds`` (wall-clock seconds it ran; for an endpoint the
+replica-seconds with ``count`` 1), and where they apply ``spot``, ``requests``,
+``gb_seconds`` (serverless) and ``gb_months`` (storage). :func:`price_items` adds
+what it costs locally (nothing), on each cloud at list price (:mod:`.prices`,
+equivalent types for the other cloud's), and ``billed``: what its own backend bills.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from .instance_types import INSTANCE_TYPES
+from .prices import CLOUDS, SERVICE, cloud_of, hourly, serverless_rates, spot_discount, storage_rate
 
-SAGEMAKER_HOURLY = {
-    "ml.t3.medium": 0.05,
-    "ml.t3.large": 0.10,
-    "ml.m5.large": 0.115,
-    "ml.m5.xlarge": 0.23,
-    "ml.m5.2xlarge": 0.461,
-    "ml.m5.4xlarge": 0.922,
-    "ml.c5.xlarge": 0.204,
-    "ml.c5.2xlarge": 0.408,
-    "ml.r5.large": 0.151,
-    "ml.r5.xlarge": 0.302,
-    "ml.g4dn.xlarge": 0.736,
-    "ml.g5.xlarge": 1.408,
-    "ml.g5.2xlarge": 1.515,
-    "ml.p3.2xlarge": 3.825,
-}
-VERTEX_HOURLY = {
-    "n1-standard-4": 0.2185,
-    "n1-standard-8": 0.437,
-    "n1-highmem-8": 0.5442,
-    "e2-standard-4": 0.1543,
-    "e2-standard-8": 0.3087,
-    "a2-highgpu-1g": 4.2245,
-}
-# rates for types a cloud does not list: per vCPU-hour, per GiB-hour, per GPU-hour
-_RATES = {"sagemaker": (0.0450, 0.0060, 0.60), "vertex": (0.0380, 0.0051, 0.45)}
-CLOUDS = ("sagemaker", "vertex")
+__all__ = ["BY", "CLOUDS", "hourly", "item_cost", "price_items", "summarize", "usage_items"]
 
-
-def hourly(instance_type: str, cloud: str) -> float:
-    """USD per hour of one instance of ``instance_type`` on ``cloud``."""
-    listed = (SAGEMAKER_HOURLY if cloud == "sagemaker" else VERTEX_HOURLY).get(instance_type)
-    if listed is not None:
-        return listed
-    shape = INSTANCE_TYPES.get(instance_type) or INSTANCE_TYPES["ml.m5.large"]
-    vcpu, gib, gpu = _RATES[cloud]
-    return round(shape.vcpus * vcpu + shape.memory_gib * gib + shape.gpus * gpu, 4)
+BY = ("day", "resource", "backend", "name")
+_KEYS = ("instance_hours", "local", *CLOUDS, "billed")
 
 
 def usage_items(
@@ -60,13 +30,13 @@ def usage_items(
     batches: Iterable[dict[str, Any]],
     endpoint_usage: Iterable[dict[str, Any]],
 ) -> list[dict[str, Any]]:
-    """One item per stretch of resource use: kind, name, instance type, count, start, seconds."""
+    """Priced items from job and batch rows and endpoint usage stretches (no ledger)."""
+    now = time.time()
     items = []
     for job in jobs:
         if not job.get("started_at"):
             continue
         spec = job.get("spec") or {}
-        end = job.get("ended_at") or dt.datetime.now().timestamp()
         items.append(
             {
                 "kind": "training",
@@ -75,22 +45,21 @@ def usage_items(
                 "instance_type": spec.get("instance_type") or "ml.m5.large",
                 "count": int(spec.get("instance_count") or 1),
                 "started_at": job["started_at"],
-                "seconds": max(0.0, end - job["started_at"]),
+                "seconds": max(0.0, (job.get("ended_at") or now) - job["started_at"]),
             }
         )
     for batch in batches:
         if not batch.get("started_at"):
             continue
-        end = batch.get("ended_at") or dt.datetime.now().timestamp()
         items.append(
             {
                 "kind": "batch",
                 "name": batch["id"],
                 "backend": "local",
-                "instance_type": "ml.m5.large",
-                "count": int(batch["spec"].get("workers") or 1),
+                "instance_type": (batch.get("spec") or {}).get("instance_type") or "ml.m5.large",
+                "count": 1,
                 "started_at": batch["started_at"],
-                "seconds": max(0.0, end - batch["started_at"]),
+                "seconds": max(0.0, (batch.get("ended_at") or now) - batch["started_at"]),
             }
         )
     for row in endpoint_usage:
@@ -108,40 +77,93 @@ def usage_items(
     return price_items(items)
 
 
+def item_cost(item: dict[str, Any], cloud: str, region: str | None = None) -> float:
+    """What ``item`` costs on ``cloud`` at list price (USD)."""
+    if item["kind"] == "storage":
+        return float(item.get("gb_months") or 0.0) * storage_rate(cloud, region)
+    if item.get("serverless") and cloud == "sagemaker":
+        per_gbs, per_request = serverless_rates(region)
+        return (
+            float(item.get("gb_seconds") or 0.0) * per_gbs
+            + int(item.get("requests") or 0) * per_request
+        )
+    service = SERVICE.get(item["kind"], SERVICE["training"])[cloud]
+    hours = float(item["seconds"]) * int(item.get("count") or 1) / 3600
+    cost = hours * hourly(item["instance_type"], cloud, service, region)
+    if item.get("spot"):
+        cost *= 1 - spot_discount(cloud)
+    return cost
+
+
 def price_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Add ``instance_hours`` and what each item costs locally (nothing) and on each cloud."""
+    """Add ``instance_hours``, ``local`` (0), each cloud's list price and ``billed``."""
     for item in items:
-        hours = item["seconds"] * item["count"] / 3600
-        item["instance_hours"] = hours
+        backend = item.get("backend") or "local"
+        item.setdefault("count", 1)
+        item.setdefault("instance_type", "ml.m5.large")
+        hours = float(item.get("seconds") or 0.0) * int(item["count"]) / 3600
+        item["instance_hours"] = 0.0 if item["kind"] == "storage" else hours
         item["local"] = 0.0
+        region = item.get("region") if backend in CLOUDS else None
         for cloud in CLOUDS:
-            item[cloud] = hours * hourly(item["instance_type"], cloud)
+            item[cloud] = item_cost(item, cloud, region if cloud == backend else None)
+        item["billed"] = item[backend] if backend in CLOUDS else 0.0
+        item["budget_cloud"] = backend if backend in CLOUDS else cloud_of(item["instance_type"])
     return items
 
 
-def summarize(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals, by day and by resource type (what the sidebar's Costs panel shows)."""
-    keys = ("instance_hours", "local", *CLOUDS)
+def _group_key(item: dict[str, Any], by: str) -> str:
+    if by == "day":
+        return dt.datetime.fromtimestamp(item["started_at"]).strftime("%Y-%m-%d")
+    if by == "resource":
+        return str(item["kind"])
+    if by == "backend":
+        return str(item.get("backend") or "local")
+    return str(item.get("display_name") or item["name"])
 
-    def total(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
-        sums = dict.fromkeys(keys, 0.0)
-        for row in rows:
-            for key in keys:
-                sums[key] += row[key]
-        return {k: round(v, 6) for k, v in sums.items()}
 
-    by_day: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    by_kind: dict[str, list[dict[str, Any]]] = defaultdict(list)
+def total(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Sums of instance-hours, local, each cloud's and billed USD over ``rows``."""
+    sums = dict.fromkeys(_KEYS, 0.0)
+    for row in rows:
+        for key in _KEYS:
+            sums[key] += float(row.get(key) or 0.0)
+    return {k: round(v, 6) for k, v in sums.items()}
+
+
+def group(items: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """Totals per ``by`` key (day, resource, backend or name), biggest first except days."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item in items:
-        day = dt.datetime.fromtimestamp(item["started_at"]).strftime("%Y-%m-%d")
-        by_day[day].append(item)
-        by_kind[item["kind"]].append(item)
+        groups[_group_key(item, by)].append(item)
+    rows = [dict(total(members), key=key, count=len(members)) for key, members in groups.items()]
+    if by == "day":
+        return sorted(rows, key=lambda r: r["key"])
+    return sorted(rows, key=lambda r: (-max(r["sagemaker"], r["vertex"], r["billed"]), r["key"]))
+
+
+def summarize(items: list[dict[str, Any]], limit: int = 200) -> dict[str, Any]:
+    """Totals, by day, resource type, backend and name (what the Costs panel shows).
+
+    ``by_day`` rows carry ``day``, ``by_resource`` rows ``kind``, ``by_backend``
+    ``backend`` and ``by_name`` ``name`` besides the ``key``; ``budgets_hit`` lists the
+    items a ``--max-cost`` stopped."""
+    by_day = [dict(r, day=r["key"]) for r in group(items, "day")]
+    by_kind = [dict(r, kind=r["key"]) for r in sorted(group(items, "resource"), key=_k)]
     return {
         "currency": "USD",
         "note": "local resources cost nothing; sagemaker and vertex are what the same "
-        "instance-hours would bill at on-demand list prices",
+        "use would bill at on-demand list prices (equivalent types for the other "
+        "cloud's); billed is what each resource's own backend bills",
         "total": total(items),
-        "by_day": [dict(total(rows), day=day) for day, rows in sorted(by_day.items())],
-        "by_resource": [dict(total(rows), kind=kind) for kind, rows in sorted(by_kind.items())],
-        "items": sorted(items, key=lambda i: -i["started_at"])[:200],
+        "by_day": by_day,
+        "by_resource": by_kind,
+        "by_backend": [dict(r, backend=r["key"]) for r in group(items, "backend")],
+        "by_name": [dict(r, name=r["key"]) for r in group(items, "name")],
+        "budgets_hit": [i for i in items if i.get("stopped_reason")],
+        "items": sorted(items, key=lambda i: -i["started_at"])[:limit],
     }
+
+
+def _k(row: dict[str, Any]) -> str:
+    return str(row["key"])

@@ -14,13 +14,16 @@ from pathlib import Path
 from .batches import BatchesStore
 from .endpoints import EndpointsStore
 from .jobs import JobsStore
+from .ledger import LedgerStore
 from .migrations import SCHEMA_VERSION, SchemaTooNew, migrate
 from .models import ModelsStore
 from .monitoring import MonitoringStore
 from .schedules import SchedulesStore
 
 
-class Store(JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore, SchedulesStore):
+class Store(
+    JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore, SchedulesStore, LedgerStore
+):
     """Typed access to the platform database: one connection, every table group."""
 
     def __init__(self, path: Path) -> None:

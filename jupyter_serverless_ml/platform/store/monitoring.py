@@ -1,4 +1,4 @@
-"""The monitoring tables: ``resource_usage`` (the cost ledger) and ``alerts``."""
+"""The monitoring tables: ``alerts`` (the cost ledger is in :mod:`.ledger`)."""
 
 from __future__ import annotations
 
@@ -9,28 +9,7 @@ from .base import StoreBase
 
 
 class MonitoringStore(StoreBase):
-    """Recorded resource use and drift or monitor alerts."""
-
-    def add_usage(
-        self,
-        kind: str,
-        name: str,
-        instance_type: str,
-        started_at: float,
-        ended_at: float,
-        count: int = 1,
-    ) -> None:
-        """Record that ``count`` instances of a resource ran from ``started_at`` to ``ended_at``."""
-        with self.transaction() as db:
-            db.execute(
-                "INSERT INTO resource_usage VALUES (?, ?, ?, ?, ?, ?)",
-                (kind, name, instance_type, started_at, ended_at, count),
-            )
-
-    def usage(self) -> list[dict[str, Any]]:
-        """Every recorded stretch of endpoint (and other non-job) resource use."""
-        rows = self.db.execute("SELECT * FROM resource_usage ORDER BY started_at").fetchall()
-        return [dict(r) for r in rows]
+    """Drift or monitor alerts."""
 
     def add_alert(self, alert: dict[str, Any]) -> int:
         """Record a drift or monitor alert; returns its id."""
