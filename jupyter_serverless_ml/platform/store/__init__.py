@@ -18,11 +18,13 @@ from .ledger import LedgerStore
 from .migrations import SCHEMA_VERSION, SchemaTooNew, migrate
 from .models import ModelsStore
 from .monitoring import MonitoringStore
+from .pipelines import PipelinesStore
 from .schedules import SchedulesStore
 
 
 class Store(
-    JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore, SchedulesStore, LedgerStore
+    JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore, SchedulesStore, LedgerStore,
+    PipelinesStore,
 ):
     """Typed access to the platform database: one connection, every table group."""
 

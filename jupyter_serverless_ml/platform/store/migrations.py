@@ -228,6 +228,47 @@ MIGRATIONS: list[str] = [
         checked_at REAL NOT NULL
     );
     """,
+    """
+    CREATE TABLE pipelines (
+        name TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE TABLE pipeline_runs (
+        id TEXT PRIMARY KEY,
+        pipeline TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        started_at REAL,
+        ended_at REAL,
+        spec TEXT NOT NULL,
+        use_cache INTEGER NOT NULL DEFAULT 1,
+        failure_reason TEXT
+    );
+    CREATE INDEX pipeline_runs_by_pipeline ON pipeline_runs(pipeline, created_at);
+    CREATE INDEX pipeline_runs_by_status ON pipeline_runs(status);
+    CREATE TABLE pipeline_steps (
+        run_id TEXT NOT NULL REFERENCES pipeline_runs(id),
+        name TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        cache_key TEXT,
+        cached_from TEXT,
+        job_id TEXT,
+        batch_id TEXT,
+        started_at REAL,
+        ended_at REAL,
+        outputs TEXT NOT NULL DEFAULT '{}',
+        metadata TEXT NOT NULL DEFAULT '{}',
+        log TEXT NOT NULL DEFAULT '',
+        failure_reason TEXT,
+        PRIMARY KEY (run_id, name)
+    );
+    CREATE INDEX pipeline_steps_by_key ON pipeline_steps(name, cache_key);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
