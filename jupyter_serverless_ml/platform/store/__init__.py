@@ -20,11 +20,13 @@ from .models import ModelsStore
 from .monitoring import MonitoringStore
 from .pipelines import PipelinesStore
 from .schedules import SchedulesStore
+from .tuning import TuningStore
 
 
 class Store(
     JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore, SchedulesStore, LedgerStore,
     PipelinesStore,
+    TuningStore,
 ):
     """Typed access to the platform database: one connection, every table group."""
 

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
+from .tuning import MIGRATION as TUNING_MIGRATION
+
 # Each entry upgrades the schema by one version; never edit a released entry, append.
 MIGRATIONS: list[str] = [
     """
@@ -269,6 +271,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX pipeline_steps_by_key ON pipeline_steps(name, cache_key);
     """,
+    TUNING_MIGRATION,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
