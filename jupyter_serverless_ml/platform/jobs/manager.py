@@ -113,6 +113,7 @@ class JobManager:
             "max_runtime": request.get("max_runtime"),
             **limits,
             "retries": int(request.get("retries") or 0),
+            "register": request.get("register") is not False,  # tuning trials: only the best
             "requirements": manifest.get("requirements", []),
             "mode": manifest.get("mode"),
             "entry_point": manifest.get("entry_point"),
@@ -378,7 +379,7 @@ class JobManager:
         ):
             status, reason = JobStatus.STOPPED.value, "stopped on request"
         model = None
-        if status == JobStatus.COMPLETED and has_model(job):
+        if status == JobStatus.COMPLETED and has_model(job) and job["spec"].get("register", True):
             try:
                 model = self.registry.stage_job_model(job)
             except (OSError, jobfiles.UnsafeJobFile) as exc:
