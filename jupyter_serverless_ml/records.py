@@ -468,6 +468,15 @@ class DeployRequest(Record):
     #: a serverless endpoint (SageMaker Serverless Inference): memory in MB, concurrency cap
     serverless_memory: int | None = None
     max_concurrency: int | None = None
+    #: serving at scale: keep a loaded template per model (``False``: replicas load it);
+    #: a multi-model endpoint for every version of ``model`` (or every model under the
+    #: prefix ``model`` ending in ``*``) with a per-replica model cache of ``model_cache``
+    #: bytes; ``warmup`` requests (``{"body", "content_type", "target_model"}``) run on
+    #: each new replica before it takes traffic
+    keep_warm: bool | None = None
+    multi_model: bool | None = None
+    model_cache: int | None = None
+    warmup: tuple[Mapping[str, Any], ...] | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The request without unset settings, ``policy`` flattened in."""
