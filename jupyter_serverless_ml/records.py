@@ -437,6 +437,8 @@ class TrainingRequest(Record):
     image: str | None = None
     #: run on spare capacity (SageMaker managed spot training, with checkpoints)
     spot: bool = False
+    #: budget in USD: refused when the estimate exceeds it, stopped when the ledger reaches it
+    max_cost: float | None = None
 
 
 @dataclass(frozen=True)
@@ -468,6 +470,8 @@ class DeployRequest(Record):
     #: a serverless endpoint (SageMaker Serverless Inference): memory in MB, concurrency cap
     serverless_memory: int | None = None
     max_concurrency: int | None = None
+    #: budget in USD (see TrainingRequest.max_cost)
+    max_cost: float | None = None
     #: serving at scale: keep a loaded template per model (``False``: replicas load it);
     #: a multi-model endpoint for every version of ``model`` (or every model under the
     #: prefix ``model`` ending in ``*``) with a per-replica model cache of ``model_cache``
@@ -503,6 +507,8 @@ class BatchRequest(Record):
     include_input: bool = False
     name: str | None = None
     csv_header: str = "auto"
+    #: budget in USD (see TrainingRequest.max_cost)
+    max_cost: float | None = None
 
 
 __all__ = [
