@@ -121,6 +121,39 @@ DEPLOY_OPTIONS: list[Spec] = [
         ("--cold-start-timeout",),
         {"metavar": "DURATION", "help": "how long a request waits for a replica (default 30s)"},
     ),
+    (
+        ("--keep-warm",),
+        {
+            "action": argparse.BooleanOptionalAction,
+            "default": None,
+            "help": "keep one loaded copy of the model (its template) while the endpoint exists, "
+            "so scaling from zero costs a fork and replicas share its memory (default); "
+            "--no-keep-warm frees that memory at zero replicas, and cold starts load the model",
+        },
+    ),
+    (
+        ("--multi-model",),
+        {
+            "action": "store_true",
+            "help": "serve every version of MODEL (or every model under PREFIX*) from one "
+            "endpoint; each request names its model (TargetModel)",
+        },
+    ),
+    (
+        ("--model-cache",),
+        {
+            "metavar": "SIZE",
+            "help": "with --multi-model: models a replica keeps loaded, least recently used "
+            "evicted (default 2G)",
+        },
+    ),
+    (
+        ("--warmup",),
+        {
+            "metavar": "FILE",
+            "help": "JSON Lines of request bodies each new replica answers before it takes traffic",
+        },
+    ),
     (("--backend",), {"help": "local (default: $JSML_BACKEND or local)"}),
 ]
 
@@ -230,6 +263,11 @@ def deploy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     }
     if getattr(args, "serverless", False):
         kwargs["serverless"] = True
+    if getattr(args, "multi_model", False):
+        kwargs["multi_model"] = True
+    for key in ("keep_warm", "model_cache", "warmup"):
+        if getattr(args, key, None) is not None:
+            kwargs[key] = getattr(args, key)
     for key in ("inference_script", "source_dir", "predictor", "memory", "max_concurrency"):
         if getattr(args, key, None) is not None:
             kwargs[key] = getattr(args, key)
