@@ -35,6 +35,7 @@ from ..records import (
 )
 from ..runtime import flavors
 from .protocol import Backend, Batch, Monitoring, Registry, Serving
+from .local_tuning import LocalTuning
 
 NO_CURSOR = "-"
 
@@ -74,7 +75,7 @@ def _batch(data: Mapping[str, Any]) -> BatchRecord:
     return BatchRecord.from_wire({**data, **extra})
 
 
-class LocalBackend(Backend, Registry, Serving, Batch, Monitoring):
+class LocalBackend(Backend, Registry, Serving, Batch, Monitoring, LocalTuning):
     """Runs jobs and endpoints on the embedded local platform, started on first use.
 
     Settings: ``home`` (default ``$JSML_HOME``), ``autostart`` (start the daemon
