@@ -41,6 +41,7 @@ from ..records import (
     TrainingRequest,
 )
 from ..statuses import Feature
+from .tuning_part import Tuning
 
 P = TypeVar("P")
 
@@ -233,6 +234,24 @@ class Monitoring(abc.ABC):
     def acknowledge_alert(self, alert_id: int) -> AlertRecord:
         """Acknowledge an alert."""
 
+    def drift(self, endpoint: str, window: float | None = None) -> dict[str, Any]:
+        """Check ``endpoint``'s captured requests of the last ``window`` seconds against its
+        model's baseline now: ``{"report": ..., "alerts": [...]}`` (see
+        :mod:`jupyter_serverless_ml.platform.drift.checks`). Optional: the default refuses."""
+        raise UsageError(f"the {_name(self)} backend does not check drift; use the local backend")
+
+    def set_baseline(self, model: str, path: str, version: int | None = None) -> dict[str, Any]:
+        """Profile the table at ``path`` as the drift baseline of a model version. Optional."""
+        raise UsageError(f"the {_name(self)} backend keeps no drift baselines")
+
+    def drift_rules(self, endpoint: str, changes: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """Merge ``changes`` into the endpoint's drift rules; return them. Optional."""
+        raise UsageError(f"the {_name(self)} backend has no drift rules")
+
+
+def _name(backend: object) -> str:
+    return str(getattr(backend, "name", "") or type(backend).__name__)
+
 
 #: Each optional part and the feature it gives.
 PARTS: dict[Feature, type] = {
@@ -241,6 +260,7 @@ PARTS: dict[Feature, type] = {
     Feature.SERVING: Serving,
     Feature.BATCH: Batch,
     Feature.MONITORING: Monitoring,
+    Feature.TUNING: Tuning,
 }
 
 WHAT = {
