@@ -29,6 +29,7 @@ from . import connections, state
 from .batch.manager import BatchManager
 from .jobs import sandbox
 from .jobs.manager import JobManager
+from .schedules.manager import run_schedules
 from .server import Platform, build_app
 from .serving.endpoints import EndpointManager
 from .serving.wire import ServingApp
@@ -67,6 +68,7 @@ async def serve(home: Path) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         monitor = asyncio.create_task(_monitor(platform_))
+        scheduler = asyncio.create_task(run_schedules(home, store))
         restored = await endpoints.restore()
         if restored:
             log.info("restoring endpoint(s): %s", ", ".join(restored))
@@ -86,6 +88,7 @@ async def serve(home: Path) -> None:
             yield
         finally:
             monitor.cancel()
+            scheduler.cancel()
             await batches.close()
             await endpoints.close()
             current = state.read_state(home)

@@ -20,9 +20,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import NotFound, UsageError
+from ..errors import Conflict, NotFound, UsageError
 from ..options import validate_name
 from ..runtime.flavors import META_FILE, sibling_meta
+from ..statuses import ModelApproval, ModelStage
+from . import lineage
 from .store import Store
 
 
@@ -87,9 +89,11 @@ class ModelRegistry:
         from .jobs.limits import DEFAULT_MAX_DISK
 
         cap = int(job["spec"].get("max_disk") or DEFAULT_MAX_DISK)
-        return self.stage(
+        model = self.stage(
             job["name"], job_model_dir(job), lambda src, dst: jobfiles.copy_tree(src, dst, cap)
         )
+        model["metadata"]["lineage"] = lineage.of_job(job)
+        return model
 
     def register(self, name: str, directory: str, python: str) -> dict[str, Any]:
         """Register a model saved outside a job (a kernel variable); served with ``python``."""
@@ -101,12 +105,24 @@ class ModelRegistry:
             raise UsageError(f"python {python} does not exist")
         model = self.stage(name, source)
         model["metadata"]["serving_python"] = python  # in the model row, not the directory
+        model["metadata"]["lineage"] = lineage.of_kernel()
         self.store.add_model(model)
-        return self.store.model(name, model["version"]) or model
+        return self.get(name, model["version"])
+
+    def _with_metrics(self, models: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Each version with the final value of every metric its job logged."""
+        latest = self.store.latest_metrics([m["job_id"] for m in models if m.get("job_id")])
+        for model in models:
+            model["metrics"] = latest.get(model.get("job_id") or "", {})
+            if "lineage" not in model["metadata"] and model.get("job_id"):
+                job = self.store.job(model["job_id"])  # registered before lineage was recorded
+                if job is not None:
+                    model["metadata"]["lineage"] = lineage.of_job(job, hash_data=False)
+        return models
 
     def versions(self, name: str | None = None) -> list[dict[str, Any]]:
-        """Model versions (of one name, or all), by name then version."""
-        return self.store.models(name)
+        """Model versions (of one name, or all), by name then version, with their metrics."""
+        return self._with_metrics(self.store.models(name))
 
     def get(self, name: str, version: int | None = None) -> dict[str, Any]:
         """One model version (the latest when ``version`` is None); NotFound names the known models."""
@@ -115,7 +131,67 @@ class ModelRegistry:
             known = sorted({m["name"] for m in self.store.models()})
             what = f"{name}:{version}" if version else name
             raise NotFound(f"no model {what}; registered models: {', '.join(known) or 'none'}")
+        model = self._with_metrics([model])[0]
+        model["events"] = self.store.model_events(name, model["version"])
         return model
+
+    def set_stage(
+        self, name: str, version: int, stage: str, actor: str = "", reason: str = ""
+    ) -> dict[str, Any]:
+        """Move a version to ``stage``; the version that held staging or production is
+        archived. Entering production approves the version; a Rejected one is refused."""
+        try:
+            chosen = ModelStage(stage)
+        except ValueError:
+            known = ", ".join(s.value for s in ModelStage)
+            raise UsageError(f"stage {stage!r} is not one of {known}") from None
+        current = self.get(name, version)
+        approval = None
+        if chosen == ModelStage.PRODUCTION:
+            if current["approval"] == ModelApproval.REJECTED:
+                raise Conflict(
+                    f"{name}:{version} was Rejected; approve it first (%approve {name}:{version})"
+                    " if it should serve"
+                )
+            approval = ModelApproval.APPROVED.value
+        self.store.set_model_state(
+            name,
+            version,
+            stage=chosen.value,
+            approval=approval,
+            actor=actor or lineage.user(),
+            reason=reason,
+        )
+        return self.get(name, version)
+
+    def set_approval(
+        self, name: str, version: int, approval: str, actor: str = "", reason: str = ""
+    ) -> dict[str, Any]:
+        """Set a version's approval; rejecting a version in production or staging archives it."""
+        try:
+            chosen = ModelApproval(approval)
+        except ValueError:
+            known = ", ".join(s.value for s in ModelApproval)
+            raise UsageError(f"approval {approval!r} is not one of {known}") from None
+        current = self.get(name, version)
+        stage = None
+        if chosen == ModelApproval.REJECTED and current["stage"] in ("staging", "production"):
+            stage = ModelStage.ARCHIVED.value
+        self.store.set_model_state(
+            name,
+            version,
+            stage=stage,
+            approval=chosen.value,
+            actor=actor or lineage.user(),
+            reason=reason,
+            exclusive=False,
+        )
+        return self.get(name, version)
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        """Every stage and approval change of a model, oldest first."""
+        self.get(name)
+        return self.store.model_events(name)
 
 
 __all__ = ["ModelRegistry", "has_model", "job_model_dir"]

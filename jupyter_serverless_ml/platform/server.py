@@ -65,6 +65,8 @@ from ..statuses import JOB_TERMINAL
 from .batch.manager import BatchManager
 from .http_io import bounded_int, json_response, query_float, query_int, strict_loads, unauthorized
 from .jobs.manager import JobManager, to_public
+from .registry_routes import registry_routes
+from .schedules.routes import schedule_routes
 from .serving.endpoints import EndpointManager
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -386,5 +388,7 @@ def build_app(platform_: Platform) -> Starlette:
         Route("/v1/alerts", guarded(add_alert), methods=["POST"]),
         Route("/v1/alerts/{alert_id}/ack", guarded(ack_alert), methods=["POST"]),
         Route("/v1/shutdown", guarded(shutdown), methods=["POST"]),
+        *registry_routes(registry, guarded),
+        *schedule_routes(manager.home, manager.store, guarded),
     ]
     return Starlette(routes=routes)

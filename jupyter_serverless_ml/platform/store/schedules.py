@@ -102,7 +102,7 @@ class SchedulesStore(StoreBase):
         with self.transaction() as db:
             db.execute("DELETE FROM schedules WHERE name = ?", (name,))
 
-    def add_run(self, run: dict[str, Any], next_run_at: float | None = None) -> None:
+    def add_schedule_run(self, run: dict[str, Any], next_run_at: float | None = None) -> None:
         """Insert a run and (in the same transaction) move its schedule's next and last run."""
         data = _encode({k: run.get(k) for k in _RUN_COLUMNS})
         with self.transaction() as db:
@@ -117,7 +117,7 @@ class SchedulesStore(StoreBase):
                 (run["created_at"], next_run_at, run["schedule"]),
             )
 
-    def update_run(self, run_id: str, **fields: Any) -> None:
+    def update_schedule_run(self, run_id: str, **fields: Any) -> None:
         """Change some columns of a run."""
         data = _encode(fields)
         with self.transaction() as db:
@@ -126,12 +126,12 @@ class SchedulesStore(StoreBase):
                 (*data.values(), run_id),
             )
 
-    def run(self, run_id: str) -> dict[str, Any] | None:
+    def schedule_run(self, run_id: str) -> dict[str, Any] | None:
         """One run, or None."""
         row = self.db.execute("SELECT * FROM schedule_runs WHERE id = ?", (run_id,)).fetchone()
         return _decode(row)
 
-    def runs(
+    def schedule_runs(
         self, schedule: str | None = None, status: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
         """Runs, newest first (of one schedule, in one status)."""
@@ -149,7 +149,7 @@ class SchedulesStore(StoreBase):
         ).fetchall()
         return [d for d in map(_decode, rows) if d is not None]
 
-    def last_runs(self) -> dict[str, dict[str, Any]]:
+    def last_schedule_runs(self) -> dict[str, dict[str, Any]]:
         """The newest run of each schedule."""
         rows = self.db.execute(
             "SELECT * FROM schedule_runs r WHERE created_at = "
