@@ -35,6 +35,7 @@ def batch_predict(
     wait: bool = True,
     progress: Callable[[str], Any] | None = None,
     backend: str | None = None,
+    max_cost: float | None = None,
 ) -> BatchJob:
     """Predict every row of a CSV, Parquet or JSONL file (or directory of them).
 
@@ -70,6 +71,7 @@ def batch_predict(
             include_input=include_input,
             name=name,
             csv_header=csv_header,
+            max_cost=max_cost,
         )
     )
     job = BatchJob(chosen, record)

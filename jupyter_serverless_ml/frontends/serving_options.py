@@ -154,6 +154,14 @@ DEPLOY_OPTIONS: list[Spec] = [
             "help": "JSON Lines of request bodies each new replica answers before it takes traffic",
         },
     ),
+    (
+        ("--max-cost",),
+        {
+            "type": float,
+            "metavar": "USD",
+            "help": "budget: refused when the estimate exceeds it, stopped when its cost reaches it",
+        },
+    ),
     (("--backend",), {"help": "local (default: $JSML_BACKEND or local)"}),
 ]
 
@@ -216,6 +224,14 @@ BATCH_OPTIONS: list[Spec] = [
         },
     ),
     (("--no-wait",), {"action": "store_true", "help": "return at once with the batch handle"}),
+    (
+        ("--max-cost",),
+        {
+            "type": float,
+            "metavar": "USD",
+            "help": "budget: refused when the estimate exceeds it, stopped when its cost reaches it",
+        },
+    ),
     (("--backend",), {"help": "local (default: $JSML_BACKEND or local)"}),
 ]
 
@@ -268,7 +284,8 @@ def deploy_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     for key in ("keep_warm", "model_cache", "warmup"):
         if getattr(args, key, None) is not None:
             kwargs[key] = getattr(args, key)
-    for key in ("inference_script", "source_dir", "predictor", "memory", "max_concurrency"):
+    extra = ("inference_script", "source_dir", "predictor", "memory", "max_concurrency", "max_cost")
+    for key in extra:
         if getattr(args, key, None) is not None:
             kwargs[key] = getattr(args, key)
     kwargs.update({k: getattr(args, k) for k in _DURATIONS if getattr(args, k) is not None})
@@ -289,4 +306,5 @@ def batch_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "include_input": args.include_input,
         "csv_header": getattr(args, "csv_header", "auto"),
         "backend": args.backend,
+        "max_cost": getattr(args, "max_cost", None),
     }

@@ -72,6 +72,14 @@ TRAIN_OPTIONS: list[Spec] = [
     ),
     (("--max-runtime",), {"help": "time limit, e.g. 90s, 30m, 1h (the job is stopped after it)"}),
     (("--retries",), {"type": int, "default": 0, "help": "retry a failed or lost job N times"}),
+    (
+        ("--max-cost",),
+        {
+            "type": float,
+            "metavar": "USD",
+            "help": "budget: refused when the estimate exceeds it, stopped when its cost reaches it",
+        },
+    ),
     (("--no-wait",), {"action": "store_true", "help": "return at once instead of waiting"}),
     (
         ("--model-var",),
@@ -163,4 +171,5 @@ def train_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "hp_args": getattr(args, "hp_args", "toolkit"),
         "image": getattr(args, "image", None),
         "spot": bool(getattr(args, "spot", False)),
+        "max_cost": getattr(args, "max_cost", None),
     }

@@ -95,6 +95,7 @@ def train(
     hp_args: str = "toolkit",
     image: str | None = None,
     spot: bool = False,
+    max_cost: float | None = None,
 ) -> Job:
     """Run training code as a job on a backend and return its :class:`Job` handle.
 
@@ -200,6 +201,7 @@ def train(
         max_disk=disk_limit,
         image=image or None,
         spot=spot,
+        max_cost=max_cost,
     )
     job = Job(chosen, chosen.submit_training(bundle, request))
     if wait:
