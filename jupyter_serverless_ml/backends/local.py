@@ -34,6 +34,7 @@ from ..records import (
     TrainingRequest,
 )
 from ..runtime import flavors
+from .local_multi_model import LocalMultiModel
 from .protocol import Backend, Batch, Monitoring, Registry, Serving
 from .local_tuning import LocalTuning
 
@@ -75,7 +76,7 @@ def _batch(data: Mapping[str, Any]) -> BatchRecord:
     return BatchRecord.from_wire({**data, **extra})
 
 
-class LocalBackend(Backend, Registry, Serving, Batch, Monitoring, LocalTuning):
+class LocalBackend(Backend, Registry, LocalMultiModel, Serving, Batch, Monitoring, LocalTuning):
     """Runs jobs and endpoints on the embedded local platform, started on first use.
 
     Settings: ``home`` (default ``$JSML_HOME``), ``autostart`` (start the daemon

@@ -174,6 +174,21 @@ class Serving(abc.ABC):
     ) -> Invocation:
         """Send one request to an endpoint (the backend authenticates and signs it)."""
 
+    def invoke_model(
+        self,
+        name: str,
+        target_model: str,
+        body: bytes,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> Invocation:
+        """Send one request for ``target_model`` to a multi-model endpoint (SageMaker's
+        ``TargetModel``); a backend without multi-model endpoints refuses it."""
+        raise UsageError(
+            f"the {getattr(self, 'name', type(self).__name__)} backend has no multi-model "
+            "endpoints; deploy each model to an endpoint of its own"
+        )
+
     def curl(self, record: EndpointRecord, body: str = '{"instances": [[...]]}') -> str:
         """A curl command line that invokes the endpoint, authenticated as this backend
         wants (the local platform: its bearer token; a cloud: its request signing)."""
