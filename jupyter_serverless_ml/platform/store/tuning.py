@@ -138,9 +138,7 @@ class TuningStore(StoreBase):
                 (*fields.values(), study, number),
             )
             if set(fields) - {"metrics_seen"}:
-                db.execute(
-                    "UPDATE studies SET updated_at = ? WHERE name = ?", (time.time(), study)
-                )
+                db.execute("UPDATE studies SET updated_at = ? WHERE name = ?", (time.time(), study))
 
     def complete_study_with_model(
         self, name: str, model: dict[str, Any] | None, job_id: str | None, **fields: Any
