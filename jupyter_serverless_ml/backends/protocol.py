@@ -41,6 +41,7 @@ from ..records import (
     TrainingRequest,
 )
 from ..statuses import Feature
+from .schedules_part import Schedules
 from .tuning_part import Tuning
 
 P = TypeVar("P")
@@ -144,6 +145,19 @@ class Registry(abc.ABC):
     @abc.abstractmethod
     def load_model(self, record: ModelRecord) -> Any:
         """Load a registered model version into this process."""
+
+    def set_stage(self, name: str, version: int, stage: str, reason: str = "") -> ModelRecord:
+        """Move a version to ``stage`` (none, staging, production, archived); the version that
+        held staging or production is archived, and entering production approves it. The
+        promotion gate is the caller's (:func:`jupyter_serverless_ml.registry.promote`)."""
+        raise UsageError(f"the {getattr(self, 'name', '')} backend keeps no model stages")
+
+    def set_approval(
+        self, name: str, version: int, approval: str, reason: str = ""
+    ) -> ModelRecord:
+        """Set a version's approval (SageMaker's ModelApprovalStatus: PendingManualApproval,
+        Approved, Rejected); rejecting a version in staging or production archives it."""
+        raise UsageError(f"the {getattr(self, 'name', '')} backend keeps no model approval")
 
 
 class Serving(abc.ABC):
@@ -276,6 +290,7 @@ PARTS: dict[Feature, type] = {
     Feature.BATCH: Batch,
     Feature.MONITORING: Monitoring,
     Feature.TUNING: Tuning,
+    Feature.SCHEDULES: Schedules,
 }
 
 WHAT = {

@@ -71,6 +71,10 @@ def schedule_routes(home: Path, store: Store, guarded: Callable[[Handler], Handl
         limit = query_int(request, "limit", 100, 1, 10_000)
         return json_response({"runs": schedules.runs(request.path_params["name"], limit)})
 
+    async def all_runs(request: Request) -> Response:
+        limit = query_int(request, "limit", 100, 1, 10_000)
+        return json_response({"runs": schedules.runs(None, limit)})
+
     async def run(request: Request) -> Response:
         return json_response(schedules.run_record(request.path_params["run_id"]))
 
@@ -83,6 +87,7 @@ def schedule_routes(home: Path, store: Store, guarded: Callable[[Handler], Handl
         Route("/v1/schedules/{name}/resume", guarded(resume), methods=["POST"]),
         Route("/v1/schedules/{name}/delete", guarded(delete), methods=["POST"]),
         Route("/v1/schedules/{name}/runs", guarded(runs), methods=["GET"]),
+        Route("/v1/schedule-runs", guarded(all_runs), methods=["GET"]),
         Route("/v1/schedule-runs/{run_id}", guarded(run), methods=["GET"]),
     ]
 
