@@ -41,6 +41,7 @@ from ..records import (
     TrainingRequest,
 )
 from ..statuses import Feature
+from .pipelines_part import Pipelines
 from .schedules_part import Schedules
 from .tuning_part import Tuning
 
@@ -291,6 +292,7 @@ PARTS: dict[Feature, type] = {
     Feature.MONITORING: Monitoring,
     Feature.TUNING: Tuning,
     Feature.SCHEDULES: Schedules,
+    Feature.PIPELINES: Pipelines,
 }
 
 WHAT = {
@@ -301,6 +303,7 @@ WHAT = {
     Feature.MONITORING: "costs and alerts",
     Feature.TUNING: "hyperparameter tuning",
     Feature.SCHEDULES: "scheduled notebook runs",
+    Feature.PIPELINES: "pipelines",
 }
 
 

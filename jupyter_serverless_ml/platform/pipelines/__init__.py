@@ -1,0 +1,1 @@
+"""Pipelines on the local platform: definitions, runs, caching (see :mod:`.service`)."""
