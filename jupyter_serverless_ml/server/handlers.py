@@ -208,6 +208,7 @@ class AlertAckHandler(SidebarHandler):
 def setup_handlers(web_app: Any, backends: BackendSet | None = None) -> None:
     """Register the sidebar API on a jupyter-server web application."""
     from . import dashboard_handlers  # it subclasses SidebarHandler: imported once this module is
+    from . import tuning_handlers
     web_app.settings[SETTINGS_KEY] = backends or BackendSet(["local"], {})
     base = url_path_join(web_app.settings["base_url"], "serverless-ml", "api")
     name = r"([^/]+)"
@@ -227,5 +228,6 @@ def setup_handlers(web_app: Any, backends: BackendSet | None = None) -> None:
         ("alerts", AlertsHandler),
         (r"alerts/(\d+)/ack", AlertAckHandler),
         *dashboard_handlers.ROUTES,
+        *tuning_handlers.ROUTES,
     ]
     web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in routes])
