@@ -1,6 +1,9 @@
 """The model registry: the Python API.
 
->>> models("cancer"); model("cancer:3").load(); load_model("cancer")
+>>> models("cancer"); model("cancer:3").load(); load_model("cancer@production")
+
+A reference is ``name`` (the newest version), ``name:3`` or ``name@stage`` (the
+version in that stage: ``staging`` or ``production``).
 """
 
 from __future__ import annotations
@@ -11,14 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from ..backends import Registry, get_backend, require
-from ..errors import UsageError
+from ..errors import NotFound, UsageError
 from ..options import validate_name
+from ..records import ModelRecord
+from ..statuses import ModelStage
 from ..training import Job
 from .handles import ModelList, ModelVersion
 
 
 def parse_model_ref(ref: str) -> tuple[str, int | None]:
-    """``name`` or ``name:version`` (``name:latest`` is the newest)."""
+    """``name`` or ``name:version`` (``name:latest`` is the newest); ``name@stage`` needs the
+    registry (:func:`resolve_ref`)."""
+    if "@" in ref:
+        raise UsageError(f"model reference {ref!r} names a stage; resolve it with resolve_ref()")
     name, _, version = ref.partition(":")
     if not version or version == "latest":
         return name, None
@@ -30,6 +38,31 @@ def parse_model_ref(ref: str) -> tuple[str, int | None]:
         ) from None
 
 
+def stage_version(registry: Registry, name: str, stage: str) -> ModelRecord:
+    """The version of ``name`` in ``stage`` (the newest one there); NotFound says how to get one."""
+    try:
+        wanted = ModelStage(stage.lower())
+    except ValueError:
+        known = ", ".join(s.value for s in ModelStage)
+        raise UsageError(f"{name}@{stage}: {stage!r} is not a stage ({known})") from None
+    held = [m for m in registry.models(name) if m.stage == wanted]
+    if not held:
+        raise NotFound(
+            f"no version of {name} is in {wanted}; promote one first "
+            f"(%promote {name}:VERSION {wanted})"
+        )
+    return held[-1]
+
+
+def resolve_ref(ref: str, backend: str | None = None) -> tuple[str, int | None]:
+    """(name, version) of ``name``, ``name:3`` or ``name@production`` (``None``: the newest)."""
+    if "@" not in ref:
+        return parse_model_ref(ref)
+    name, _, stage = ref.partition("@")
+    record = stage_version(require(get_backend(backend), Registry), name, stage)
+    return record.name, record.version
+
+
 def models(name: str | None = None, backend: str | None = None) -> ModelList:
     """Registered model versions (all names, or the versions of ``name``)."""
     chosen = get_backend(backend)
@@ -37,9 +70,9 @@ def models(name: str | None = None, backend: str | None = None) -> ModelList:
 
 
 def model(ref: str, backend: str | None = None) -> ModelVersion:
-    """One model version: ``"cancer"`` (latest) or ``"cancer:3"``."""
+    """One model version: ``"cancer"`` (latest), ``"cancer:3"`` or ``"cancer@production"``."""
     chosen = get_backend(backend)
-    name, version = parse_model_ref(ref)
+    name, version = resolve_ref(ref, backend)
     return ModelVersion(chosen, require(chosen, Registry).model(name, version))
 
 
@@ -60,7 +93,7 @@ def model_ref(model: Any, name: str | None, backend_name: str | None) -> tuple[s
     """(model name, version) for a reference, a job, a model version, or a model object
     (registered first as the next version of ``name``)."""
     if isinstance(model, str):
-        return parse_model_ref(model)
+        return resolve_ref(model, backend_name)
     if isinstance(model, ModelVersion):
         return model.name, model.version
     if isinstance(model, Job):

@@ -151,7 +151,8 @@ class ScheduleManager:
         """Runs, newest first (of one schedule)."""
         if name:
             self.get(name)
-        return [self._public(r) for r in self.store.schedule_runs(name, limit=limit)]
+        found = self.store.schedule_runs(name, limit=limit)
+        return [self._public(r) for r in found]
 
     def run_record(self, run_id: str) -> dict[str, Any]:
         """One run."""
@@ -160,10 +161,16 @@ class ScheduleManager:
             raise NotFound(f"no schedule run {run_id!r}")
         return self._public(found)
 
-    @staticmethod
-    def _public(run: dict[str, Any]) -> dict[str, Any]:
+    def _public(self, run: dict[str, Any]) -> dict[str, Any]:
+        """A run as the API serves it: ``lab_copy_path`` is the executed notebook's copy for
+        Lab, ``lab_path`` that copy relative to the schedule's working directory."""
         out = {k: v for k, v in run.items() if k not in ("pid", "pid_start", "output")}
         out["output_uri"] = Path(run["output"]).as_uri() if run.get("output") else ""
+        copy = run.get("lab_path")
+        out["lab_copy_path"] = copy
+        schedule = self.store.schedule(run["schedule"]) if copy else None
+        relative = os.path.relpath(copy, schedule["cwd"]) if schedule and copy else None
+        out["lab_path"] = relative if relative and not relative.startswith("..") else None
         out["log_path"] = str(Path(run["run_dir"]) / "run.log")
         return out
 
@@ -212,7 +219,6 @@ class ScheduleManager:
         }
         state.write_json(run_dir / "run.json", spec)
         now = time.time()
-        lab_path = os.path.relpath(lab_copy, schedule["cwd"])
         run = {
             "id": run_id,
             "schedule": name,
@@ -223,7 +229,7 @@ class ScheduleManager:
             "started_at": now,
             "parameters": merged,
             "run_dir": str(run_dir),
-            "lab_path": None if lab_path.startswith("..") else lab_path,
+            "lab_path": str(lab_copy),
         }
         self.store.add_schedule_run(run, next_run_at)
         argv = [
@@ -285,6 +291,7 @@ class ScheduleManager:
                     result.get("failure_reason"),
                     ended_at=result.get("ended_at"),
                     output=result.get("output"),
+                    lab_path=result.get("lab_copy"),
                 )
             done.append(run["id"])
         return done
