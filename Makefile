@@ -44,6 +44,7 @@ test: lint pytest
 bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_serve.py
+	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_sidebar.py
 
 # rebuild the JupyterLab extension after editing labextension/src (make setup builds it once)
