@@ -47,6 +47,8 @@ _EXPORTS = {
     "batch_jobs": "batch",
     "BatchJob": "batch",
     "costs": "monitoring",
+    "cost": "monitoring",
+    "cost_advice": "monitoring",
     "alerts": "monitoring",
     "acknowledge_alert": "monitoring",
     "channel": "runtime.context",
@@ -93,6 +95,8 @@ __all__ = [
     "batch_predict",
     "bundle",
     "channel",
+    "cost",
+    "cost_advice",
     "costs",
     "deploy",
     "endpoint",
@@ -134,7 +138,7 @@ if TYPE_CHECKING:
         PredictionError,
         UsageError,
     )
-    from .monitoring import acknowledge_alert, alerts, costs
+    from .monitoring import acknowledge_alert, alerts, cost, cost_advice, costs
     from .registry import ModelList, ModelVersion, load_model, model, models
     from .runtime.context import channel, hp, log_metric
     from .serving import (

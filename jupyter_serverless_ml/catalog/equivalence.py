@@ -27,8 +27,8 @@ EQUIVALENTS: tuple[tuple[str, str], ...] = (
     ("ml.m5.xlarge", "e2-standard-4"),
     ("ml.m5.2xlarge", "e2-standard-8"),
 )
-_TO_VERTEX = {}
-_TO_SAGEMAKER = {}
+_TO_VERTEX: dict[str, str] = {}
+_TO_SAGEMAKER: dict[str, str] = {}
 for _sm, _vx in EQUIVALENTS:
     _TO_VERTEX.setdefault(_sm, _vx)
     _TO_SAGEMAKER.setdefault(_vx, _sm)

@@ -1,0 +1,1 @@
+"""The platform's cost ledger service, budget guard and serving-mode advice."""
