@@ -232,8 +232,11 @@ def describe(directory: str | Path) -> dict[str, Any]:
     return {"flavor": "files", "class": None, "files": files, "libraries": {}, "signature": None}
 
 
-def load(directory: str | Path, strict: bool = False) -> Any:
+def load(directory: str | Path, strict: bool = False, mmap: bool = False) -> Any:
     """Load the model saved in ``directory`` with its flavor's loader.
+
+    ``mmap`` (serving) maps the NumPy arrays of a joblib file read-only instead of
+    reading them (:func:`.model_files.load_joblib`).
 
     A ``files`` model is loaded from the artifact the clouds' serving containers would
     load (:mod:`.model_files`); when there is none, its directory path is returned, or
@@ -243,9 +246,7 @@ def load(directory: str | Path, strict: bool = False) -> Any:
     meta = describe(path)
     flavor = meta["flavor"]
     if flavor == "sklearn":
-        import joblib
-
-        return joblib.load(path / "model.joblib")
+        return model_files.load_joblib(path / "model.joblib", mmap)
     if flavor == "xgboost":
         module, _, name = str(meta["class"]).rpartition(".")
         model = getattr(importlib.import_module(module), name)()
@@ -265,7 +266,7 @@ def load(directory: str | Path, strict: bool = False) -> Any:
     files = [str(f) for f in meta.get("files") or [] if f != META_FILE]
     found = model_files.find(path, files)
     if found is not None:
-        return model_files.load(*found)
+        return model_files.load(*found, mmap=mmap)
     if strict:
         raise model_files.unsupported(path, files)
     return path

@@ -23,10 +23,13 @@ OP_INVOKE = 1
 OP_BATCH_PLAN = 2
 OP_BATCH_SHARD = 3
 OP_STOP = 4
+OP_INVOKE_MODEL = 5  # a multi-model endpoint's invocation: a JSON header naming the model first
+OP_WARMUP = 6  # an invocation of the warm-up set: answered like OP_INVOKE, never captured
 # replica -> router
 OP_READY = 10
 OP_RESULT = 11
 OP_REPLY = 12  # a JSON answer to a batch op
+OP_EVENT = 13  # a JSON note from a multi-model replica: a model loaded, evicted or failed
 
 # how the caller wants answers shaped
 ROUTE_NATIVE = 0  # POST /endpoints/<name>/invocations with the platform token
@@ -65,6 +68,22 @@ def parse_result(body: bytes) -> tuple[int, str, bytes]:
     status, ct_len = RESULT_META.unpack_from(body)
     start = RESULT_META.size
     return status, body[start : start + ct_len].decode("latin-1"), body[start + ct_len :]
+
+
+MODEL_META = struct.Struct("!H")  # length of the JSON header of an OP_INVOKE_MODEL body
+
+
+def invoke_model_body(header: bytes, invoke: bytes) -> bytes:
+    """The body of a multi-model invocation: a JSON header (model, directory) and an
+    invocation body as :func:`invoke_body` makes it."""
+    return MODEL_META.pack(len(header)) + header + invoke
+
+
+def parse_invoke_model(body: bytes) -> tuple[dict[str, Any], bytes]:
+    """(header, invocation body) of an OP_INVOKE_MODEL frame's body."""
+    (size,) = MODEL_META.unpack_from(body)
+    start = MODEL_META.size
+    return json.loads(body[start : start + size]), body[start + size :]
 
 
 def json_frame(op: int, request_id: int, data: Any) -> bytes:

@@ -64,12 +64,27 @@ def unsupported(directory: Path, files: list[str]) -> ModelFormatError:
     )
 
 
-def load(path: Path, kind: str) -> Any:
-    """Load one artifact as its framework container does."""
-    if kind == "joblib":
-        import joblib
+def load_joblib(path: Path, mmap: bool = False) -> Any:
+    """``joblib.load``; with ``mmap`` the NumPy arrays of an uncompressed file are mapped
+    read-only from it (``mmap_mode="r"``), so every process serving it shares their pages
+    through the page cache. A compressed file is read as usual."""
+    import joblib
 
+    if not mmap:
         return joblib.load(path)
+    with warnings.catch_warnings():  # "not compatible with compressed file": read as usual
+        warnings.simplefilter("ignore")
+        return joblib.load(path, mmap_mode="r")
+
+
+def load(path: Path, kind: str, mmap: bool = False) -> Any:
+    """Load one artifact as its framework container does (``mmap``: see :func:`load_joblib`).
+
+    XGBoost and LightGBM copy a model into their own native buffers whatever they read
+    it from, so only joblib's NumPy arrays can be memory-mapped; replicas forked from a
+    template share the rest copy-on-write."""
+    if kind == "joblib":
+        return load_joblib(path, mmap)
     if kind == "pickle":
         try:
             with open(path, "rb") as fh:

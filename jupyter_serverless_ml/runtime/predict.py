@@ -104,9 +104,11 @@ def _finite_error(value: Any, where: str) -> str:
 class Predictor:
     """A loaded model with its signature: decodes inputs, predicts, encodes outputs."""
 
-    def __init__(self, model_dir: str | Path, method: str = "predict", model: Any = None) -> None:
+    def __init__(
+        self, model_dir: str | Path, method: str = "predict", model: Any = None, mmap: bool = False
+    ) -> None:
         self.meta = flavors.describe(model_dir)
-        self.model = flavors.load(model_dir, strict=True) if model is None else model
+        self.model = flavors.load(model_dir, strict=True, mmap=mmap) if model is None else model
         self.flavor = self.meta["flavor"]
         signature = self.meta.get("signature") or {}
         inputs = signature.get("inputs") or []

@@ -83,10 +83,18 @@ class Replica:
 
             self.service = handlers.load_service(code, spec["model_dir"], method)
         else:
-            self.predictor = Predictor(spec["model_dir"], method)
+            self.predictor = Predictor(spec["model_dir"], method, mmap=True)
         self.deployed_model_id = str(spec.get("deployed_model_id", spec.get("variant", "")))
         self.model_label = str(spec.get("model", ""))
         self.capture = Capture(spec.get("capture"), spec.get("replica", "r"))
+
+    def for_replica(self, spec: dict[str, Any]) -> Replica:
+        """This loaded model (a template's, in a fork of it) serving as replica ``spec``."""
+        self.spec = spec
+        self.deployed_model_id = str(spec.get("deployed_model_id", spec.get("variant", "")))
+        self.model_label = str(spec.get("model", ""))
+        self.capture = Capture(spec.get("capture"), spec.get("replica", "r"))
+        return self
 
     def probe(self) -> None:
         """Predict the model's signature example (or a row of zeros) once: a model that
@@ -223,26 +231,34 @@ def _where(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc} (in {Path(where.filename).name}:{where.lineno})"
 
 
-def serve(spec: dict[str, Any], sock: socket.socket) -> None:
-    """Load the model, announce READY, then answer frames until the router closes."""
+def load_probe(replica: Replica, spec: dict[str, Any]) -> None:
+    """Probe a freshly loaded model when ``spec`` asks for it (a deploy's first replica)."""
+    if spec.get("probe"):
+        replica.probe()
+
+
+def load_error(exc: BaseException) -> str:
+    """What a failed load (or probe) says."""
+    if isinstance(exc, ProbeFailed):
+        return str(exc)
+    return f"could not load the model: {type(exc).__name__}: {exc}"
+
+
+def serve(spec: dict[str, Any], sock: socket.socket, loaded: Replica | None = None) -> None:
+    """Load the model (or take the template's ``loaded`` one), announce READY, then answer
+    frames until the router closes."""
     channel = frames.BlockingChannel(sock)
     started = time.perf_counter()
     try:
-        replica = Replica(spec)
-        if spec.get("probe"):
-            replica.probe()
+        if loaded is not None:
+            replica = loaded.for_replica(spec)
+        else:
+            replica = Replica(spec)
+            load_probe(replica, spec)
     except Exception as exc:
         channel.write(
             frames.json_frame(
-                frames.OP_READY,
-                0,
-                {
-                    "ok": False,
-                    "pid": os.getpid(),
-                    "error": str(exc)
-                    if isinstance(exc, ProbeFailed)
-                    else f"could not load the model: {type(exc).__name__}: {exc}",
-                },
+                frames.OP_READY, 0, {"ok": False, "pid": os.getpid(), "error": load_error(exc)}
             )
         )
         return
@@ -254,13 +270,22 @@ def serve(spec: dict[str, Any], sock: socket.socket) -> None:
                 "ok": True,
                 "pid": os.getpid(),
                 "load_seconds": time.perf_counter() - started,
+                "template": loaded is not None,
             },
         )
     )
     capture = replica.capture
     while (message := channel.read()) is not None:
         op, request_id, body = message
-        if op == frames.OP_INVOKE:
+        if op == frames.OP_WARMUP:
+            route, content_type, accept, payload = frames.parse_invoke(body)
+            status, out_type, out = replica.answer(route, content_type, accept, payload)
+            channel.write(
+                frames.frame(
+                    frames.OP_RESULT, request_id, frames.result_body(status, out_type, out)
+                )
+            )
+        elif op == frames.OP_INVOKE:
             began = time.perf_counter()
             route, content_type, accept, payload = frames.parse_invoke(body)
             status, out_type, out = replica.answer(route, content_type, accept, payload)

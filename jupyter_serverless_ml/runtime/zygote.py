@@ -9,11 +9,18 @@ carries a pidfd of the child, so the platform knows its pid even when the
 zygote runs in its own PID namespace (a sandbox). The zygote exits when the
 platform closes its socket; replicas exit when the zygote does.
 
+A spawn whose spec says ``"template": true`` forks a *template* instead
+(:mod:`.template`): a child that loads one model and then runs this same command
+loop on its own SEQPACKET socket, so the model's replicas are forks of a process
+that already holds the model (a cold start costs a fork, not a load), sharing its
+pages copy-on-write.
+
 The zygote reaps its children. It keeps a copy of each child's socket and
 reads the child's stdout and stderr through a pipe (forwarding them to its own
 log); when a child exits, it writes an exit report on the child's socket before
 closing its copy: a READY frame ``{"ok": false, "exited": true, "error": ...}``
-with the exit status and the last lines the child printed. So the router
+with the exit status and the last lines the child printed (a template's report
+is the same JSON as a datagram on its command socket). So the router
 learns why a replica died (a load that raised, ``os._exit`` in predict, a
 signal) in order, just before the socket closes.
 """
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import importlib
 import json
 import os
@@ -46,7 +54,9 @@ def _die_with_parent() -> None:
 
 
 def preload(modules: list[str]) -> dict[str, Any]:
-    """Import modules; the answer lists the ones that failed."""
+    """Import modules; the answer lists the ones that failed. What they created is then
+    frozen out of the garbage collector (``gc.freeze()``): a fork's collections never
+    touch those objects, so their pages stay shared with the zygote."""
     started = time.perf_counter()
     failed = {}
     for name in modules:
@@ -54,16 +64,19 @@ def preload(modules: list[str]) -> dict[str, Any]:
             importlib.import_module(name)
         except Exception as exc:  # an optional library: the replica's load will say more
             failed[name] = f"{type(exc).__name__}: {exc}"
+    gc.collect()
+    gc.freeze()
     return {"ok": True, "seconds": time.perf_counter() - started, "failed": failed}
 
 
 class Child:
     """A forked child as the zygote sees it: its socket copy and its output pipe."""
 
-    def __init__(self, pid: int, sock_fd: int, out_fd: int) -> None:
+    def __init__(self, pid: int, sock_fd: int, out_fd: int, template: bool = False) -> None:
         self.pid = pid
         self.sock_fd = sock_fd
         self.out_fd = out_fd
+        self.template = template
         self.tail: deque[bytes] = deque()
         self.tail_bytes = 0
 
@@ -98,8 +111,10 @@ class Child:
 class Zygote:
     """The command loop: spawn children, forward their output, report their exits."""
 
-    def __init__(self, control: socket.socket) -> None:
+    def __init__(self, control: socket.socket, loaded: Any = None) -> None:
         self.control = control
+        #: a template's loaded model (a ``replica.Replica``) that its forks serve
+        self.loaded = loaded
         self.children: dict[int, Child] = {}
         self.by_out: dict[int, Child] = {}
         self.selector = selectors.DefaultSelector()
@@ -163,7 +178,7 @@ class Zygote:
             self._child(fds[0], out_w, spec)
         os.close(out_w)
         os.set_blocking(out_r, False)
-        child = Child(pid, fds[0], out_r)
+        child = Child(pid, fds[0], out_r, template=bool(spec.get("template")))
         self.children[pid] = child
         self.by_out[out_r] = child
         self.selector.register(out_r, selectors.EVENT_READ, "child")
@@ -193,9 +208,18 @@ class Zygote:
             _die_with_parent()
             random.seed()
             sock = socket.socket(fileno=fd)
-            from . import replica
+            if spec.get("template"):
+                from . import template
 
-            replica.serve(spec, sock)
+                template.serve(spec, sock)
+            elif spec.get("multi_model"):
+                from . import multi_model
+
+                multi_model.serve(spec, sock)
+            else:
+                from . import replica
+
+                replica.serve(spec, sock, self.loaded)
         except BaseException:
             import traceback
 
@@ -248,8 +272,13 @@ class Zygote:
             with contextlib.suppress(OSError):
                 os.write(2, f"[zygote] child {pid}: {report['error']}\n".encode())
             sock = socket.socket(fileno=child.sock_fd)
+            data = (
+                json.dumps(report).encode()
+                if child.template
+                else frames.json_frame(frames.OP_READY, 0, report)
+            )
             with contextlib.suppress(OSError):  # the router may have closed its end
-                sock.send(frames.json_frame(frames.OP_READY, 0, report), socket.MSG_DONTWAIT)
+                sock.send(data, socket.MSG_DONTWAIT)
             sock.close()
 
 

@@ -19,6 +19,7 @@ from ..records import DeployRequest, EndpointRecord
 from ..registry import ModelVersion, model_ref
 from ..training import Job
 from .handles import Endpoint, EndpointList
+from .warmup import read_warmup
 
 _POLICY_DURATIONS = (
     "idle_timeout",
@@ -52,6 +53,10 @@ def deploy(
     serverless: bool = False,
     memory: int | None = None,
     max_concurrency: int | None = None,
+    keep_warm: bool | None = None,
+    multi_model: bool = False,
+    model_cache: str | int | None = None,
+    warmup: str | Path | None = None,
     backend: str | None = None,
     **policy: Any,
 ) -> Endpoint:
@@ -76,6 +81,17 @@ def deploy(
     ``serverless=True`` asks for a serverless endpoint (SageMaker Serverless Inference):
     ``memory`` in MB (1024 to 6144, in steps of 1024; default 2048) and
     ``max_concurrency`` (1 to 200; default 5) instead of instances and replicas.
+
+    Serving at scale: ``keep_warm`` (default True) keeps one loaded copy of the model
+    (its template) while the endpoint exists, so replicas fork from it: scaling from
+    zero costs a fork, and replicas share the model's memory; ``False`` frees that
+    memory at zero replicas, and each cold start loads the model again.
+    ``multi_model=True`` serves every version of ``model`` (a name), or every model
+    whose name starts with a prefix (``"team-*"``), from one endpoint: each request
+    names its model (``ep.predict(rows, model="churn:3")``; SageMaker's
+    ``TargetModel``); replicas load models on first use and evict the least recently
+    used beyond ``model_cache`` (``"2G"``, per replica). ``warmup``: a JSON Lines file
+    of request bodies each new replica answers before it takes traffic.
     """
     serverless_memory, serverless_concurrency = _serverless(serverless, memory, max_concurrency)
     chosen = get_backend(backend)
@@ -92,7 +108,20 @@ def deploy(
         # a new model object for an existing endpoint: the next version of the model it serves
         name = serving.endpoint(endpoint).variants[0].model_name
     script, directory = _code_paths(inference_script, source_dir, predictor)
-    model_name, version = model_ref(model, name, backend)
+    requests = read_warmup(warmup) if warmup is not None else None
+    if multi_model:
+        if not isinstance(model, str) or ":" in model:
+            raise UsageError(
+                "--multi-model takes a model NAME (every version) or a PREFIX* (every model "
+                f"whose name starts with it), not {model!r}"
+            )
+        if endpoint:
+            raise UsageError("a multi-model endpoint is created on its own (no --endpoint)")
+        model_name, version = model, None
+    else:
+        if model_cache is not None:
+            raise UsageError("--model-cache goes with --multi-model")
+        model_name, version = model_ref(model, name, backend)
     request = DeployRequest(
         model=model_name,
         version=version,
@@ -116,6 +145,10 @@ def deploy(
         predictor=predictor,
         serverless_memory=serverless_memory,
         max_concurrency=serverless_concurrency,
+        keep_warm=keep_warm,
+        multi_model=True if multi_model else None,
+        model_cache=parse_size(model_cache),
+        warmup=requests,
     )
     return Endpoint(chosen, serving.deploy(request))
 

@@ -107,13 +107,23 @@ class Endpoint:
     # -- prediction ------------------------------------------------------------
 
     def invoke(
-        self, body: bytes, content_type: str = "application/json", accept: str = "application/json"
+        self,
+        body: bytes,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+        model: str | None = None,
     ) -> Invocation:
-        """Send a raw request (the backend authenticates it); returns its :class:`Invocation`."""
+        """Send a raw request (the backend authenticates it); returns its :class:`Invocation`.
+        ``model`` names the model on a multi-model endpoint (SageMaker's ``TargetModel``)."""
+        if model is not None:
+            return self._serving.invoke_model(self.name, model, body, content_type, accept)
         return self._serving.invoke(self.name, body, content_type, accept)
 
-    def predict(self, data: Any, method: str | None = None) -> Any:
+    def predict(self, data: Any, method: str | None = None, model: str | None = None) -> Any:
         """Predictions for a DataFrame, array, list of rows/records or one record.
+
+        On a multi-model endpoint ``model`` names the model (``"churn:3"``, ``"3"``, or
+        for a prefix endpoint ``"team-a"``, its latest version).
 
         Returns a numpy array (one entry, or a row of class probabilities, per row); an
         inference script answering a JSON object of its own returns that object.
@@ -124,7 +134,7 @@ class Endpoint:
             raise UsageError(
                 "the prediction method is chosen at deploy time: %deploy MODEL --method predict_proba"
             )
-        answer = self.invoke(json.dumps(encode_rows(data)).encode())
+        answer = self.invoke(json.dumps(encode_rows(data)).encode(), model=model)
         try:
             reply = json.loads(answer.body)
         except ValueError:
@@ -182,6 +192,7 @@ class Endpoint:
                     f"{v.stats.get('requests', 0)} requests, p50 {_ms(v.stats.get('p50_ms'))} ms",
                 )
             )
+        rows += _scale_rows(r)
         rows += [
             (
                 "requests",
@@ -210,6 +221,67 @@ class Endpoint:
     def _repr_html_(self) -> str:
         rows = [[k, ("status", v) if k == "status" else v] for k, v in self.summary()]
         return html_table(("endpoint", self.name), rows)
+
+
+def _mib(value: Any) -> str:
+    return "-" if value is None else f"{int(value) / (1 << 20):.1f} MiB"
+
+
+def _scale_rows(record: EndpointRecord) -> list[tuple[str, Any]]:
+    """Memory (templates, replicas' PSS) and a multi-model endpoint's models, where the
+    backend reports them."""
+    details = record.details
+    rows: list[tuple[str, Any]] = []
+    memory = details.get("memory")
+    if memory:
+        warm = details.get("keep_warm")
+        rows.append(
+            (
+                "memory (PSS)",
+                f"{_mib(memory.get('total_pss_bytes'))} in all; templates "
+                f"{_mib(memory.get('templates_pss_bytes'))} (kept at zero replicas"
+                + ("; --no-keep-warm frees it, cold starts then load the model)" if warm else ")")
+                + f", replicas {_mib(memory.get('replicas_pss_bytes'))}",
+            )
+        )
+    for variant in record.variants:
+        template = variant.details.get("template")
+        if template:
+            rows.append(
+                (
+                    f"  template {variant.name}",
+                    f"pid {template['pid']}, loaded in {template['load_ms']:.0f} ms, PSS "
+                    f"{_mib(template['pss_bytes'])} (RSS {_mib(template['rss_bytes'])})",
+                )
+            )
+        for replica in variant.details.get("replica_memory") or []:
+            rows.append(
+                (
+                    f"  replica {replica['id']}",
+                    f"PSS {_mib(replica['pss_bytes'])} (RSS {_mib(replica['rss_bytes'])})"
+                    + (", forked from the template" if replica.get("template") else ""),
+                )
+            )
+    multi = details.get("multi_model")
+    if multi:
+        rows.append(
+            (
+                "multi-model",
+                f"{multi['source']}: cache {_mib(multi['cache_bytes'])} per replica, "
+                f"{len(multi['models'])} model(s) requested",
+            )
+        )
+        for label, stats in multi["models"].items():
+            rows.append(
+                (
+                    f"  {label}",
+                    f"{stats['requests']} requests, {stats['errors']} errors, p50 "
+                    f"{_ms(stats['p50_ms'])} ms, loads {stats['loads']}, evictions "
+                    f"{stats['evictions']}, load failures {stats['load_failures']}"
+                    + (f" ({stats['last_error']})" if stats.get("last_error") else ""),
+                )
+            )
+    return rows
 
 
 class EndpointList(list[Endpoint]):

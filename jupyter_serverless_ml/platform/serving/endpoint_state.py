@@ -25,6 +25,9 @@ CONFIG_DEFAULTS: dict[str, Any] = {
     "method": "predict",
     "instance_type": "ml.m5.large",
     "drain_timeout": 30.0,
+    "keep_warm": True,  # a template per variant holds the loaded model (see templates.py)
+    "multi_model": None,  # {"source": NAME or PREFIX*, "cache_bytes": N} (see multi_model.py)
+    "warmup": [],  # requests run on each new replica before it takes traffic (see warm.py)
 }
 
 
@@ -42,6 +45,7 @@ class Endpoint:
     stats: Stats = field(default_factory=Stats)
     flushed: tuple[int, int] = (0, 0)
     task: asyncio.Task[None] | None = None
+    multi: Any = None  # a multi-model endpoint's MultiModel (targets, per-model stats)
 
     @property
     def gone(self) -> bool:
@@ -96,6 +100,15 @@ def check_config(config: dict[str, Any]) -> None:
     for key in ("max_payload", "cold_start_timeout", "max_queue", "request_timeout"):
         if float(config[key]) <= 0:
             raise UsageError(f"{key} must be above 0")
+    warmup = config.get("warmup") or []
+    if not isinstance(warmup, list) or not all(
+        isinstance(r, dict) and isinstance(r.get("body"), str) for r in warmup
+    ):
+        raise UsageError('warmup must be a list of {"body": "...", "content_type": "..."}')
+    if len(warmup) > 100 or sum(len(r["body"]) for r in warmup) > 1 << 20:
+        raise UsageError(
+            "--warmup holds at most 100 requests of 1 MB in all; keep a few typical ones"
+        )
 
 
 def variant_name(entry: dict[str, Any], endpoint: Endpoint | None) -> str:

@@ -22,7 +22,7 @@ from ...errors import BackendError, Conflict, NotFound, UsageError
 from ...options import validate_name
 from ...statuses import EndpointStatus
 from ..store import Store
-from . import inference_code, views
+from . import inference_code, multi_model, views
 from . import traffic as splits
 from .autoscale import Policy
 from .capture import bound_directory
@@ -132,8 +132,8 @@ class EndpointManager:
 
     # -- deploy ----------------------------------------------------------------
 
-    async def deploy(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Create an endpoint, or add a variant to one (``endpoint`` set); waits until it serves."""
+    async def _entry(self, request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
+        """The variant entry of the model a deploy request names, and its inference code."""
         model_name = str(request.get("model") or "")
         if not model_name:
             raise UsageError("deploy needs a model name (MODEL or MODEL:VERSION)")
@@ -154,6 +154,31 @@ class EndpointManager:
         )
         if code:
             entry["code"] = code
+        return entry, code
+
+    async def _multi_entry(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A multi-model endpoint's variant entry; its settings go into the request's config."""
+        if request.get("endpoint"):
+            raise UsageError("a multi-model endpoint is created on its own (no --endpoint)")
+        if any(request.get(k) for k in ("inference_script", "source_dir", "predictor")):
+            raise UsageError(
+                "a multi-model endpoint serves registered models without inference code"
+            )
+        source = str(request.get("model") or "")
+        entry = await multi_model.plan(self.store, source, self.serving_python)
+        cache = int(request.get("model_cache") or multi_model.DEFAULT_CACHE_BYTES)
+        if cache <= 0:
+            raise UsageError("--model-cache must be above 0, e.g. 2G")
+        request["multi_model"] = {"source": source, "cache_bytes": cache}
+        request["keep_warm"] = False
+        return entry
+
+    async def deploy(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Create an endpoint, or add a variant to one (``endpoint`` set); waits until it serves."""
+        if request.get("multi_model"):
+            entry, code = await self._multi_entry(request), None
+        else:
+            entry, code = await self._entry(request)
         policy = parse_policy(request)
         config = dict(CONFIG_DEFAULTS)
         config.update({k: request[k] for k in CONFIG_DEFAULTS if request.get(k) is not None})
@@ -161,14 +186,16 @@ class EndpointManager:
         target = request.get("endpoint")
         if target:
             return await self._add_variant(self.get(str(target)), entry, policy, request)
-        name = validate_name(str(request.get("name") or model["name"]))
+        default = str(entry["name"]).rstrip("*").rstrip("-_./") or "models"
+        name = validate_name(str(request.get("name") or default))
         existing = self.endpoints.get(name)
         if existing is not None and existing.status != EndpointStatus.DELETED:
             raise Conflict(
                 f"endpoint {name!r} exists; add a variant with --endpoint {name} --traffic N, "
                 f"or %undeploy {name} first"
             )
-        variant = Variant(name=variant_name(entry, None), model=entry, policy=policy)
+        first = multi_model.VARIANT if entry.get("multi_model") else variant_name(entry, None)
+        variant = Variant(name=first, model=entry, policy=policy)
         endpoint = Endpoint(
             name=name,
             config=config,
@@ -177,6 +204,7 @@ class EndpointManager:
             history=[],
             created_at=time.time(),
         )
+        self._attach_multi(endpoint)
         self.endpoints[name] = endpoint
         self.store.put_endpoint(endpoint.record())
         self.store.add_endpoint_event(
@@ -200,6 +228,11 @@ class EndpointManager:
     async def _add_variant(
         self, endpoint: Endpoint, entry: dict[str, Any], policy: Policy, request: dict[str, Any]
     ) -> dict[str, Any]:
+        if endpoint.multi is not None or entry.get("multi_model"):
+            raise UsageError(
+                f"endpoint {endpoint.name} is a multi-model endpoint or this is one: a variant "
+                "cannot be added (register the model: the endpoint serves it by name)"
+            )
         weight = splits.new_variant_share(request.get("traffic"))
         name = variant_name(entry, endpoint)
         if name in endpoint.variants:
@@ -221,6 +254,19 @@ class EndpointManager:
         endpoint.status = EndpointStatus.IN_SERVICE.value
         self.store.put_endpoint(endpoint.record())
         return self.describe(endpoint.name)
+
+    def _attach_multi(self, endpoint: Endpoint) -> None:
+        """Give a multi-model endpoint its runtime state (targets, per-model statistics)."""
+        settings = endpoint.config.get("multi_model")
+        if settings:
+            python = next(iter(endpoint.variants.values())).model["python"]
+            endpoint.multi = multi_model.MultiModel(
+                settings["source"],
+                int(settings["cache_bytes"]),
+                python,
+                self.store,
+                self.serving_python,
+            )
 
     # -- traffic ---------------------------------------------------------------
 
@@ -284,12 +330,15 @@ class EndpointManager:
         accept: bytes,
         payload: bytes,
         target_variant: str | None = None,
+        target_model: str | None = None,
     ) -> Result:
-        """Route one request to a replica and return its answer."""
+        """Route one request to a replica (of ``target_model`` on a multi-model endpoint)."""
         endpoint = self.get(name)
         if endpoint.status == EndpointStatus.DELETING:
             raise Unavailable(f"endpoint {name} is being undeployed", retry_after=5)
-        return await invoke(endpoint, route, content_type, accept, payload, target_variant)
+        return await invoke(
+            endpoint, route, content_type, accept, payload, target_variant, target_model
+        )
 
     def max_payload(self, name: str) -> int:
         """The largest request body ``name`` accepts (the default for an unknown endpoint)."""
@@ -318,6 +367,7 @@ class EndpointManager:
                 created_at=record["created_at"],
                 status=EndpointStatus.IN_SERVICE.value,
             )
+            self._attach_multi(endpoint)
             self.endpoints[endpoint.name] = endpoint
             self.replicas.restore(endpoint)
             self.store.add_endpoint_event(
@@ -386,15 +436,15 @@ class EndpointManager:
     def summaries(self) -> list[dict[str, Any]]:
         """One row per endpoint."""
         return [
-            views.summary(self.store, e)
+            views.summary(self.store, e, self.replicas.warm)
             for e in self.endpoints.values()
             if e.status != EndpointStatus.DELETED
         ]
 
     def summary(self, endpoint: Endpoint) -> dict[str, Any]:
         """One endpoint's row."""
-        return views.summary(self.store, endpoint)
+        return views.summary(self.store, endpoint, self.replicas.warm)
 
     def describe(self, name: str) -> dict[str, Any]:
         """Everything about one endpoint, with its recent events."""
-        return views.describe(self.store, self.get(name), self.capture_root)
+        return views.describe(self.store, self.get(name), self.capture_root, self.replicas.warm)

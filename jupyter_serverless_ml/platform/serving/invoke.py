@@ -36,11 +36,14 @@ async def invoke(
     accept: bytes,
     payload: bytes,
     target_variant: str | None = None,
+    target_model: str | None = None,
 ) -> Result:
     """Route one request to a replica of ``endpoint`` and return its answer.
 
     A JSON body nested too deeply for a replica's decoder is refused here (a 400),
-    so no replica ever spends its stack on one.
+    so no replica ever spends its stack on one. A multi-model endpoint's request
+    names its model (``target_model``); it goes to a replica that holds it when one
+    is free enough, and is counted for that model too.
     """
     if _is_json(content_type):
         problem = json_nesting_error(payload)
@@ -49,18 +52,30 @@ async def invoke(
     variant = endpoint.pick(target_variant)
     config = endpoint.config
     body = frames.invoke_body(route, content_type, accept, payload)
+    op = frames.OP_INVOKE
+    label = None
+    multi = endpoint.multi
+    if multi is not None:
+        label, header = await multi.header(target_model)
+        body = frames.invoke_model_body(header, body)
+        op = frames.OP_INVOKE_MODEL
+    elif target_model:
+        raise UsageError(
+            f"endpoint {endpoint.name} serves one model; TargetModel is for multi-model "
+            "endpoints (%deploy NAME --multi-model)"
+        )
     started = time.perf_counter()
     status = 500
     variant.begin()
     try:
         for attempt in (1, 2):
-            replica = await variant.acquire(config["cold_start_timeout"], config["max_queue"])
+            replica = await variant.acquire(
+                config["cold_start_timeout"], config["max_queue"], label
+            )
             assert replica.conn is not None
             replica.inflight += 1
             try:
-                _, answer = await replica.conn.request(
-                    frames.OP_INVOKE, body, config["request_timeout"]
-                )
+                _, answer = await replica.conn.request(op, body, config["request_timeout"])
             except ReplicaLost as lost:
                 if attempt == 2:
                     why = f": {lost}" if str(lost) else ""
@@ -87,6 +102,8 @@ async def invoke(
         ms = (time.perf_counter() - started) * 1000
         variant.stats.record(ms, status)
         endpoint.stats.record(ms, status)
+        if label is not None:
+            multi.stats_for(label).stats.record(ms, status)
 
 
 def _is_json(content_type: bytes) -> bool:

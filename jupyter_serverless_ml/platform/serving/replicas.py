@@ -1,7 +1,9 @@
 """Replica lifecycle: starting, loading, losing, draining and replacing the replicas
 of an endpoint's variants, and the autoscaling loop that decides how many to run.
 
-Every replica is forked from its model's zygote (:mod:`.zygotes`); its serving
+Every replica is forked from its model's template (:mod:`.warm`, :mod:`.templates`),
+or from its environment's zygote (:mod:`.zygotes`) when the endpoint keeps no
+template; before it takes traffic it answers the endpoint's warm-up requests. Its serving
 time is recorded in the store's usage ledger when it stops, and each start,
 failure, exit and scale change is an endpoint event.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import signal
@@ -24,6 +27,7 @@ from ..store import Store
 from .autoscale import Policy, decide
 from .endpoint_state import Endpoint, model_path
 from .router import Replica, ReplicaConnection, ReplicaLost, Unavailable, Variant, settle
+from .warm import Warm, keeps_warm, warm_up
 from .zygotes import ZygotePool
 
 log = logging.getLogger("jsml.serving")
@@ -40,13 +44,15 @@ class Replicas:
         self.capture_root = capture_root
         self.closing = False
         self.exit_reasons: dict[str, str] = {}  # replica id -> why its process exited
+        self.warm = Warm(store, pool)
         self._background: set[asyncio.Task[None]] = set()
 
-    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         """Run a coroutine in the background, keeping a reference until it ends."""
         task = asyncio.create_task(coroutine)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     # -- bringing variants up and down -----------------------------------------
 
@@ -66,6 +72,11 @@ class Replicas:
         ]
         if errors:
             raise BackendError(f"the model did not start serving: {errors[0]}")
+        await asyncio.gather(*(r.boot for r in replicas if r.boot), return_exceptions=True)
+        if any(r.state != "Ready" for r in replicas):  # its warm-up failed, or it exited
+            raise BackendError(
+                f"the model did not start serving: {variant.start_error or 'a replica exited'}"
+            )
         variant.last_request = time.monotonic()  # the idle clock starts at deploy
 
     def restore(self, endpoint: Endpoint) -> None:
@@ -77,6 +88,8 @@ class Replicas:
             variant.last_request = time.monotonic()
             for _ in range(minimum):
                 self.start(endpoint, variant, "platform restart")
+            if not minimum and keeps_warm(endpoint):
+                self.spawn(self.prewarm(endpoint, variant))
 
     async def teardown(self, endpoint: Endpoint) -> None:
         """Stop every variant of ``endpoint``."""
@@ -97,6 +110,7 @@ class Replicas:
         await asyncio.gather(
             *(self.drain(endpoint, r, endpoint.config["drain_timeout"]) for r in replicas)
         )
+        self.warm.stop(endpoint.name, variant.name)
 
     def abandon(self, endpoint: Endpoint) -> None:
         """Record the serving time of every replica and close it (the platform is stopping)."""
@@ -105,6 +119,7 @@ class Replicas:
                 self.forget(endpoint, variant, replica)  # records its serving time
                 if replica.conn is not None:
                     replica.conn.close()
+            self.warm.stop(endpoint.name, variant.name)
 
     # -- one replica -----------------------------------------------------------
 
@@ -119,13 +134,13 @@ class Replicas:
             ready=loop.create_future(),
         )
         variant.replicas[replica.id] = replica
-        self.spawn(self._boot(endpoint, variant, replica, reason))
+        replica.boot = self.spawn(self._boot(endpoint, variant, replica, reason))
         return replica
 
-    async def _boot(
-        self, endpoint: Endpoint, variant: Variant, replica: Replica, reason: str
-    ) -> None:
-        assert replica.ready is not None
+    def _spec(
+        self, endpoint: Endpoint, variant: Variant, replica_id: str, reason: str
+    ) -> dict[str, Any]:
+        """What a forked replica (or the variant's template) is told to serve."""
         model = variant.model
         capture = None
         if endpoint.config["capture_percent"] > 0:
@@ -138,19 +153,45 @@ class Replicas:
             "method": endpoint.config["method"],
             "endpoint": endpoint.name,
             "variant": variant.name,
-            "replica": replica.id,
+            "replica": replica_id,
             "model": f"{model['name']}:{model['version']}",
             "deployed_model_id": variant.name,
             "capture": capture,
             "code": model.get("code"),
             "probe": reason == "deploy",  # one prediction before the endpoint serves
         }
+        if endpoint.multi is not None:
+            spec["multi_model"] = {"cache_bytes": endpoint.multi.cache_bytes}
+        return spec
+
+    async def prewarm(self, endpoint: Endpoint, variant: Variant) -> None:
+        """Start the variant's template before any replica needs it (after a restart)."""
         try:
-            pid, sock = await self.pool.fork(model["python"], model["modules"], spec)
+            await self.warm.ensure(
+                endpoint, variant, self._spec(endpoint, variant, f"{variant.name}-template", "")
+            )
+        except Exception as exc:
+            self.store.add_endpoint_event(
+                endpoint.name,
+                "replica_failed",
+                f"the template of {variant.name} failed to start: {exc}",
+                variant.name,
+            )
+
+    async def _boot(
+        self, endpoint: Endpoint, variant: Variant, replica: Replica, reason: str
+    ) -> None:
+        assert replica.ready is not None
+        spec = self._spec(endpoint, variant, replica.id, reason)
+        multi = endpoint.multi
+        warmup = endpoint.config.get("warmup") or []
+        try:
+            pid, sock = await self.warm.fork(endpoint, variant, spec)
             replica.pid = pid
             conn = ReplicaConnection(
                 on_ready=lambda info: self._ready_or_exit(replica, info),
                 on_lost=lambda: self._lost(endpoint, variant, replica),
+                on_event=(lambda event: multi.on_event(replica, event)) if multi else None,
             )
             await asyncio.get_running_loop().create_unix_connection(lambda: conn, sock=sock)
             replica.conn = conn
@@ -159,6 +200,15 @@ class Replicas:
             )
             if not info.get("ok"):
                 raise BackendError(str(info.get("error")))
+            replica.template = bool(info.get("template"))
+            warmed = 0.0
+            if warmup and replica.state == "Starting":
+                warmed = await warm_up(
+                    conn,
+                    warmup,
+                    float(endpoint.config["request_timeout"]),
+                    self._model_header(endpoint) if multi else None,
+                )
         except Exception as exc:
             message = str(exc) or type(exc).__name__
             if isinstance(exc, asyncio.TimeoutError):
@@ -191,12 +241,29 @@ class Replicas:
             endpoint.name,
             "cold_start",
             f"replica {replica.id} (pid {replica.pid}) serving after {seconds * 1000:.0f} ms "
-            f"({reason}; model load {info.get('load_seconds', 0) * 1000:.0f} ms)",
+            f"({reason}; "
+            + (
+                "forked from the model's template"
+                if replica.template
+                else f"model load {info.get('load_seconds', 0) * 1000:.0f} ms"
+            )
+            + (f"; warm-up {warmed * 1000:.0f} ms" if warmup else "")
+            + ")",
             variant.name,
             seconds,
         )
         self.scale_event(endpoint, variant, reason)
         variant.wake()
+
+    @staticmethod
+    def _model_header(endpoint: Endpoint) -> Any:
+        """For warm-up: a multi-model target's frame header."""
+
+        async def header(target: str | None) -> dict[str, Any]:
+            _, data = await endpoint.multi.header(target)
+            return dict(json.loads(data))
+
+        return header
 
     def _ready_or_exit(self, replica: Replica, info: dict[str, Any]) -> None:
         """A READY frame: the replica's own (it loaded, or could not), or its zygote's exit

@@ -49,10 +49,14 @@ class ReplicaConnection(asyncio.Protocol):
     """The router's end of a replica's socket."""
 
     def __init__(
-        self, on_ready: Callable[[dict[str, Any]], None], on_lost: Callable[[], None]
+        self,
+        on_ready: Callable[[dict[str, Any]], None],
+        on_lost: Callable[[], None],
+        on_event: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.on_ready = on_ready
         self.on_lost = on_lost
+        self.on_event = on_event
         self.transport: asyncio.Transport | None = None
         self.pending: dict[int, asyncio.Future[tuple[int, bytes]]] = {}
         self.timers: dict[int, asyncio.TimerHandle] = {}
@@ -77,6 +81,10 @@ class ReplicaConnection(asyncio.Protocol):
             offset = end
             if op == frames.OP_READY:
                 self.on_ready(json.loads(body))
+                continue
+            if op == frames.OP_EVENT:
+                if self.on_event is not None:
+                    self.on_event(json.loads(body))
                 continue
             future = self.pending.pop(request_id, None)
             timer = self.timers.pop(request_id, None)
@@ -155,6 +163,9 @@ class Replica:
     inflight: int = 0
     ready_at: float | None = None
     ready: asyncio.Future[dict[str, Any]] | None = None
+    models: set[str] = field(default_factory=set)  # a multi-model replica's loaded models
+    template: bool = False  # forked from its model's template (no load of its own)
+    boot: asyncio.Task[None] | None = None  # starting it: fork, load, warm-up
 
 
 class Stats:
@@ -265,14 +276,27 @@ class Variant:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def acquire(self, timeout: float, max_queue: int) -> Replica:
-        """The least-loaded ready replica, waiting for one to start when there is none."""
+    async def acquire(self, timeout: float, max_queue: int, model: str | None = None) -> Replica:
+        """The least-loaded ready replica, waiting for one to start when there is none.
+
+        With ``model`` (a multi-model endpoint) a replica that holds the model is preferred
+        while it has fewer requests in flight than the target concurrency."""
         deadline = time.monotonic() + timeout
         while True:
             best: Replica | None = None
             for replica in self.replicas.values():
                 if replica.state == "Ready" and (best is None or replica.inflight < best.inflight):
                     best = replica
+            if model is not None and best is not None and model not in best.models:
+                limit = self.policy.target_concurrency
+                for replica in self.replicas.values():
+                    if (
+                        replica.state == "Ready"
+                        and model in replica.models
+                        and replica.inflight < limit
+                    ):
+                        best = replica
+                        break
             if best is not None:
                 return best
             if len(self.waiters) >= max_queue:

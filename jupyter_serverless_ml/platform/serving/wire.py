@@ -5,7 +5,9 @@
   (boto3's ``sagemaker-runtime`` client, secret key = the token) it answers as
   SageMaker does: ``x-Amzn-Invoked-Production-Variant``, errors typed in
   ``x-amzn-ErrorType``, model errors as ``ModelError`` (424) carrying the
-  model's status and message.
+  model's status and message. On a multi-model endpoint the
+  ``X-Amzn-SageMaker-Target-Model`` header (boto3's ``TargetModel``) names the
+  model; ``POST /endpoints/<name>/models/<model>/invocations`` does too.
 * ``POST /v1/projects/<p>/locations/<l>/endpoints/<name>:predict`` and
   ``GET .../endpoints/<name>``: the Vertex AI routes, for the Vertex SDK with
   the token as its OAuth access token (``google.oauth2.credentials.Credentials(token)``).
@@ -19,6 +21,7 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import unquote
 
 from ...errors import JsmlError, NotFound, http_status
 from ...runtime import frames
@@ -172,6 +175,10 @@ class ServingApp:
 
     async def _sagemaker(self, scope: Scope, receive: Receive, send: Send) -> None:
         parts = scope["path"].split("/")  # ['', 'endpoints', name, 'invocations']
+        in_path = None
+        if len(parts) == 6 and parts[3] == "models" and parts[5] == "invocations":
+            in_path = unquote(parts[4])  # /endpoints/<name>/models/<model>/invocations
+            parts = parts[:3] + parts[5:]
         headers = _headers(scope)
         route = (
             frames.ROUTE_SAGEMAKER
@@ -190,6 +197,7 @@ class ServingApp:
             body = await self._body(receive, self.endpoints.max_payload(name), headers)
             self._verify(scope, checked, body)
             target = headers.get(b"x-amzn-sagemaker-target-variant")
+            model = headers.get(b"x-amzn-sagemaker-target-model")
             result = await self.endpoints.invoke(
                 name,
                 route,
@@ -197,6 +205,7 @@ class ServingApp:
                 headers.get(b"accept", _JSON),
                 body,
                 target.decode("latin-1") if target else None,
+                in_path or (model.decode("latin-1") if model else None),
             )
         except (HTTPError, JsmlError, Unavailable) as exc:
             await self._sagemaker_error(send, route, exc)
@@ -309,6 +318,7 @@ _WANTED = frozenset(
         b"content-length",
         b"accept",
         b"x-amzn-sagemaker-target-variant",
+        b"x-amzn-sagemaker-target-model",
     }
 )
 
