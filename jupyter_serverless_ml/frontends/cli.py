@@ -167,6 +167,10 @@ def _traffic(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
+    if args.production:
+        registry.rollback_endpoint(args.name)
+        shown = serving.endpoint(args.name)
+        return _show(shown, shown.record, False)
     shown = serving.rollback(args.name)
     return _show(shown, shown.record, False)
 
@@ -276,6 +280,11 @@ def parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_traffic)
     p = sub.add_parser("rollback", help="return an endpoint to its previous traffic split")
     p.add_argument("name")
+    p.add_argument(
+        "--production",
+        action="store_true",
+        help="serve the previous production version of its model again",
+    )
     p.set_defaults(run=_rollback)
     p = sub.add_parser("invoke", help="send a request file to an endpoint, print the answer")
     p.add_argument("name")
@@ -297,6 +306,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", required=True, help="e.g. sagemaker or vertex")
     p.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     p.set_defaults(run=_cleanup)
+    from .cli_registry import add_commands as add_registry_commands
+    from .cli_schedules import add_commands as add_schedule_commands
+
+    add_registry_commands(sub)
+    add_schedule_commands(sub)
     return top
 
 

@@ -272,11 +272,20 @@ class ServerlessMagics(Magics):
 
     @ma.magic_arguments()
     @ma.argument("name", help="endpoint name")
+    @ma.argument(
+        "--production",
+        action="store_true",
+        help="serve the previous production version of its model again (back in production)",
+    )
     @ma.argument("--backend")
     @line_magic
     def rollback(self, line: str) -> Endpoint:
-        """Return an endpoint to its traffic split before the last change."""
+        """Return an endpoint to its traffic split before the last change (--production: to
+        the previous production version of its model, which returns to production)."""
         args = _parse(self.rollback, line, "rollback")
+        if args.production:
+            registry_api.rollback_endpoint(args.name, backend=args.backend)
+            return serving_api.endpoint(args.name, backend=args.backend)
         return serving_api.rollback(args.name, backend=args.backend)
 
     @ma.magic_arguments()
@@ -366,3 +375,8 @@ def _settings(words: list[str]) -> dict[str, str]:
 def register(ipython: Any) -> None:
     """Register the magics with an IPython shell."""
     ipython.register_magics(ServerlessMagics)
+    from .registry_magics import RegistryMagics
+    from .schedule_magics import ScheduleMagics
+
+    ipython.register_magics(RegistryMagics)
+    ipython.register_magics(ScheduleMagics)
