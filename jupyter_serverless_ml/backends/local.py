@@ -35,6 +35,8 @@ from ..records import (
 )
 from ..runtime import flavors
 from .local_multi_model import LocalMultiModel
+from .local_registry import LocalRegistry
+from .local_schedules import LocalSchedules
 from .protocol import Backend, Batch, Monitoring, Registry, Serving
 from .local_tuning import LocalTuning
 
@@ -76,7 +78,17 @@ def _batch(data: Mapping[str, Any]) -> BatchRecord:
     return BatchRecord.from_wire({**data, **extra})
 
 
-class LocalBackend(Backend, Registry, LocalMultiModel, Serving, Batch, Monitoring, LocalTuning):
+class LocalBackend(
+    Backend,
+    LocalRegistry,
+    Registry,
+    LocalMultiModel,
+    Serving,
+    Batch,
+    Monitoring,
+    LocalTuning,
+    LocalSchedules,
+):
     """Runs jobs and endpoints on the embedded local platform, started on first use.
 
     Settings: ``home`` (default ``$JSML_HOME``), ``autostart`` (start the daemon
