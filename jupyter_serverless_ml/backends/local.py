@@ -34,6 +34,7 @@ from ..records import (
     TrainingRequest,
 )
 from ..runtime import flavors
+from .local_drift import LocalDrift
 from .local_multi_model import LocalMultiModel
 from .local_registry import LocalRegistry
 from .local_schedules import LocalSchedules
@@ -79,6 +80,7 @@ def _batch(data: Mapping[str, Any]) -> BatchRecord:
 
 
 class LocalBackend(
+    LocalDrift,
     Backend,
     LocalRegistry,
     Registry,

@@ -27,6 +27,7 @@ import uvicorn
 from .. import config
 from . import connections, state
 from .batch.manager import BatchManager
+from .drift import service as drift
 from .jobs import sandbox
 from .jobs.manager import JobManager
 from .schedules.manager import run_schedules
@@ -69,6 +70,7 @@ async def serve(home: Path) -> None:
     async def lifespan(app: object) -> AsyncIterator[None]:
         monitor = asyncio.create_task(_monitor(platform_))
         scheduler = asyncio.create_task(run_schedules(home, store))
+        drift_checks = drift.start(platform_)
         restored = await endpoints.restore()
         if restored:
             log.info("restoring endpoint(s): %s", ", ".join(restored))
@@ -89,6 +91,7 @@ async def serve(home: Path) -> None:
         finally:
             monitor.cancel()
             scheduler.cancel()
+            drift_checks.cancel()
             await batches.close()
             await endpoints.close()
             current = state.read_state(home)

@@ -63,6 +63,7 @@ from .._version import __version__
 from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
 from ..statuses import JOB_TERMINAL
 from .batch.manager import BatchManager
+from .drift.routes import drift_routes
 from .http_io import bounded_int, json_response, query_float, query_int, strict_loads, unauthorized
 from .jobs.manager import JobManager, to_public
 from .registry_routes import registry_routes
@@ -384,6 +385,7 @@ def build_app(platform_: Platform) -> Starlette:
         Route("/v1/batch/{ref}", guarded(get_batch)),
         Route("/v1/batch/{ref}/stop", guarded(stop_batch), methods=["POST"]),
         Route("/v1/costs", guarded(costs)),
+        *drift_routes(platform_, guarded),
         Route("/v1/alerts", guarded(list_alerts), methods=["GET"]),
         Route("/v1/alerts", guarded(add_alert), methods=["POST"]),
         Route("/v1/alerts/{alert_id}/ack", guarded(ack_alert), methods=["POST"]),
