@@ -2,5 +2,16 @@
 
 from .api import acknowledge_alert, alerts
 from .costs import cost, cost_advice, costs
+from .drift_api import baseline, drift, drift_rules, set_baseline
 
-__all__ = ["acknowledge_alert", "alerts", "cost", "cost_advice", "costs"]
+__all__ = [
+    "acknowledge_alert",
+    "alerts",
+    "baseline",
+    "cost",
+    "cost_advice",
+    "costs",
+    "drift",
+    "drift_rules",
+    "set_baseline",
+]
