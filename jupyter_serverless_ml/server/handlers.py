@@ -12,7 +12,8 @@ Routes (under ``<base_url>/serverless-ml/api/``)::
     GET  endpoints                summaries
     GET  endpoints/<name>         details with events (replica and latency history)
     POST endpoints/<name>/undeploy
-    GET  models                   versions, with the endpoints serving each
+    GET  models                   versions with stage, approval, metrics and the endpoints
+                                  serving each (stage and approval changes: registry_handlers.py)
     GET  costs                    totals, by day, by resource type; cloud equivalents
     GET  alerts
     POST alerts/<id>/ack
@@ -208,7 +209,8 @@ class AlertAckHandler(SidebarHandler):
 def setup_handlers(web_app: Any, backends: BackendSet | None = None) -> None:
     """Register the sidebar API on a jupyter-server web application."""
     from . import dashboard_handlers  # it subclasses SidebarHandler: imported once this module is
-    from . import tuning_handlers
+    from . import pipeline_handlers
+    from . import registry_handlers, schedule_handlers, tuning_handlers
     web_app.settings[SETTINGS_KEY] = backends or BackendSet(["local"], {})
     base = url_path_join(web_app.settings["base_url"], "serverless-ml", "api")
     name = r"([^/]+)"
@@ -228,6 +230,9 @@ def setup_handlers(web_app: Any, backends: BackendSet | None = None) -> None:
         ("alerts", AlertsHandler),
         (r"alerts/(\d+)/ack", AlertAckHandler),
         *dashboard_handlers.ROUTES,
+        *pipeline_handlers.ROUTES,
         *tuning_handlers.ROUTES,
+        *registry_handlers.ROUTES,
+        *schedule_handlers.ROUTES,
     ]
     web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in routes])

@@ -1,0 +1,102 @@
+"""Magics of pipelines: ``%%pipeline`` and ``%pipeline_runs``. Thin over
+:mod:`jupyter_serverless_ml.pipelines`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from typing import Any
+
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+
+from .. import pipelines as api
+from ..errors import UsageError
+
+#: the names a %%pipeline cell declares steps with (methods of its Pipeline)
+STEP_KINDS = ("function", "train", "evaluate", "condition", "register", "deploy", "batch")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # type: ignore[override]
+        raise UsageError(f"{self.prog}: {message}; see {self.prog}? for the options")
+
+
+def _pipeline_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%%pipeline", add_help=False)
+    p.add_argument("name")
+    p.add_argument("--output")
+    p.add_argument("--backend")
+    p.add_argument("--no-cache", action="store_true")
+    p.add_argument("--no-wait", action="store_true")
+    p.add_argument("--export", choices=["sagemaker", "vertex"])
+    return p
+
+
+def _runs_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%pipeline_runs", add_help=False)
+    p.add_argument("name", nargs="?")
+    p.add_argument("--run")
+    p.add_argument("--logs", metavar="STEP")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--backend")
+    return p
+
+
+class _Text:
+    """Plain text shown as it is (a log, an exported definition)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
+
+
+@magics_class
+class PipelineMagics(Magics):
+    """Pipelines."""
+
+    @cell_magic
+    def pipeline(self, line: str, cell: str) -> Any:
+        """Declare a pipeline's steps and run it on the platform (it outlives this kernel).
+
+        The cell calls ``function``, ``train``, ``evaluate``, ``condition``, ``register``,
+        ``deploy`` and ``batch`` (the methods of :class:`jupyter_serverless_ml.pipelines.Pipeline`,
+        also available as ``pipeline``) with the notebook's functions::
+
+            %%pipeline cancer --output out/pipelines
+            prep = function(prepare, data={"raw": "data/train.csv"}, params={"rows": 400})
+            model = train(fit, inputs={"df": prep}, params={"C": 0.5})
+            ev = evaluate(score, model=model, inputs={"df": prep})
+            good = condition(ev, "accuracy", ">=", 0.9)
+            reg = register(model, model_name="cancer", when=good)
+            deploy(reg, endpoint="cancer", when=good)
+
+        Unchanged steps are served from the cache. Options: --output DIR (default
+        ./jsml-pipelines/NAME), --no-cache, --no-wait, --backend, --export sagemaker|vertex
+        (print that definition instead of running).
+        """
+        args = _pipeline_parser().parse_args(shlex.split(line))
+        built = api.Pipeline(args.name, output=args.output, backend=args.backend)
+        namespace = dict(self.shell.user_ns) if self.shell is not None else {}
+        namespace.update({kind: getattr(built, kind) for kind in STEP_KINDS}, pipeline=built)
+        exec(compile(cell, f"<%%pipeline {args.name}>", "exec"), namespace)
+        if args.export:
+            return _Text(json.dumps(built.export(args.export), indent=2))
+        return built.run(wait=not args.no_wait, use_cache=not args.no_cache)
+
+    @line_magic
+    def pipeline_runs(self, line: str) -> Any:
+        """Pipeline runs, newest first: ``%pipeline_runs [NAME] [--limit N]``; one run's steps
+        (status, cache hit, duration, metrics, outputs): ``%pipeline_runs --run RUN_ID``; a
+        step's log: ``%pipeline_runs --run RUN_ID --logs STEP``."""
+        args = _runs_parser().parse_args(shlex.split(line))
+        if args.run and args.logs:
+            return _Text(api.step_logs(args.run, args.logs, backend=args.backend))
+        if args.run:
+            return api.pipeline_run(args.run, backend=args.backend)
+        return api.pipeline_runs(args.name, limit=args.limit, backend=args.backend)
+
+
+__all__ = ["PipelineMagics"]
