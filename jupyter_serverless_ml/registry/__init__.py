@@ -16,9 +16,11 @@ from .promotion import (
     approve,
     previous_production,
     promote,
+    promote_on,
     reject,
     rollback_endpoint,
     set_approval,
+    set_approval_on,
     version_metrics,
 )
 
@@ -37,9 +39,11 @@ __all__ = [
     "parse_requirement",
     "previous_production",
     "promote",
+    "promote_on",
     "reject",
     "resolve_ref",
     "rollback_endpoint",
     "set_approval",
+    "set_approval_on",
     "version_metrics",
 ]

@@ -18,7 +18,7 @@ from ..backends import require as require_part
 from ..errors import JsmlError, NotFound, UsageError
 from ..records import DeployRequest, EndpointRecord, ModelRecord
 from ..statuses import ModelApproval, ModelStage
-from .api import resolve_ref, stage_version
+from .api import parse_model_ref, stage_version
 from .gates import PromotionRefused, parse_requirement, refusals
 from .handles import ModelVersion
 
@@ -35,8 +35,11 @@ def version_metrics(backend: Backend, record: ModelRecord) -> dict[str, float]:
     return {}
 
 
-def _record(registry: Registry, ref: str, backend: str | None) -> ModelRecord:
-    name, version = resolve_ref(ref, backend)
+def _record(registry: Registry, ref: str) -> ModelRecord:
+    if "@" in ref:
+        name, _, stage = ref.partition("@")
+        return stage_version(registry, name, stage)
+    name, version = parse_model_ref(ref)
     return registry.model(name, version)
 
 
@@ -65,7 +68,21 @@ def promote(
     required metric, than the one now in that stage. A Rejected version is refused.
     The version that held ``stage`` is archived; entering production approves it.
     """
-    chosen = get_backend(backend)
+    return promote_on(
+        get_backend(backend), ref, stage, require=require, compare=compare, reason=reason
+    )
+
+
+def promote_on(
+    chosen: Backend,
+    ref: str,
+    stage: str = "production",
+    *,
+    require: str | Iterable[str] | None = None,
+    compare: str | None = None,
+    reason: str = "",
+) -> ModelVersion:
+    """:func:`promote` on a backend object (the server extension's own backends)."""
     registry = require_part(chosen, Registry)
     target = _stage(stage)
     texts = [require] if isinstance(require, str) else list(require or [])
@@ -75,7 +92,7 @@ def promote(
             f"--compare {compare} compares on the gate's metrics: add one, "
             'e.g. --require "accuracy>=0" (higher is better) or --require "loss<=1e9"'
         )
-    record = _record(registry, ref, backend)
+    record = _record(registry, ref)
     if record.approval == ModelApproval.REJECTED and target != ModelStage.ARCHIVED:
         raise PromotionRefused(
             f"{record.ref} was Rejected; approve it first (%approve {record.ref}) if it "
@@ -107,11 +124,15 @@ def set_approval(
     except ValueError:
         known = ", ".join(a.value for a in ModelApproval)
         raise UsageError(f"approval {approval!r} is not one of {known}") from None
-    chosen = get_backend(backend)
+    return set_approval_on(get_backend(backend), ref, chosen_approval, reason)
+
+
+def set_approval_on(chosen: Backend, ref: str, approval: str, reason: str = "") -> ModelVersion:
+    """:func:`set_approval` on a backend object."""
     registry = require_part(chosen, Registry)
-    record = _record(registry, ref, backend)
+    record = _record(registry, ref)
     return ModelVersion(
-        chosen, registry.set_approval(record.name, record.version, chosen_approval, reason)
+        chosen, registry.set_approval(record.name, record.version, approval, reason)
     )
 
 
@@ -174,8 +195,10 @@ __all__ = [
     "approve",
     "previous_production",
     "promote",
+    "promote_on",
     "reject",
     "rollback_endpoint",
     "set_approval",
+    "set_approval_on",
     "version_metrics",
 ]

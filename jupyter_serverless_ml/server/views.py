@@ -180,8 +180,8 @@ def models(backends: BackendSet) -> dict[str, Any]:
             data = model.to_wire()
             data["endpoints"] = serving.get((model.name, model.version), [])
             job = jobs.get(model.job_id or "")
-            data["metrics"] = dict(job.metrics) if job else {}
-            data["stage"] = "serving" if data["endpoints"] else "registered"
+            data["metrics"] = data.get("metrics") or (dict(job.metrics) if job else {})
+            data["serving"] = bool(data["endpoints"])
             data["backend"] = backend.name
             out.append(data)
     return {"models": out}
