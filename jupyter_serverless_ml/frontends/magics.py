@@ -383,3 +383,6 @@ def register(ipython: Any) -> None:
 
     ipython.register_magics(RegistryMagics)
     ipython.register_magics(ScheduleMagics)
+    from .tuning_magics import TuningMagics
+
+    ipython.register_magics(TuningMagics)
