@@ -311,6 +311,9 @@ def parser() -> argparse.ArgumentParser:
 
     add_registry_commands(sub)
     add_schedule_commands(sub)
+    from .cli_tuning import add_commands as add_tuning_commands
+
+    add_tuning_commands(sub)
     from .cli_drift import add_drift_commands
 
     add_drift_commands(sub)
