@@ -36,10 +36,11 @@ from ..records import (
 from ..runtime import flavors
 from .local_drift import LocalDrift
 from .local_multi_model import LocalMultiModel
+from .local_pipelines import LocalPipelines
 from .local_registry import LocalRegistry
 from .local_schedules import LocalSchedules
-from .protocol import Backend, Batch, Monitoring, Registry, Serving
 from .local_tuning import LocalTuning
+from .protocol import Backend, Batch, Monitoring, Registry, Serving
 
 NO_CURSOR = "-"
 
@@ -90,6 +91,7 @@ class LocalBackend(
     Monitoring,
     LocalTuning,
     LocalSchedules,
+    LocalPipelines,
 ):
     """Runs jobs and endpoints on the embedded local platform, started on first use.
 

@@ -27,13 +27,16 @@ import uvicorn
 from .. import config
 from . import connections, state
 from .batch.manager import BatchManager
+from .costs.service import service_for
 from .drift import service as drift
 from .jobs import sandbox
 from .jobs.manager import JobManager
+from .pipelines.routes import service_of as pipeline_service
 from .schedules.manager import run_schedules
 from .server import Platform, build_app
 from .serving.endpoints import EndpointManager
 from .serving.wire import ServingApp
+from .tuning import service as tuning
 from .store import Store
 
 POLL_SECONDS = 0.25
@@ -69,8 +72,11 @@ async def serve(home: Path) -> None:
     @contextlib.asynccontextmanager
     async def lifespan(app: object) -> AsyncIterator[None]:
         monitor = asyncio.create_task(_monitor(platform_))
+        pipelines = asyncio.create_task(pipeline_service(platform_).loop())
         scheduler = asyncio.create_task(run_schedules(home, store))
         drift_checks = drift.start(platform_)
+        accrual = asyncio.create_task(service_for(platform_).run())
+        tuner = asyncio.create_task(tuning.service_for(platform_).run())
         restored = await endpoints.restore()
         if restored:
             log.info("restoring endpoint(s): %s", ", ".join(restored))
@@ -90,8 +96,11 @@ async def serve(home: Path) -> None:
             yield
         finally:
             monitor.cancel()
+            pipelines.cancel()
             scheduler.cancel()
             drift_checks.cancel()
+            accrual.cancel()
+            tuner.cancel()
             await batches.close()
             await endpoints.close()
             current = state.read_state(home)

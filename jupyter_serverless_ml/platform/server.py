@@ -31,7 +31,8 @@ Routes (all under ``/v1``)::
     GET  /batch/{id}[?wait=&status=&rows=]  one batch job with its shards (long poll: answers
                                       when its status or rows done differ, or after wait s)
     POST /batch/{id}/stop             stop a batch job
-    GET  /costs                       what jobs, batches and endpoints cost (or would on the clouds)
+    GET  /costs[?since=]              the cost ledger, priced (see costs/routes.py)
+    GET  /costs/advice/{name}         provisioned vs serverless for an endpoint's traffic
     GET  /alerts[?all=1]              drift and monitor alerts, newest first
     POST /alerts                      record an alert (monitors use this)
     POST /alerts/{id}/ack             acknowledge an alert
@@ -63,12 +64,15 @@ from .._version import __version__
 from ..errors import JsmlError, NotFound, UsageError, http_status, to_wire
 from ..statuses import JOB_TERMINAL
 from .batch.manager import BatchManager
+from .costs import routes as costs_routes
 from .drift.routes import drift_routes
 from .http_io import bounded_int, json_response, query_float, query_int, strict_loads, unauthorized
 from .jobs.manager import JobManager, to_public
+from .pipelines.routes import pipeline_routes
 from .registry_routes import registry_routes
 from .schedules.routes import schedule_routes
 from .serving.endpoints import EndpointManager
+from .tuning.routes import routes as tuning_routes
 
 Handler = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger("jsml.platform")
@@ -193,7 +197,7 @@ def build_app(platform_: Platform) -> Starlette:
         )
 
     async def submit(request: Request) -> Response:
-        job = manager.submit(await _body(request))
+        job = costs_routes.submit_job(platform_, await _body(request))
         platform_.changed(job["id"])
         return _json(to_public(job), 201)
 
@@ -283,7 +287,7 @@ def build_app(platform_: Platform) -> Starlette:
     batches = platform_.batches
 
     async def deploy(request: Request) -> Response:
-        return _json(await endpoints.deploy(await _body(request)), 201)
+        return _json(await costs_routes.deploy(platform_, await _body(request)), 201)
 
     async def list_endpoints(request: Request) -> Response:
         return _json({"endpoints": endpoints.summaries()})
@@ -310,7 +314,7 @@ def build_app(platform_: Platform) -> Starlette:
         return _json(await endpoints.undeploy(request.path_params["name"]))
 
     async def start_batch(request: Request) -> Response:
-        return _json(await batches.submit(await _body(request)), 201)
+        return _json(await costs_routes.start_batch(platform_, await _body(request)), 201)
 
     async def list_batches(request: Request) -> Response:
         return _json({"batches": batches.recent(_int(request, "limit", 100))})
@@ -326,16 +330,6 @@ def build_app(platform_: Platform) -> Starlette:
 
     async def stop_batch(request: Request) -> Response:
         return _json(batches.stop(request.path_params["ref"]))
-
-    async def costs(request: Request) -> Response:
-        from ..catalog import pricing
-
-        items = pricing.usage_items(
-            manager.store.jobs(limit=100_000),
-            manager.store.batches(limit=100_000),
-            [*manager.store.usage(), *endpoints.live_usage()],
-        )
-        return _json(pricing.summarize(items))
 
     async def list_alerts(request: Request) -> Response:
         everything = request.query_params.get("all", "1") not in ("0", "false")
@@ -384,7 +378,8 @@ def build_app(platform_: Platform) -> Starlette:
         Route("/v1/batch", guarded(list_batches), methods=["GET"]),
         Route("/v1/batch/{ref}", guarded(get_batch)),
         Route("/v1/batch/{ref}/stop", guarded(stop_batch), methods=["POST"]),
-        Route("/v1/costs", guarded(costs)),
+        *costs_routes.cost_routes(platform_, guarded),
+        *tuning_routes(platform_, guarded),
         *drift_routes(platform_, guarded),
         Route("/v1/alerts", guarded(list_alerts), methods=["GET"]),
         Route("/v1/alerts", guarded(add_alert), methods=["POST"]),
@@ -392,5 +387,6 @@ def build_app(platform_: Platform) -> Starlette:
         Route("/v1/shutdown", guarded(shutdown), methods=["POST"]),
         *registry_routes(registry, guarded),
         *schedule_routes(manager.home, manager.store, guarded),
+        *pipeline_routes(platform_, guarded),
     ]
     return Starlette(routes=routes)
