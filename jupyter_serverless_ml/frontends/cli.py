@@ -317,6 +317,9 @@ def parser() -> argparse.ArgumentParser:
     from .cli_drift import add_drift_commands
 
     add_drift_commands(sub)
+    from .cli_pipelines import add_commands as add_pipeline_commands
+
+    add_pipeline_commands(sub)
     return top
 
 

@@ -375,6 +375,9 @@ def _settings(words: list[str]) -> dict[str, str]:
 def register(ipython: Any) -> None:
     """Register the magics with an IPython shell."""
     ipython.register_magics(ServerlessMagics)
+    from .pipeline_magics import PipelineMagics
+
+    ipython.register_magics(PipelineMagics)
     from .drift_magics import DriftMagics
 
     ipython.register_magics(DriftMagics)
