@@ -210,7 +210,7 @@ def setup_handlers(web_app: Any, backends: BackendSet | None = None) -> None:
     """Register the sidebar API on a jupyter-server web application."""
     from . import dashboard_handlers  # it subclasses SidebarHandler: imported once this module is
     from . import pipeline_handlers
-    from . import registry_handlers, schedule_handlers, tuning_handlers
+    from . import drift_handlers, registry_handlers, schedule_handlers, tuning_handlers
     web_app.settings[SETTINGS_KEY] = backends or BackendSet(["local"], {})
     base = url_path_join(web_app.settings["base_url"], "serverless-ml", "api")
     name = r"([^/]+)"
@@ -234,5 +234,6 @@ def setup_handlers(web_app: Any, backends: BackendSet | None = None) -> None:
         *tuning_handlers.ROUTES,
         *registry_handlers.ROUTES,
         *schedule_handlers.ROUTES,
+        *drift_handlers.ROUTES,
     ]
     web_app.add_handlers(".*$", [(url_path_join(base, path), handler) for path, handler in routes])

@@ -198,7 +198,10 @@ def alerts(backends: BackendSet) -> dict[str, Any]:
     """Alerts of every monitoring backend, newest first."""
     found = [a for _, b in backends.having(Monitoring) for a in b.alerts()]
     found.sort(key=lambda a: a.created_at, reverse=True)
-    return {"alerts": [a.to_wire() for a in found]}
+    from .drift_handlers import alert_counts  # the JSON shape is documented there
+
+    wire = [a.to_wire() for a in found]
+    return {"alerts": wire, "counts": alert_counts(wire)}
 
 
 def acknowledge(backends: BackendSet, alert_id: int) -> dict[str, Any]:
