@@ -57,6 +57,7 @@ def deploy(
     multi_model: bool = False,
     model_cache: str | int | None = None,
     warmup: str | Path | None = None,
+    max_cost: float | None = None,
     backend: str | None = None,
     **policy: Any,
 ) -> Endpoint:
@@ -92,6 +93,9 @@ def deploy(
     ``TargetModel``); replicas load models on first use and evict the least recently
     used beyond ``model_cache`` (``"2G"``, per replica). ``warmup``: a JSON Lines file
     of request bodies each new replica answers before it takes traffic.
+
+    ``max_cost`` (USD): refused when one hour at ``min_replicas`` would cost more at
+    list price; undeployed, with the reason in its events, when its ledger reaches it.
     """
     serverless_memory, serverless_concurrency = _serverless(serverless, memory, max_concurrency)
     chosen = get_backend(backend)
@@ -149,6 +153,7 @@ def deploy(
         multi_model=True if multi_model else None,
         model_cache=parse_size(model_cache),
         warmup=requests,
+        max_cost=max_cost,
     )
     return Endpoint(chosen, serving.deploy(request))
 
