@@ -34,6 +34,7 @@ from ..records import (
     TrainingRequest,
 )
 from ..runtime import flavors
+from .local_costs import LocalCosts
 from .local_drift import LocalDrift
 from .local_multi_model import LocalMultiModel
 from .local_pipelines import LocalPipelines
@@ -81,6 +82,7 @@ def _batch(data: Mapping[str, Any]) -> BatchRecord:
 
 
 class LocalBackend(
+    LocalCosts,
     LocalDrift,
     Backend,
     LocalRegistry,

@@ -320,6 +320,9 @@ def parser() -> argparse.ArgumentParser:
     from .cli_pipelines import add_commands as add_pipeline_commands
 
     add_pipeline_commands(sub)
+    from .cli_cost import add_cost_commands
+
+    add_cost_commands(sub)
     return top
 
 

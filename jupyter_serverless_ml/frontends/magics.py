@@ -389,3 +389,6 @@ def register(ipython: Any) -> None:
     from .tuning_magics import TuningMagics
 
     ipython.register_magics(TuningMagics)
+    from .cost_magics import CostMagics
+
+    ipython.register_magics(CostMagics)
