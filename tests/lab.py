@@ -133,3 +133,83 @@ def open_panel(page: Any) -> Any:
     panel = page.locator("#jupyter-serverless-ml-panel")
     panel.locator(".jsml-tabs").wait_for(timeout=30_000)
     return panel
+
+
+def api_request(lab: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
+    """A request to the Jupyter server itself (``/lab/api/...``), with the token and _xsrf."""
+    request = urllib.request.Request(
+        f"{lab['url']}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"token {lab['token']}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+
+
+def set_theme(lab: dict[str, Any], theme: str) -> None:
+    """Choose Lab's theme in its settings (``light`` or ``dark``); applies on the next load."""
+    api_request(
+        lab,
+        "PUT",
+        "/lab/api/settings/@jupyterlab/apputils-extension:themes",
+        {"raw": json.dumps({"theme": THEMES[theme]})},
+    )
+
+
+def set_left_width(page: Any, width: int) -> None:
+    """Drag the handle between the left area and the main area until the left area is
+    ``width`` px wide (the open panel's width)."""
+    for _ in range(3):
+        box = page.locator("#jp-left-stack").bounding_box()
+        if abs(box["width"] - width) <= 2:
+            return
+        x, y = box["x"] + box["width"] + 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + width + 2, y, steps=5)
+        page.mouse.up()
+
+
+def visible_at_centre(locator: Any) -> bool:
+    """Whether the element is what the user sees at its centre (not clipped, not covered,
+    not scrolled away): ``document.elementFromPoint`` there is it or inside it."""
+    return bool(
+        locator.evaluate(
+            """(node) => {
+                const r = node.getBoundingClientRect();
+                if (r.width === 0 || r.height === 0) return false;
+                const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                return hit !== null && (hit === node || node.contains(hit));
+            }"""
+        )
+    )
+
+
+def scrolls_sideways(locator: Any) -> bool:
+    """Whether the element, or anything inside it, scrolls horizontally."""
+    return bool(
+        locator.evaluate(
+            """(root) => [root, ...root.querySelectorAll('*')].some(
+                n => n.scrollWidth > n.clientWidth + 1 &&
+                     ['auto', 'scroll'].includes(getComputedStyle(n).overflowX))"""
+        )
+    )
+
+
+def run_from_palette(page: Any, label: str) -> None:
+    """Open the command palette, type ``label``, run the first match."""
+    page.keyboard.press("Control+Shift+C")
+    search = page.locator("#modal-command-palette input")
+    search.wait_for(timeout=10_000)
+    search.fill(label)
+    page.locator("#modal-command-palette .lm-CommandPalette-item", has_text=label).first.click()
+
+
+def toast(page: Any, text: str) -> Any:
+    """A Lab notification (toast) that contains ``text``."""
+    return page.locator(".Toastify__toast", has_text=text)

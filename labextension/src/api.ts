@@ -192,6 +192,46 @@ export interface IAlert {
   message: string;
   created_at: number;
   acknowledged_at: number | null;
+  /** InAlert or Ok where the backend reports it (drift monitors). */
+  status?: string;
+}
+
+/** A job as `dashboard/summary` lists it (what notifications watch). */
+export interface IJobBrief {
+  id: string;
+  name: string;
+  backend: string;
+  status: string;
+  created_at: number;
+  ended_at: number | null;
+  failure_reason: string | null;
+}
+
+/** `GET dashboard/summary`: one poll for the status bar, badges and notifications. */
+export interface ISummary {
+  platform: { running: boolean; url: string | null };
+  running_jobs: number;
+  endpoints_in_service: number;
+  cost_month: {
+    sagemaker: number;
+    vertex: number;
+    local: number;
+    currency: string;
+    month: string;
+  } | null;
+  open_alerts: number;
+  alerts: IAlert[];
+  jobs: IJobBrief[];
+  errors: Record<string, string>;
+}
+
+/** One `log_metric` record. */
+export interface IMetric {
+  name: string;
+  value: number;
+  step: number | null;
+  ts: number;
+  host: string;
 }
 
 const post = { method: 'POST', body: '{}' };
@@ -261,5 +301,11 @@ export class ServerlessService {
   }
   acknowledge(id: number): Promise<IAlert> {
     return requestAPI(`alerts/${id}/ack`, post);
+  }
+  summary(): Promise<ISummary> {
+    return requestAPI('dashboard/summary');
+  }
+  metrics(id: string): Promise<{ metrics: IMetric[] }> {
+    return requestAPI(`dashboard/jobs/${enc(id)}/metrics`);
   }
 }

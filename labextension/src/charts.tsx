@@ -1,108 +1,191 @@
 /**
- * Small charts in plain SVG: bars (costs) and a two-series line chart (replicas, latency).
+ * Charts drawn by uPlot (a small, fast canvas library made for live time
+ * series): lines and steps over time or steps, and bars. Colours come from
+ * Lab's CSS variables, read when a chart is drawn, so every theme works.
  */
 import * as React from 'react';
+import uPlot from 'uplot';
 
-export function Bars(props: {
-  items: { label: string; value: number }[];
-  format: (v: number) => string;
+/** One series: a name and its points as [x, y]. */
+export interface ISeries {
+  label: string;
+  points: [number, number][];
+  /** Draw as steps (a count that holds until it changes, e.g. replicas). */
+  stepped?: boolean;
+}
+
+const PALETTE = [
+  '--jp-brand-color1',
+  '--jp-warn-color1',
+  '--jp-success-color1',
+  '--jp-error-color1',
+  '--jp-accent-color1'
+];
+
+function cssColor(name: string, fallback: string): string {
+  const value = getComputedStyle(document.body).getPropertyValue(name).trim();
+  return value || fallback;
+}
+
+/** The width of an element, followed as it resizes. */
+function useWidth(ref: React.RefObject<HTMLElement>): number {
+  const [width, setWidth] = React.useState(0);
+  React.useLayoutEffect(() => {
+    const node = ref.current;
+    if (!node) {
+      return;
+    }
+    setWidth(node.clientWidth);
+    const observer = new ResizeObserver(() => setWidth(node.clientWidth));
+    observer.observe(node);
+    return () => observer.disconnect();
+  }, []);
+  return width;
+}
+
+/** x values of every series merged, and each series' y at them (null where it has none). */
+export function align(series: ISeries[]): uPlot.AlignedData {
+  const xs = Array.from(
+    new Set(series.flatMap(s => s.points.map(p => p[0])))
+  ).sort((a, b) => a - b);
+  const index = new Map(xs.map((x, i) => [x, i]));
+  const columns = series.map(s => {
+    const ys: (number | null)[] = xs.map(() => null);
+    s.points.forEach(([x, y]) => {
+      ys[index.get(x)!] = y;
+    });
+    return ys;
+  });
+  return [xs, ...columns] as uPlot.AlignedData;
+}
+
+function axes(time: boolean): uPlot.Axis[] {
+  const stroke = cssColor('--jp-ui-font-color2', '#666');
+  const grid = { stroke: cssColor('--jp-border-color2', '#ddd'), width: 1 };
+  const font = `10px ${cssColor('--jp-ui-font-family', 'sans-serif')}`;
+  return [
+    { stroke, grid, font, ticks: grid, ...(time ? {} : { space: 30 }) },
+    { stroke, grid, font, ticks: grid, size: 40 }
+  ];
+}
+
+/** A line chart of one or more series over time (`time`) or over steps. */
+export function LineChart(props: {
   title: string;
+  series: ISeries[];
+  time?: boolean;
+  height?: number;
 }): JSX.Element {
-  const max = Math.max(...props.items.map(i => i.value), 1e-9);
-  const row = 18;
-  const width = 260;
+  const box = React.useRef<HTMLDivElement>(null);
+  const width = useWidth(box);
+  const time = props.time !== false;
+  const points = props.series.reduce((n, s) => n + s.points.length, 0);
+  React.useEffect(() => {
+    const node = box.current;
+    if (!node || width === 0 || points === 0) {
+      return;
+    }
+    const plot = new uPlot(
+      {
+        width,
+        height: props.height || 160,
+        scales: { x: { time } },
+        axes: axes(time),
+        legend: { show: true },
+        cursor: { drag: { x: false, y: false } },
+        series: [
+          {},
+          ...props.series.map((s, i) => ({
+            label: s.label,
+            stroke: cssColor(PALETTE[i % PALETTE.length], '#1976d2'),
+            width: 2,
+            spanGaps: true,
+            points: { show: s.points.length < 60 },
+            ...(s.stepped ? { paths: uPlot.paths.stepped!({ align: 1 }) } : {})
+          }))
+        ]
+      },
+      align(props.series),
+      node
+    );
+    return () => plot.destroy();
+  }, [width, props.series, time, props.height]);
   return (
-    <svg
+    <div
       className="jsml-chart"
-      width={width}
-      height={row * props.items.length + 4}
+      ref={box}
       role="img"
-      aria-label={props.title}
+      aria-label={`${props.title}: ${props.series
+        .map(s => `${s.label}, ${s.points.length} points`)
+        .join('; ')}`}
+      data-points={points}
     >
-      {props.items.map((item, index) => {
-        const length = Math.max(1, (item.value / max) * (width - 150));
-        return (
-          <g key={item.label} transform={`translate(0, ${index * row})`}>
-            <text x={0} y={13} className="jsml-chart-label">
-              {item.label}
-            </text>
-            <rect
-              x={80}
-              y={3}
-              width={length}
-              height={12}
-              className="jsml-bar"
-            />
-            <text x={84 + length} y={13} className="jsml-chart-value">
-              {props.format(item.value)}
-            </text>
-          </g>
-        );
-      })}
-    </svg>
+      {points === 0 && <p className="jsml-empty">{props.title}: no data yet</p>}
+    </div>
   );
 }
 
-/** Replicas (steps) and p50 latency (points) over the last hour. */
-export function History(props: {
-  replicas: { t: number; v: number }[];
-  latency: { t: number; v: number }[];
-  now: number;
+/** Bars, one per labelled value (costs by day or by resource). */
+export function BarChart(props: {
+  title: string;
+  items: { label: string; value: number }[];
+  format: (v: number) => string;
+  height?: number;
 }): JSX.Element {
-  const width = 260;
-  const height = 70;
-  const first = Math.min(
-    props.now,
-    ...props.replicas.map(p => p.t),
-    ...props.latency.map(p => p.t)
-  );
-  const span = Math.min(3600, Math.max(10, (props.now - first) * 1.2));
-  const start = props.now - span;
-  const x = (t: number) => ((t - start) / span) * width;
-  const maxReplicas = Math.max(1, ...props.replicas.map(p => p.v));
-  const maxLatency = Math.max(1e-3, ...props.latency.map(p => p.v));
-  let path = '';
-  let last = props.replicas.length ? props.replicas[0].v : 0;
-  props.replicas.forEach((p, i) => {
-    const y = height - (p.v / maxReplicas) * (height - 18) - 2;
-    const prev = height - (last / maxReplicas) * (height - 18) - 2;
-    path += i === 0 ? `M${x(p.t)},${y}` : ` L${x(p.t)},${prev} L${x(p.t)},${y}`;
-    last = p.v;
-  });
-  if (props.replicas.length) {
-    const y = height - (last / maxReplicas) * (height - 18) - 2;
-    path += ` L${width},${y}`;
-  }
+  const box = React.useRef<HTMLDivElement>(null);
+  const width = useWidth(box);
+  const { items } = props;
+  React.useEffect(() => {
+    const node = box.current;
+    if (!node || width === 0 || items.length === 0) {
+      return;
+    }
+    const colour = cssColor('--jp-brand-color1', '#1976d2');
+    const [xAxis, yAxis] = axes(false);
+    const plot = new uPlot(
+      {
+        width,
+        height: props.height || 160,
+        scales: { x: { time: false, range: [-0.5, items.length - 0.5] } },
+        axes: [
+          {
+            ...xAxis,
+            values: (_u, splits) =>
+              splits.map(i =>
+                Number.isInteger(i) && items[i] ? items[i].label : ''
+              )
+          },
+          { ...yAxis, values: (_u, splits) => splits.map(props.format) }
+        ],
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false } },
+        series: [
+          {},
+          {
+            label: props.title,
+            fill: colour,
+            stroke: colour,
+            paths: uPlot.paths.bars!({ size: [0.6, 40] }),
+            points: { show: false }
+          }
+        ]
+      },
+      [items.map((_, i) => i), items.map(i => i.value)],
+      node
+    );
+    return () => plot.destroy();
+  }, [width, items, props.height]);
   return (
-    <svg
+    <div
       className="jsml-chart"
-      width={width}
-      height={height}
+      ref={box}
       role="img"
-      aria-label="replicas and latency, last hour"
+      aria-label={`${props.title}: ${items
+        .map(i => `${i.label} ${props.format(i.value)}`)
+        .join(', ')}`}
+      data-points={items.length}
     >
-      <rect
-        x={0}
-        y={0}
-        width={width}
-        height={height}
-        className="jsml-chart-frame"
-      />
-      <path d={path} className="jsml-line-replicas" />
-      {props.latency.map(p => (
-        <circle
-          key={p.t}
-          cx={x(p.t)}
-          cy={height - (p.v / maxLatency) * (height - 18) - 2}
-          r={2}
-          className="jsml-dot-latency"
-        />
-      ))}
-      <text x={4} y={11} className="jsml-chart-label">
-        last{' '}
-        {span < 120 ? `${Math.round(span)} s` : `${Math.round(span / 60)} min`}:
-        replicas (max {maxReplicas}), p50 ms (max {maxLatency.toFixed(1)})
-      </text>
-    </svg>
+      {items.length === 0 && <p className="jsml-empty">{props.title}: none</p>}
+    </div>
   );
 }

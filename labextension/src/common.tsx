@@ -1,7 +1,15 @@
-/** Small pieces every tab uses: status badges, the error bar, formatting. */
+/** Small pieces every view uses: status badges, the error bar, formatting. */
+import {
+  checkIcon,
+  circleEmptyIcon,
+  closeIcon,
+  LabIcon,
+  runningIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { APIError, IBackends } from './api';
+import { APIError, IBackends, IJob } from './api';
 
 export interface IJobStatuses {
   all: string[];
@@ -20,15 +28,91 @@ export function jobStatuses(backends: IBackends): IJobStatuses {
 
 export const when = (ts?: number | null) =>
   ts ? new Date(ts * 1000).toLocaleString() : '-';
-export const money = (v?: number) =>
-  v === undefined ? '-' : `$${v.toFixed(v < 1 ? 4 : 2)}`;
+export const money = (v?: number | null) =>
+  v === undefined || v === null ? '-' : `$${v.toFixed(v < 1 ? 4 : 2)}`;
 export const ms = (v: number | null | undefined) =>
   v === null || v === undefined ? '-' : v.toFixed(1);
 
-export function Status(props: { status: string }): JSX.Element {
+/** A span of seconds, short: 4.2s, 3.1m, 2.0h, 3d. */
+export function span(seconds: number): string {
+  if (seconds < 120) {
+    return `${Math.max(0, seconds).toFixed(1)}s`;
+  }
+  if (seconds < 7200) {
+    return `${(seconds / 60).toFixed(1)}m`;
+  }
+  if (seconds < 2 * 86400) {
+    return `${(seconds / 3600).toFixed(1)}h`;
+  }
+  return `${Math.round(seconds / 86400)}d`;
+}
+
+/** How long ago, short (`3m ago`). */
+export const ago = (ts?: number | null) =>
+  ts ? `${span(Date.now() / 1000 - ts)} ago` : '-';
+
+/** A job's run time so far ('-' before it starts). */
+export function duration(job: {
+  started_at?: number | null;
+  ended_at?: number | null;
+}): string {
+  if (!job.started_at) {
+    return '-';
+  }
+  return span((job.ended_at || Date.now() / 1000) - job.started_at);
+}
+
+/** Seconds a job ran (for sorting): -1 before it starts. */
+export const seconds = (job: IJob) =>
+  job.started_at ? (job.ended_at || Date.now() / 1000) - job.started_at : -1;
+
+/** Each status's icon (Lab's own); the colour comes from the CSS class. */
+const STATUS_ICONS: Record<string, LabIcon> = {
+  completed: checkIcon,
+  inservice: checkIcon,
+  ok: checkIcon,
+  failed: closeIcon,
+  inalert: closeIcon,
+  running: runningIcon,
+  starting: runningIcon,
+  preparing: runningIcon,
+  creating: runningIcon,
+  updating: runningIcon,
+  stopping: stopIcon,
+  stopped: stopIcon,
+  deleting: stopIcon,
+  deleted: stopIcon
+};
+
+/** The icon's SVG text, once per status (1,000 rows must render fast). */
+const svgOf = new Map<string, { __html: string }>();
+function statusSvg(key: string): { __html: string } {
+  let found = svgOf.get(key);
+  if (!found) {
+    found = { __html: (STATUS_ICONS[key] || circleEmptyIcon).svgstr };
+    svgOf.set(key, found);
+  }
+  return found;
+}
+
+/** A status badge: Lab's icon for the status, its colour, and its name. */
+export function Status(props: {
+  status: string;
+  compact?: boolean;
+}): JSX.Element {
+  const key = props.status.toLowerCase();
   return (
-    <span className={`jsml-status jsml-status-${props.status.toLowerCase()}`}>
-      {props.status}
+    <span
+      className={`jsml-status jsml-status-${key}`}
+      title={props.status}
+      aria-label={`status ${props.status}`}
+    >
+      <span
+        className="jsml-status-icon"
+        aria-hidden="true"
+        dangerouslySetInnerHTML={statusSvg(key)}
+      />
+      <span className="jsml-status-text">{props.status}</span>
     </span>
   );
 }
@@ -45,4 +129,47 @@ export function describe(error: unknown): string {
   return error instanceof APIError
     ? `${error.status || 'network'}: ${error.message}`
     : String(error);
+}
+
+/** `key=value` pairs, short (metrics, hyperparameters). */
+export function pairs(values: Record<string, unknown> | undefined): string {
+  return (
+    Object.entries(values || {})
+      .map(([k, v]) =>
+        typeof v === 'number' ? `${k}=${Number(v).toPrecision(4)}` : `${k}=${v}`
+      )
+      .join(' ') || '-'
+  );
+}
+
+/** Handlers that make a row act as a button: Enter or Space opens it. */
+export function activate(open: () => void): {
+  onClick: () => void;
+  onKeyDown: (event: React.KeyboardEvent) => void;
+} {
+  return {
+    onClick: open,
+    onKeyDown: event => {
+      if (event.key === 'Enter' || event.key === ' ') {
+        event.preventDefault();
+        open();
+      }
+    }
+  };
+}
+
+/** Arrow keys move the focus between a list's rows (`[data-row]` elements). */
+export function arrowKeys(event: React.KeyboardEvent<HTMLElement>): void {
+  if (event.key !== 'ArrowDown' && event.key !== 'ArrowUp') {
+    return;
+  }
+  const rows = Array.from(
+    event.currentTarget.querySelectorAll<HTMLElement>('[data-row]')
+  );
+  const at = rows.indexOf(document.activeElement as HTMLElement);
+  const next = rows[at + (event.key === 'ArrowDown' ? 1 : -1)];
+  if (next) {
+    event.preventDefault();
+    next.focus();
+  }
 }

@@ -1,21 +1,118 @@
-/** The Endpoints tab: endpoints, and one endpoint's chart, variants and invocation. */
+/**
+ * The Endpoints tab. Sidebar: a compact list (name, status, replicas, requests
+ * a minute, p50) whose rows expand to the invocation URL, curl, traffic split
+ * and Undeploy. Dashboard: a full table; an endpoint's page (endpointpage.tsx).
+ */
 import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
-import { Poll } from '@lumino/polling';
+import {
+  copyIcon,
+  deleteIcon,
+  LabIcon,
+  launchIcon,
+  ToolbarButtonComponent
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { APIError, IEndpoint, ServerlessService } from './api';
-import { History } from './charts';
-import { ms, Status, describe } from './common';
+import { IEndpoint, ServerlessService } from './api';
+import { activate, arrowKeys, ms, Status } from './common';
+import { usePolled } from './hooks';
+import { ITab, IViewProps } from './registry';
+import { DataTable, IColumn } from './table';
 
-export function EndpointsTab(props: {
-  service: ServerlessService;
-  endpoints: IEndpoint[];
-  selected: string | null;
-  select: (name: string | null) => void;
-  act: (what: () => Promise<unknown>) => Promise<void>;
-  onError: (message: string) => void;
-}): JSX.Element {
-  if (props.endpoints.length === 0) {
+/** The endpoint icon: a plug (Lab has none). */
+export const endpointIcon = new LabIcon({
+  name: 'jupyter-serverless-ml:endpoint',
+  svgstr: `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24" width="16"><path class="jp-icon3" fill="#616161" d="M16 7V3h-2v4h-4V3H8v4H7a1 1 0 0 0-1 1v5a6 6 0 0 0 5 5.9V22h2v-3.1a6 6 0 0 0 5-5.9V8a1 1 0 0 0-1-1h-1z"/></svg>`
+});
+
+/** `data-*` of an endpoint's row, read by the context menu's commands. */
+export const endpointRowProps = (e: IEndpoint): Record<string, string> => ({
+  'data-endpoint': e.name,
+  'data-status': e.status,
+  className: 'jsml-endpoint-row'
+});
+
+/** Ask, then drain and delete an endpoint; true when it was undeployed. */
+export async function confirmUndeploy(
+  service: ServerlessService,
+  name: string
+): Promise<boolean> {
+  const answer = await showDialog({
+    title: `Undeploy ${name}?`,
+    body: 'In-flight requests finish first; then its replicas stop and the endpoint is deleted.',
+    buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Undeploy' })]
+  });
+  if (!answer.button.accept) {
+    return false;
+  }
+  await service.undeploy(name);
+  return true;
+}
+
+/** The traffic split as one bar of shares, with each variant named. */
+export function TrafficSplit(props: { endpoint: IEndpoint }): JSX.Element {
+  const entries = Object.entries(props.endpoint.traffic);
+  return (
+    <div className="jsml-traffic" aria-label="traffic split">
+      <div className="jsml-traffic-bar" role="presentation">
+        {entries.map(([variant, share], i) => (
+          <span
+            key={variant}
+            className={`jsml-traffic-share jsml-traffic-${i % 4}`}
+            style={{ width: `${share}%` }}
+            title={`${variant}: ${share}%`}
+          />
+        ))}
+      </div>
+      <ul className="jsml-traffic-legend">
+        {entries.map(([variant, share], i) => (
+          <li key={variant}>
+            <span className={`jsml-swatch jsml-traffic-${i % 4}`} />
+            {variant} {share}%
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** The invocation URL and curl example, each with a Copy button. */
+export function Invocation(props: { endpoint: IEndpoint }): JSX.Element {
+  const { endpoint } = props;
+  return (
+    <>
+      <div className="jsml-copy">
+        <code className="jsml-url">{endpoint.invocation_url}</code>
+        <ToolbarButtonComponent
+          icon={copyIcon}
+          tooltip="Copy the invocation URL"
+          onClick={() => Clipboard.copyToSystem(endpoint.invocation_url || '')}
+        />
+      </div>
+      <div className="jsml-copy">
+        <code className="jsml-curl">{endpoint.curl}</code>
+        <ToolbarButtonComponent
+          icon={copyIcon}
+          tooltip="Copy the curl example"
+          onClick={() => Clipboard.copyToSystem(endpoint.curl || '')}
+        />
+      </div>
+    </>
+  );
+}
+
+export function EndpointsSidebar(view: IViewProps): JSX.Element {
+  const { model } = view;
+  const [open, setOpen] = React.useState<string | null>(null);
+  const { data } = usePolled(
+    model,
+    () => model.service.endpoints(),
+    [],
+    view.visible,
+    view.onError
+  );
+  const endpoints = data?.endpoints || [];
+  if (data && endpoints.length === 0) {
     return (
       <p className="jsml-empty">
         No endpoints. Deploy a model with %deploy MODEL.
@@ -23,164 +120,157 @@ export function EndpointsTab(props: {
     );
   }
   return (
-    <div>
-      <table className="jsml-table jsml-endpoints">
-        <thead>
-          <tr>
-            <th>endpoint</th>
-            <th>backend</th>
-            <th>status</th>
-            <th title="now/min/max">replicas</th>
-            <th>traffic</th>
-            <th>req/min</th>
-            <th>p50/p95 ms</th>
-            <th>errors</th>
-            <th>cold starts</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.endpoints.map(e => (
-            <tr
-              key={e.name}
-              data-endpoint={e.name}
-              className={e.name === props.selected ? 'jsml-selected' : ''}
-              onClick={() =>
-                props.select(e.name === props.selected ? null : e.name)
-              }
-            >
-              <td>{e.name}</td>
-              <td>{e.backend}</td>
-              <td>
-                <Status status={e.status} />
-              </td>
-              <td className="jsml-replicas">
+    <ul className="jsml-list" aria-label="endpoints" onKeyDown={arrowKeys}>
+      {endpoints.map(e => (
+        <li key={e.name} {...endpointRowProps(e)}>
+          <div
+            className="jsml-row"
+            data-row=""
+            role="button"
+            tabIndex={0}
+            aria-expanded={open === e.name}
+            {...activate(() => setOpen(open === e.name ? null : e.name))}
+          >
+            <span className="jsml-row-name" title={e.name}>
+              {e.name}
+            </span>
+            <Status status={e.status} />
+            <span className="jsml-row-meta">
+              <span className="jsml-replicas" title="replicas now/min/max">
                 {e.replicas}/{e.min_replicas}/{e.max_replicas}
-              </td>
-              <td>
-                {Object.entries(e.traffic)
-                  .map(([k, v]) => `${k} ${v}%`)
-                  .join(', ')}
-              </td>
-              <td>{e.stats.requests_last_minute}</td>
-              <td>
-                {ms(e.stats.p50_ms)}/{ms(e.stats.p95_ms)}
-              </td>
-              <td>{(e.stats.error_rate * 100).toFixed(1)}%</td>
-              <td>{e.cold_starts}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {props.selected && (
-        <EndpointDetails
-          key={props.selected}
-          name={props.selected}
-          service={props.service}
-          act={props.act}
-          onError={props.onError}
-          onGone={() => props.select(null)}
-        />
-      )}
-    </div>
+              </span>{' '}
+              · {e.stats.requests_last_minute}/min · p50 {ms(e.stats.p50_ms)} ms
+            </span>
+          </div>
+          {open === e.name && (
+            <div className="jsml-details" data-details={e.name}>
+              <div className="jsml-details-head">
+                <ToolbarButtonComponent
+                  className="jsml-undeploy"
+                  icon={deleteIcon}
+                  label="Undeploy"
+                  tooltip={`Undeploy ${e.name}`}
+                  onClick={() =>
+                    view.act(() => confirmUndeploy(model.service, e.name))
+                  }
+                />
+                <ToolbarButtonComponent
+                  className="jsml-open"
+                  icon={launchIcon}
+                  label="Open"
+                  tooltip="Open the endpoint's page in the dashboard"
+                  onClick={() => view.open({ kind: 'endpoint', name: e.name })}
+                />
+              </div>
+              <Invocation endpoint={e} />
+              <TrafficSplit endpoint={e} />
+              <div className="jsml-row-meta">
+                {e.backend} · errors {(e.stats.error_rate * 100).toFixed(1)}% ·
+                cold starts {e.cold_starts}
+              </div>
+            </div>
+          )}
+        </li>
+      ))}
+    </ul>
   );
 }
 
-function EndpointDetails(props: {
-  name: string;
-  service: ServerlessService;
-  act: (what: () => Promise<unknown>) => Promise<void>;
-  onError: (message: string) => void;
-  onGone: () => void;
-}): JSX.Element {
-  const [endpoint, setEndpoint] = React.useState<IEndpoint | null>(null);
-  React.useEffect(() => {
-    const poll = new Poll({
-      factory: async () => {
-        try {
-          setEndpoint(await props.service.endpoint(props.name));
-        } catch (reason) {
-          if (reason instanceof APIError && reason.status === 404) {
-            props.onGone();
-            return;
-          }
-          props.onError(describe(reason));
-          throw reason;
-        }
-      },
-      frequency: { interval: 3000, backoff: true, max: 30 * 1000 },
-      standby: 'when-hidden',
-      name: `jupyter-serverless-ml:endpoint:${props.name}`
-    });
-    void poll.start();
-    return () => poll.dispose();
-  }, [props.name]);
-  if (!endpoint) {
-    return <div className="jsml-details">loading {props.name}...</div>;
+const ENDPOINT_COLUMNS: IColumn<IEndpoint>[] = [
+  { id: 'name', label: 'endpoint', render: e => e.name, value: e => e.name },
+  {
+    id: 'backend',
+    label: 'backend',
+    render: e => e.backend,
+    value: e => e.backend
+  },
+  {
+    id: 'status',
+    label: 'status',
+    render: e => <Status status={e.status} />,
+    value: e => e.status
+  },
+  {
+    id: 'replicas',
+    label: 'replicas',
+    title: 'now/min/max',
+    render: e => `${e.replicas}/${e.min_replicas}/${e.max_replicas}`,
+    value: e => e.replicas
+  },
+  {
+    id: 'traffic',
+    label: 'traffic',
+    render: e =>
+      Object.entries(e.traffic)
+        .map(([k, v]) => `${k} ${v}%`)
+        .join(', '),
+    value: e => Object.keys(e.traffic).join(',')
+  },
+  {
+    id: 'rpm',
+    label: 'req/min',
+    render: e => e.stats.requests_last_minute,
+    value: e => e.stats.requests_last_minute
+  },
+  {
+    id: 'p50',
+    label: 'p50 ms',
+    render: e => ms(e.stats.p50_ms),
+    value: e => e.stats.p50_ms ?? -1
+  },
+  {
+    id: 'p95',
+    label: 'p95 ms',
+    render: e => ms(e.stats.p95_ms),
+    value: e => e.stats.p95_ms ?? -1
+  },
+  {
+    id: 'errors',
+    label: 'errors',
+    render: e => `${(e.stats.error_rate * 100).toFixed(1)}%`,
+    value: e => e.stats.error_rate
+  },
+  {
+    id: 'cold',
+    label: 'cold starts',
+    render: e => e.cold_starts,
+    value: e => e.cold_starts
   }
-  const history = endpoint.history || [];
-  const replicas = history
-    .filter(
-      e => e.kind === 'scale' && e.value !== null && e.value !== undefined
-    )
-    .map(e => ({ t: e.ts, v: Number(e.value) }));
-  const latency = history
-    .filter(
-      e => e.kind === 'stats' && e.value !== null && e.value !== undefined
-    )
-    .map(e => ({ t: e.ts, v: Number(e.value) }));
-  const undeploy = async () => {
-    const answer = await showDialog({
-      title: `Undeploy ${endpoint.name}?`,
-      body: 'In-flight requests finish first; then its replicas stop and the endpoint is deleted.',
-      buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Undeploy' })]
-    });
-    if (answer.button.accept) {
-      await props.act(() => props.service.undeploy(endpoint.name));
-      props.onGone();
-    }
-  };
+];
+
+export function EndpointsDashboard(view: IViewProps): JSX.Element {
+  const { model } = view;
+  const { data } = usePolled(
+    model,
+    () => model.service.endpoints(),
+    [],
+    view.visible,
+    view.onError
+  );
   return (
-    <div className="jsml-details" data-details={endpoint.name}>
-      <div className="jsml-details-head">
-        <strong>{endpoint.name}</strong> <Status status={endpoint.status} />
-        <button
-          className="jp-mod-styled jp-mod-warn jsml-undeploy"
-          onClick={undeploy}
-        >
-          Undeploy
-        </button>
-      </div>
-      <div className="jsml-copy">
-        <code className="jsml-url">{endpoint.invocation_url}</code>
-        <button
-          onClick={() => Clipboard.copyToSystem(endpoint.invocation_url || '')}
-        >
-          Copy URL
-        </button>
-      </div>
-      <div className="jsml-copy">
-        <code>{endpoint.curl}</code>
-        <button onClick={() => Clipboard.copyToSystem(endpoint.curl || '')}>
-          Copy curl
-        </button>
-      </div>
-      <History replicas={replicas} latency={latency} now={Date.now() / 1000} />
-      <ul className="jsml-variants">
-        {endpoint.variants.map(v => (
-          <li key={v.name}>
-            {v.name}: {v.model}, {v.traffic}% of traffic, {v.replicas} ready
-            {v.starting ? `, ${v.starting} starting` : ''} (min {v.min_replicas}
-            , max {v.max_replicas})
-          </li>
-        ))}
-      </ul>
-      <div>
-        cold starts:{' '}
-        {(endpoint.cold_start_ms || [])
-          .slice(-8)
-          .map(c => `${c.toFixed(0)} ms`)
-          .join(', ') || 'none'}
-      </div>
-    </div>
+    <DataTable
+      label="endpoints"
+      rows={data?.endpoints || []}
+      columns={ENDPOINT_COLUMNS}
+      rowKey={e => e.name}
+      rowProps={endpointRowProps}
+      onOpen={e => view.open({ kind: 'endpoint', name: e.name })}
+      empty={
+        data
+          ? 'No endpoints. Deploy a model with %deploy MODEL.'
+          : 'loading endpoints...'
+      }
+    />
   );
 }
+
+/** The tab (index.ts adds it to the registry). */
+export const endpointsTab: ITab = {
+  id: 'endpoints',
+  label: 'Endpoints',
+  feature: 'serving',
+  rank: 20,
+  icon: endpointIcon,
+  sidebar: EndpointsSidebar,
+  dashboard: EndpointsDashboard
+};

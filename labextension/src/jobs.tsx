@@ -1,254 +1,211 @@
-/** The Jobs tab: a filtered, paged list and a job's details with its live log. */
-import { Poll } from '@lumino/polling';
+/**
+ * The Jobs tab. Sidebar: a compact list (name, status badge, duration, age)
+ * whose rows expand in place to the job's details and live log. Dashboard: a
+ * full table over up to 1,000 jobs (sorted, filtered, paged).
+ */
+import {
+  HTMLSelect,
+  launchIcon,
+  listIcon,
+  stopIcon,
+  ToolbarButtonComponent
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IJob, IJobsPage, ServerlessService } from './api';
-import { IJobStatuses, when, money, Status, describe } from './common';
+import { IJob, IJobsPage } from './api';
+import {
+  activate,
+  ago,
+  arrowKeys,
+  duration,
+  jobStatuses,
+  money,
+  pairs,
+  seconds,
+  Status,
+  when
+} from './common';
+import { useJobFollow } from './follow';
+import { usePolled } from './hooks';
+import { ITab, IViewProps } from './registry';
+import { DataTable, IColumn } from './table';
 
-export function duration(job: IJob): string {
-  if (!job.started_at) {
-    return '-';
-  }
-  const seconds = (job.ended_at || Date.now() / 1000) - job.started_at;
-  return seconds < 120
-    ? `${seconds.toFixed(1)}s`
-    : `${(seconds / 60).toFixed(1)}m`;
+/** `data-*` of a job's row, read by the context menu's commands. */
+export const jobRowProps = (job: IJob): Record<string, string> => ({
+  'data-job': job.id,
+  'data-status': job.status,
+  className: 'jsml-job-row'
+});
+
+interface IFilters {
+  status: string;
+  backend: string;
+  limit: number;
 }
 
-export function JobsTab(props: {
-  service: ServerlessService;
-  statuses: IJobStatuses;
-  backendNames: string[];
-  page: IJobsPage | null;
-  filters: { status: string; backend: string; limit: number; offset: number };
-  setFilters: (f: {
-    status: string;
-    backend: string;
-    limit: number;
-    offset: number;
-  }) => void;
-  selected: string | null;
-  select: (id: string | null) => void;
-  act: (what: () => Promise<unknown>) => Promise<void>;
-  onError: (message: string) => void;
+/** The status and backend choices, from `GET backends` (never retyped here). */
+function Choices(props: {
+  view: IViewProps;
+  filters: IFilters;
+  set: (f: IFilters) => void;
 }): JSX.Element {
-  const { page, filters, setFilters } = props;
-  const started = performance.now();
+  const { view, filters, set } = props;
+  return (
+    <>
+      <HTMLSelect
+        aria-label="status"
+        value={filters.status}
+        onChange={e => set({ ...filters, status: e.currentTarget.value })}
+        options={[
+          { label: 'all statuses', value: '' },
+          ...view.backends.statuses.job.map(s => ({ label: s, value: s }))
+        ]}
+      />
+      <HTMLSelect
+        aria-label="backend"
+        value={filters.backend}
+        onChange={e => set({ ...filters, backend: e.currentTarget.value })}
+        options={[
+          { label: 'all backends', value: '' },
+          ...view.backends.backends
+            .filter(b => !b.error)
+            .map(b => ({ label: b.name, value: b.name }))
+        ]}
+      />
+    </>
+  );
+}
+
+export function JobsSidebar(view: IViewProps): JSX.Element {
+  const { model } = view;
+  const [filters, setFilters] = React.useState<IFilters>({
+    status: '',
+    backend: model.settings.defaultBackend,
+    limit: 50
+  });
+  const [open, setOpen] = React.useState<string | null>(null);
+  const { data: page, arrivedAt } = usePolled<IJobsPage>(
+    model,
+    () => model.service.jobs({ ...filters, offset: 0 }),
+    [filters.status, filters.backend, filters.limit],
+    view.visible,
+    view.onError
+  );
   React.useLayoutEffect(() => {
     if (page) {
       (window as any).jsmlJobsRender = {
         rows: page.jobs.length,
-        ms: performance.now() - started
+        ms: performance.now() - arrivedAt
       };
     }
-  });
+  }, [page]);
+  const statuses = jobStatuses(view.backends);
   return (
     <div>
       <div className="jsml-filters">
-        <select
-          aria-label="status"
-          value={filters.status}
-          onChange={e =>
-            setFilters({ ...filters, status: e.target.value, offset: 0 })
-          }
-        >
-          <option value="">all statuses</option>
-          {props.statuses.all.map(s => (
-            <option key={s}>{s}</option>
-          ))}
-        </select>
-        <select
-          aria-label="backend"
-          value={filters.backend}
-          onChange={e =>
-            setFilters({ ...filters, backend: e.target.value, offset: 0 })
-          }
-        >
-          <option value="">all backends</option>
-          {props.backendNames.map(b => (
-            <option key={b}>{b}</option>
-          ))}
-        </select>
-        <select
+        <Choices view={view} filters={filters} set={setFilters} />
+        <HTMLSelect
           aria-label="page size"
           value={filters.limit}
           onChange={e =>
-            setFilters({ ...filters, limit: Number(e.target.value), offset: 0 })
+            setFilters({ ...filters, limit: Number(e.currentTarget.value) })
           }
-        >
-          {[50, 200, 1000].map(n => (
-            <option key={n} value={n}>
-              {n} per page
-            </option>
-          ))}
-        </select>
+          options={[50, 200, 1000].map(n => ({ label: `${n}`, value: n }))}
+        />
       </div>
       {page && page.jobs.length === 0 && (
         <p className="jsml-empty">
           No jobs yet. Run a %%train cell to start one.
         </p>
       )}
-      {page && page.jobs.length > 0 && (
-        <table className="jsml-table jsml-jobs">
-          <thead>
-            <tr>
-              <th>job</th>
-              <th>backend</th>
-              <th>status</th>
-              <th>started</th>
-              <th>duration</th>
-              <th title="what SageMaker would bill (local: free)">cost</th>
-            </tr>
-          </thead>
-          <tbody>
-            {page.jobs.map(job => (
-              <tr
-                key={job.id}
-                data-job={job.id}
-                className={job.id === props.selected ? 'jsml-selected' : ''}
-                onClick={() =>
-                  props.select(job.id === props.selected ? null : job.id)
-                }
-              >
-                <td title={job.id}>{job.id}</td>
-                <td>{job.backend}</td>
-                <td>
-                  <Status status={job.status} />
-                </td>
-                <td>{when(job.started_at)}</td>
-                <td>{duration(job)}</td>
-                <td>{money(job.cost?.sagemaker)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      {page && (page.offset > 0 || page.has_more) && (
-        <div className="jsml-pager">
-          <button
-            disabled={page.offset === 0}
-            onClick={() =>
-              setFilters({
-                ...filters,
-                offset: Math.max(0, filters.offset - filters.limit)
-              })
-            }
-          >
-            Newer
-          </button>
-          <span>
-            {page.offset + 1}-{page.offset + page.jobs.length}
-          </span>
-          <button
-            disabled={!page.has_more}
-            onClick={() =>
-              setFilters({ ...filters, offset: filters.offset + filters.limit })
-            }
-          >
-            Older
-          </button>
-        </div>
-      )}
-      {props.selected && (
-        <JobDetails
-          key={props.selected}
-          id={props.selected}
-          statuses={props.statuses}
-          service={props.service}
-          act={props.act}
-          onError={props.onError}
-        />
+      <ul className="jsml-list" aria-label="jobs" onKeyDown={arrowKeys}>
+        {page?.jobs.map(job => (
+          <li key={job.id} {...jobRowProps(job)}>
+            <div
+              className="jsml-row"
+              data-row=""
+              role="button"
+              tabIndex={0}
+              aria-expanded={open === job.id}
+              {...activate(() => setOpen(open === job.id ? null : job.id))}
+            >
+              <span className="jsml-row-name" title={job.id}>
+                {job.id}
+              </span>
+              <Status status={job.status} />
+              <span className="jsml-row-meta">
+                {job.backend} · {duration(job)} · {ago(job.created_at)}
+              </span>
+            </div>
+            {open === job.id && (
+              <JobDetails
+                view={view}
+                id={job.id}
+                terminal={statuses.terminal}
+                active={statuses.active}
+              />
+            )}
+          </li>
+        ))}
+      </ul>
+      {page?.has_more && (
+        <button
+          className="jp-Button jp-mod-minimal jsml-more"
+          onClick={() => view.open({ kind: 'section', id: 'jobs' })}
+        >
+          All jobs in the dashboard
+        </button>
       )}
     </div>
   );
 }
 
+/** A job's details in the sidebar, in place under its row. */
 function JobDetails(props: {
+  view: IViewProps;
   id: string;
-  statuses: IJobStatuses;
-  service: ServerlessService;
-  act: (what: () => Promise<unknown>) => Promise<void>;
-  onError: (message: string) => void;
+  terminal: Set<string>;
+  active: Set<string>;
 }): JSX.Element {
-  const [job, setJob] = React.useState<IJob | null>(null);
-  const [log, setLog] = React.useState('');
-  // the log's opaque cursor: none for the first request, then the last reply's
-  const cursor = React.useRef<string | undefined>(undefined);
-  // whether a log reply has already said the job was finished
-  const finished = React.useRef(false);
-  const statuses = React.useRef(props.statuses);
-  statuses.current = props.statuses;
-  React.useEffect(() => {
-    let alive = true;
-    const poll = new Poll({
-      factory: async () => {
-        try {
-          const [record, chunk] = await Promise.all([
-            props.service.job(props.id),
-            props.service.logs(props.id, cursor.current)
-          ]);
-          if (!alive) {
-            return;
-          }
-          if (typeof chunk.cursor === 'string') {
-            cursor.current = chunk.cursor;
-          }
-          if (chunk.text) {
-            setLog(previous => previous + chunk.text);
-          }
-          setJob(record);
-          const wasFinished = finished.current;
-          finished.current = statuses.current.terminal.has(chunk.status);
-          if (wasFinished && !chunk.text) {
-            // asked after a reply that saw the job finished, and nothing more:
-            // the log is complete
-            void poll.stop();
-          }
-        } catch (reason) {
-          props.onError(describe(reason));
-          throw reason;
-        }
-      },
-      frequency: { interval: 1000, backoff: true, max: 15 * 1000 },
-      standby: 'when-hidden',
-      name: `jupyter-serverless-ml:job:${props.id}`
-    });
-    void poll.start();
-    return () => {
-      alive = false;
-      poll.dispose();
-    };
-  }, [props.id]);
+  const { view } = props;
+  const { job, log } = useJobFollow(
+    view.model.service,
+    props.id,
+    props.terminal,
+    view.onError
+  );
   if (!job) {
     return <div className="jsml-details">loading {props.id}...</div>;
   }
-  const hps = job.spec.hyperparameters || {};
   const captured = job.bundle_manifest?.captured || [];
   return (
     <div className="jsml-details" data-details={job.id}>
       <div className="jsml-details-head">
-        <strong>{job.id}</strong> <Status status={job.status} />
-        {props.statuses.active.has(job.status) && (
-          <button
-            className="jp-mod-styled jp-mod-warn jsml-stop"
-            onClick={() => props.act(() => props.service.stopJob(job.id))}
-          >
-            Stop
-          </button>
+        {props.active.has(job.status) && (
+          <ToolbarButtonComponent
+            className="jsml-stop"
+            icon={stopIcon}
+            label="Stop"
+            tooltip={`Stop ${job.id}`}
+            onClick={() => view.act(() => view.model.service.stopJob(job.id))}
+          />
         )}
+        <ToolbarButtonComponent
+          className="jsml-open"
+          icon={launchIcon}
+          label="Open"
+          tooltip="Open the job's page in the dashboard"
+          onClick={() => view.open({ kind: 'job', id: job.id })}
+        />
       </div>
       {job.failure_reason && (
         <pre className="jsml-failure">{job.failure_reason}</pre>
       )}
       <dl>
         <dt>hyperparameters</dt>
-        <dd>{Object.keys(hps).length ? JSON.stringify(hps) : '-'}</dd>
+        <dd>{pairs(job.spec.hyperparameters)}</dd>
         <dt>metrics</dt>
-        <dd>
-          {Object.entries(job.metrics || {})
-            .map(([k, v]) => `${k}=${Number(v).toPrecision(4)}`)
-            .join(' ') || '-'}
-        </dd>
+        <dd>{pairs(job.metrics)}</dd>
         <dt>instance</dt>
         <dd>{job.spec.instance_type || '-'}</dd>
         <dt>bundle</dt>
@@ -261,9 +218,101 @@ function JobDetails(props: {
         <dd>{job.model_version ? `${job.name}:${job.model_version}` : '-'}</dd>
       </dl>
       <div className="jsml-log-title">
-        log{props.statuses.active.has(job.status) ? ' (following)' : ''}
+        log{props.active.has(job.status) ? ' (following)' : ''}
       </div>
-      <pre className="jsml-log">{log || '(empty)'}</pre>
+      <pre className="jsml-log" tabIndex={0} aria-label={`log of ${job.id}`}>
+        {log || '(empty)'}
+      </pre>
     </div>
   );
 }
+
+const JOB_COLUMNS: IColumn<IJob>[] = [
+  { id: 'id', label: 'job', render: j => j.id, value: j => j.id },
+  {
+    id: 'backend',
+    label: 'backend',
+    render: j => j.backend,
+    value: j => j.backend
+  },
+  {
+    id: 'status',
+    label: 'status',
+    render: j => <Status status={j.status} />,
+    value: j => j.status
+  },
+  {
+    id: 'created',
+    label: 'created',
+    render: j => when(j.created_at),
+    value: j => j.created_at
+  },
+  { id: 'duration', label: 'duration', render: duration, value: seconds },
+  {
+    id: 'instance',
+    label: 'instance',
+    render: j => j.spec.instance_type || '-',
+    value: j => j.spec.instance_type || ''
+  },
+  {
+    id: 'cost',
+    label: 'cost',
+    title: 'what SageMaker would bill (local: free)',
+    render: j => money(j.cost?.sagemaker),
+    value: j => j.cost?.sagemaker ?? -1
+  }
+];
+
+export function JobsDashboard(view: IViewProps): JSX.Element {
+  const { model } = view;
+  const [filters, setFilters] = React.useState<IFilters>({
+    status: '',
+    backend: model.settings.defaultBackend,
+    limit: 1000
+  });
+  const { data: page, arrivedAt } = usePolled<IJobsPage>(
+    model,
+    () => model.service.jobs({ ...filters, offset: 0 }),
+    [filters.status, filters.backend],
+    view.visible,
+    view.onError
+  );
+  const reported = React.useRef(0);
+  return (
+    <DataTable
+      label="jobs"
+      rows={page?.jobs || []}
+      columns={JOB_COLUMNS}
+      rowKey={j => j.id}
+      rowProps={jobRowProps}
+      onOpen={j => view.open({ kind: 'job', id: j.id })}
+      empty={page ? 'No jobs match.' : 'loading jobs...'}
+      initialSort={{ id: 'created', direction: -1 }}
+      tools={<Choices view={view} filters={filters} set={setFilters} />}
+      onCommit={rows => {
+        // once per arrival: from the page arriving to React committing the table
+        if (page && reported.current !== arrivedAt) {
+          reported.current = arrivedAt;
+          const last = (window as any).jsmlDashboardRender;
+          (window as any).jsmlDashboardRender = {
+            rows,
+            total: page.jobs.length,
+            ms: performance.now() - arrivedAt,
+            n: (last?.n || 0) + 1
+          };
+        }
+      }}
+    />
+  );
+}
+
+/** The tab (index.ts adds it to the registry). */
+export const jobsTab: ITab = {
+  id: 'jobs',
+  label: 'Jobs',
+  feature: 'training',
+  rank: 10,
+  icon: listIcon,
+  sidebar: JobsSidebar,
+  dashboard: JobsDashboard
+};

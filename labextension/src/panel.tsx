@@ -1,194 +1,139 @@
 /**
- * The Serverless ML sidebar: Jobs, Endpoints, Models, Costs and Alerts, live.
- *
- * Which tabs it shows, the status names and the status filter's choices come
- * from `GET backends` (what the configured backends support), never retyped here.
- *
- * Data refreshes with a @lumino/polling Poll (backoff on errors, standby while
- * the panel or the page is hidden). Server errors are shown in the panel.
+ * The Serverless ML sidebar, made for the left area's default width (250 px):
+ * a toolbar (refresh, open the dashboard), a strip of icon tabs with tooltips
+ * (only those some configured backend supports, from the tab registry), and the
+ * chosen tab's compact view. Data comes from the shared model's poll.
  */
-import { ReactWidget } from '@jupyterlab/ui-components';
-import { Poll } from '@lumino/polling';
+import {
+  launchIcon,
+  ReactWidget,
+  refreshIcon,
+  ToolbarButtonComponent
+} from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import {
-  IAlert,
-  IBackends,
-  ICosts,
-  IEndpoint,
-  IJobsPage,
-  IModel,
-  IPlatform,
-  ServerlessService
-} from './api';
-import { jobStatuses, ErrorBar, describe } from './common';
-import { JobsTab } from './jobs';
-import { EndpointsTab } from './endpoints';
-import { ModelsTab } from './models';
-import { CostsTab, AlertsTab } from './monitoring';
-type Tab =
-  'jobs' | 'endpoints' | 'models' | 'tuning' | 'schedules' | 'costs' | 'alerts';
+import { ErrorBar } from './common';
+import { useTicks } from './hooks';
+import { ServerlessModel } from './model';
+import { IPage, ITab, IViewProps, tabs } from './registry';
 
-/** Each tab, in order, with the backend feature it needs (see `GET backends`). */
-const TAB_FEATURE: [Tab, string][] = [
-  ['jobs', 'training'],
-  ['endpoints', 'serving'],
-  ['models', 'registry'],
-  ['tuning', 'tuning'],
-  ['schedules', 'schedules'],
-  ['costs', 'monitoring'],
-  ['alerts', 'monitoring']
-];
-
-/** The tabs that some configured backend supports (none until `backends` answers). */
-function tabsFor(backends: IBackends | null): Tab[] {
-  const features = new Set(backends?.features || []);
-  return TAB_FEATURE.filter(([, feature]) => features.has(feature)).map(
-    ([tab]) => tab
-  );
-}
-
-/** The job statuses, as sets, from `GET backends`. */
-/** Refetch `backends` at least this often (also when the platform starts or stops). */
-const BACKENDS_MAX_AGE_MS = 30 * 1000;
-
-interface IState {
-  backends: IBackends | null;
-  platform: IPlatform | null;
-  page: IJobsPage | null;
-  endpoints: IEndpoint[];
-  models: IModel[];
-  costs: ICosts | null;
-  alerts: IAlert[];
-}
-
-/** The tab to show: the chosen one while it is offered, else the first offered. */
-function pickTab(chosen: Tab, tabs: Tab[]): Tab | null {
-  return tabs.includes(chosen) ? chosen : tabs[0] || null;
-}
-
-/** The whole panel. `poll` refreshes what the visible tab shows. */
-export function SidebarApp(props: {
-  service: ServerlessService;
-  isVisible: () => boolean;
+/** The strip of tabs: icons with tooltips, arrow keys move between them. */
+export function TabStrip(props: {
+  offered: ITab[];
+  shown: string | null;
+  choose: (id: string) => void;
+  model: ServerlessModel;
 }): JSX.Element {
-  const { service } = props;
-  const [tab, setTab] = React.useState<Tab>('jobs');
-  const [state, setState] = React.useState<IState>({
-    backends: null,
-    platform: null,
-    page: null,
-    endpoints: [],
-    models: [],
-    costs: null,
-    alerts: []
-  });
+  const refs = React.useRef<Record<string, HTMLButtonElement | null>>({});
+  const onKeyDown = (event: React.KeyboardEvent) => {
+    const ids = props.offered.map(t => t.id);
+    const at = ids.indexOf(props.shown || '');
+    const step =
+      event.key === 'ArrowRight' ? 1 : event.key === 'ArrowLeft' ? -1 : 0;
+    if (step !== 0 && ids.length) {
+      event.preventDefault();
+      const next = ids[(at + step + ids.length) % ids.length];
+      props.choose(next);
+      refs.current[next]?.focus();
+    }
+  };
+  return (
+    <div
+      className="jsml-tabs"
+      role="tablist"
+      aria-label="Serverless ML views"
+      onKeyDown={onKeyDown}
+    >
+      {props.offered.map(t => {
+        const count = t.badge ? t.badge(props.model) : null;
+        const selected = t.id === props.shown;
+        return (
+          <button
+            key={t.id}
+            ref={node => (refs.current[t.id] = node)}
+            role="tab"
+            aria-selected={selected}
+            aria-label={count ? `${t.label} (${count})` : t.label}
+            title={t.label}
+            tabIndex={selected ? 0 : -1}
+            className={`jsml-tab${selected ? ' jsml-tab-active' : ''}`}
+            data-tab={t.id}
+            onClick={() => props.choose(t.id)}
+          >
+            <t.icon.react tag="span" className="jsml-tab-icon" />
+            {count ? (
+              <span className="jsml-badge" data-count={count}>
+                {count}
+              </span>
+            ) : null}
+          </button>
+        );
+      })}
+    </div>
+  );
+}
+
+/** The whole sidebar. */
+export function SidebarApp(props: {
+  model: ServerlessModel;
+  visible: boolean;
+  open: (page: IPage) => void;
+}): JSX.Element {
+  const { model } = props;
+  useTicks(model);
+  const [chosen, setChosen] = React.useState('jobs');
   const [error, setError] = React.useState<string | null>(null);
-  const [filters, setFilters] = React.useState({
-    status: '',
-    backend: '',
-    limit: 50,
-    offset: 0
-  });
-  const [selectedJob, setSelectedJob] = React.useState<string | null>(null);
-  const [selectedEndpoint, setSelectedEndpoint] = React.useState<string | null>(
-    null
-  );
-  const current = React.useRef({ tab, filters });
-  current.current = { tab, filters };
-  // what `backends` answered last, when, and whether the platform was running then
-  const known = React.useRef<{
-    backends: IBackends | null;
-    at: number;
-    running: boolean | null;
-  }>({ backends: null, at: 0, running: null });
-
-  const refresh = React.useCallback(async () => {
-    const platform = await service.platform();
-    const last = known.current;
-    let backends = last.backends;
-    if (
-      !backends ||
-      last.running !== platform.running ||
-      Date.now() - last.at > BACKENDS_MAX_AGE_MS
-    ) {
-      backends = await service.backends();
-      known.current = {
-        backends,
-        at: Date.now(),
-        running: platform.running
-      };
-    }
-    // shown even when what the tab needs fails below
-    setState(previous => ({ ...previous, platform, backends }));
-    const next: Partial<IState> = {};
-    if (platform.running) {
-      const { tab: chosen, filters: f } = current.current;
-      const shown = pickTab(chosen, tabsFor(backends));
-      if (shown === 'jobs') {
-        next.page = await service.jobs(f);
-      } else if (shown === 'endpoints') {
-        next.endpoints = (await service.endpoints()).endpoints;
-      } else if (shown === 'models') {
-        next.models = (await service.models()).models;
-      } else if (shown === 'costs') {
-        next.costs = await service.costs();
-      } else if (shown === 'alerts') {
-        next.alerts = (await service.alerts()).alerts;
-      }
-    }
-    setState(previous => ({ ...previous, ...next }));
-    setError(null);
-  }, [service]);
-
-  const poll = React.useMemo(
-    () =>
-      new Poll({
-        factory: async () => {
-          try {
-            await refresh();
-          } catch (reason) {
-            setError(describe(reason));
-            throw reason; // the poll backs off
-          }
-        },
-        frequency: { interval: 2000, backoff: true, max: 30 * 1000 },
-        standby: () => (props.isVisible() ? 'when-hidden' : true),
-        name: 'jupyter-serverless-ml:refresh'
-      }),
-    [refresh]
-  );
-  React.useEffect(() => () => poll.dispose(), [poll]);
-  const { platform, backends } = state;
-  const tabs = tabsFor(backends);
-  const shown = pickTab(tab, tabs);
-  React.useEffect(() => {
-    void poll.refresh();
-  }, [shown, filters]);
-
+  const { backends, summary } = model;
+  const offered = tabs.offered(backends);
+  const shown = offered.find(t => t.id === chosen) || offered[0] || null;
+  const platform = summary?.platform;
   const act = async (what: () => Promise<unknown>) => {
     try {
       await what();
-      await poll.refresh();
+      setError(null);
     } catch (reason) {
-      setError(describe(reason));
+      setError(String((reason as Error).message || reason));
     }
+    await model.refresh();
   };
-
   const broken = (backends?.backends || []).filter(b => b.error);
+  const view: IViewProps | null =
+    backends && shown
+      ? {
+          model,
+          backends,
+          visible: props.visible && !!platform?.running,
+          act,
+          onError: setError,
+          open: props.open
+        }
+      : null;
   return (
     <div className="jsml-panel">
       <div className="jsml-header">
-        <span className="jsml-title">Serverless ML</span>
-        <span className="jsml-platform">
-          {platform
-            ? platform.running
-              ? `local platform ${platform.url}`
-              : 'platform stopped'
-            : ''}
-        </span>
+        <h2 className="jsml-title">Serverless ML</h2>
+        <ToolbarButtonComponent
+          icon={refreshIcon}
+          tooltip="Refresh"
+          onClick={() => void model.refresh()}
+        />
+        <ToolbarButtonComponent
+          className="jsml-open-dashboard"
+          icon={launchIcon}
+          tooltip="Open the dashboard"
+          onClick={() =>
+            props.open({ kind: 'section', id: shown?.id || 'jobs' })
+          }
+        />
       </div>
-      <ErrorBar error={error} />
+      <div className="jsml-platform" title={platform?.url || ''}>
+        {platform
+          ? platform.running
+            ? `local platform ${platform.url}`
+            : 'platform stopped'
+          : ''}
+      </div>
+      <ErrorBar error={error || model.error} />
       {broken.map(b => (
         <div key={b.name} className="jsml-backend-error" data-backend={b.name}>
           backend {b.name} did not load: {b.error}
@@ -198,82 +143,61 @@ export function SidebarApp(props: {
         <div className="jsml-banner">
           <p>The local platform is not running.</p>
           <button
-            className="jp-mod-styled jp-mod-accept jsml-start"
-            onClick={() => act(() => service.startPlatform())}
+            className="jp-Button jp-mod-styled jp-mod-accept jsml-start"
+            onClick={() => act(() => model.service.startPlatform())}
           >
             Start platform
           </button>
         </div>
       )}
-      {backends && tabs.length === 0 && (
+      {backends && offered.length === 0 && (
         <p className="jsml-empty">
           No backend is configured that this panel can show.
         </p>
       )}
-      <div className="jsml-tabs" role="tablist">
-        {tabs.map(t => (
-          <button
-            key={t}
-            role="tab"
-            aria-selected={t === shown}
-            className={`jsml-tab${t === shown ? ' jsml-tab-active' : ''}`}
-            data-tab={t}
-            onClick={() => setTab(t)}
-          >
-            {t[0].toUpperCase() + t.slice(1)}
-          </button>
-        ))}
-      </div>
-      <div className="jsml-body">
-        {shown === 'jobs' && backends && (
-          <JobsTab
-            service={service}
-            statuses={jobStatuses(backends)}
-            backendNames={backends.backends
-              .filter(b => !b.error)
-              .map(b => b.name)}
-            page={state.page}
-            filters={filters}
-            setFilters={setFilters}
-            selected={selectedJob}
-            select={setSelectedJob}
-            act={act}
-            onError={setError}
-          />
-        )}
-        {shown === 'endpoints' && (
-          <EndpointsTab
-            service={service}
-            endpoints={state.endpoints}
-            selected={selectedEndpoint}
-            select={setSelectedEndpoint}
-            act={act}
-            onError={setError}
-          />
-        )}
-        {shown === 'models' && <ModelsTab models={state.models} />}
-        {shown === 'tuning' && <p className="jsml-empty">No tuning jobs.</p>}
-        {shown === 'schedules' && <p className="jsml-empty">No schedules.</p>}
-        {shown === 'costs' && <CostsTab costs={state.costs} />}
-        {shown === 'alerts' && (
-          <AlertsTab alerts={state.alerts} service={service} act={act} />
-        )}
+      <TabStrip
+        offered={offered}
+        shown={shown?.id || null}
+        choose={setChosen}
+        model={model}
+      />
+      <div
+        className="jsml-body"
+        role="tabpanel"
+        aria-label={shown?.label}
+        data-shown={shown?.id}
+      >
+        {view && shown && <shown.sidebar key={shown.id} {...view} />}
       </div>
     </div>
   );
 }
 
-/** The Lumino widget that hosts the React panel in the left sidebar. */
+/** The Lumino widget that hosts the sidebar in the left area. */
 export class ServerlessPanel extends ReactWidget {
-  constructor(private readonly service: ServerlessService) {
+  constructor(
+    private readonly model: ServerlessModel,
+    private readonly open: (page: IPage) => void
+  ) {
     super();
     this.id = 'jupyter-serverless-ml-panel';
     this.addClass('jsml-root');
   }
 
+  protected onAfterShow(): void {
+    this.update();
+  }
+  protected onAfterHide(): void {
+    this.update();
+  }
+
   render(): JSX.Element {
     return (
-      <SidebarApp service={this.service} isVisible={() => this.isVisible} />
+      <SidebarApp
+        model={this.model}
+        visible={this.isVisible}
+        open={this.open}
+      />
     );
   }
 }
