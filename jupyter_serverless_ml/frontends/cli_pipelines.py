@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from typing import Any
 
 from .. import pipelines as api
@@ -36,11 +37,11 @@ def _pipelines(args: argparse.Namespace) -> int:
 
 
 def _runs(args: argparse.Namespace) -> int:
-    if args.run:
+    if args.run_id:
         if args.logs:
-            print(api.step_logs(args.run, args.logs, backend=args.backend), end="")
+            print(api.step_logs(args.run_id, args.logs, backend=args.backend), end="")
             return 0
-        run = api.pipeline_run(args.run, backend=args.backend)
+        run = api.pipeline_run(args.run_id, backend=args.backend)
         _json(run.record.to_wire()) if args.json else print(repr(run))
         return 0
     runs = api.pipeline_runs(args.name, limit=args.limit, backend=args.backend)
@@ -53,8 +54,10 @@ def _pipeline(args: argparse.Namespace) -> int:
         run = api.stop_pipeline_run(args.target, backend=args.backend)
     else:
         run = api.rerun(
-            args.target, backend=args.backend, wait=not args.no_wait, use_cache=not args.no_cache
+            args.target, backend=args.backend, wait=False, use_cache=not args.no_cache
         )
+        if not args.no_wait:  # progress on stderr, so --json prints JSON alone
+            run.wait(raise_on_failure=False, write=sys.stderr.write if args.json else None)
     _json(run.record.to_wire()) if args.json else print(repr(run))
     return 0 if run.status in ("Succeeded", "Executing", "Stopping", "Stopped") else 1
 
@@ -67,7 +70,7 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(run=_pipelines)
     p = sub.add_parser("pipeline-runs", help="list pipeline runs, or show one run's steps")
     p.add_argument("name", nargs="?", help="only this pipeline's runs")
-    p.add_argument("--run", metavar="RUN_ID", help="show this run's steps")
+    p.add_argument("--run", dest="run_id", metavar="RUN_ID", help="show this run's steps")
     p.add_argument("--logs", metavar="STEP", help="with --run: print this step's log")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--backend")
