@@ -18,7 +18,7 @@ STEP_KINDS = ("function", "train", "evaluate", "condition", "register", "deploy"
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:  # type: ignore[override]
+    def error(self, message: str) -> Any:
         raise UsageError(f"{self.prog}: {message}; see {self.prog}? for the options")
 
 
