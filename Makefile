@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_serve.py
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_sidebar.py
+	$(PY) benchmarks/bench_drift.py
 
 # rebuild the JupyterLab extension after editing labextension/src (make setup builds it once)
 lab: $(STAMP)
