@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 from typing import Any
 
@@ -29,7 +28,6 @@ def _pipeline_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-wait", action="store_true")
-    p.add_argument("--export", choices=["sagemaker", "vertex"])
     return p
 
 
@@ -44,7 +42,7 @@ def _runs_parser() -> argparse.ArgumentParser:
 
 
 class _Text:
-    """Plain text shown as it is (a log, an exported definition)."""
+    """Plain text shown as it is (a step's log)."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -74,16 +72,13 @@ class PipelineMagics(Magics):
             deploy(reg, endpoint="cancer", when=good)
 
         Unchanged steps are served from the cache. Options: --output DIR (default
-        ./jsml-pipelines/NAME), --no-cache, --no-wait, --backend, --export sagemaker|vertex
-        (print that definition instead of running).
+        ./jsml-pipelines/NAME), --no-cache, --no-wait, --backend.
         """
         args = _pipeline_parser().parse_args(shlex.split(line))
         built = api.Pipeline(args.name, output=args.output, backend=args.backend)
         namespace = dict(self.shell.user_ns) if self.shell is not None else {}
         namespace.update({kind: getattr(built, kind) for kind in STEP_KINDS}, pipeline=built)
         exec(compile(cell, f"<%%pipeline {args.name}>", "exec"), namespace)
-        if args.export:
-            return _Text(json.dumps(built.export(args.export), indent=2))
         return built.run(wait=not args.no_wait, use_cache=not args.no_cache)
 
     @line_magic

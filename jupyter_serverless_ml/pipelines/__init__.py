@@ -2,7 +2,6 @@
 joined into a DAG, run with caching by input hashes (see :mod:`.builder`, :mod:`.api`)."""
 
 from .api import (
-    export,
     pipeline_run,
     pipeline_runs,
     pipelines,
@@ -21,7 +20,6 @@ __all__ = [
     "PipelineRun",
     "PipelineRunList",
     "Step",
-    "export",
     "pipeline_run",
     "pipeline_runs",
     "pipelines",

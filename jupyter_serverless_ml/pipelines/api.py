@@ -4,8 +4,6 @@ call these). Declare one with :class:`~.builder.Pipeline`, then ``run_pipeline(p
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..backends import get_backend
 from ..backends.pipelines_part import Pipelines
 from ..backends.protocol import require
@@ -71,17 +69,7 @@ def step_logs(run_id: str, step: str, backend: str | None = None) -> str:
     return _part(backend).pipeline_step_logs(run_id, step).text
 
 
-def export(pipeline: Pipeline, target: str, **settings: Any) -> dict[str, Any]:
-    """The pipeline as a SageMaker Pipeline definition (``target="sagemaker"``) or a
-    Vertex AI (KFP) pipeline spec (``"vertex"``), validated by that SDK's own classes.
-    Steps a target cannot express are refused with a message naming them."""
-    from .export import export_spec
-
-    return export_spec(pipeline.spec(), target, **settings)
-
-
 __all__ = [
-    "export",
     "pipeline_run",
     "pipeline_runs",
     "pipelines",

@@ -311,12 +311,6 @@ class Pipeline:
 
         return run(self, wait=wait, use_cache=use_cache)
 
-    def export(self, target: str, **settings: Any) -> dict[str, Any]:
-        """The SageMaker or Vertex definition of this pipeline (see :func:`.api.export`)."""
-        from .api import export
-
-        return export(self, target, **settings)
-
     # -- building ------------------------------------------------------------------
 
     def spec(self, bundle_root: Path | None = None) -> PipelineSpec:
