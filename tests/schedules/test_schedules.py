@@ -1,0 +1,169 @@
+"""Scheduled notebooks on the local platform: a one-second schedule runs the notebook with
+papermill, a failing notebook makes a Failed run and an alert, runs missed while the platform
+was down run once at start or are skipped; the magics, the CLI and the sidebar routes."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import jupyter_serverless_ml as jsml
+from jupyter_serverless_ml import schedules
+from jupyter_serverless_ml.errors import JsmlError, UsageError
+from jupyter_serverless_ml.frontends import cli
+from jupyter_serverless_ml.platform import client
+from jupyter_serverless_ml.platform.schedules import cron
+from jupyter_serverless_ml.platform.store import Store
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = predicate()
+        if found:
+            return found
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.3)
+
+
+def finished(name: str, count: int = 1) -> Callable[[], Any]:
+    def check() -> Any:
+        runs = [r for r in schedules.schedule_runs(name) if r.status != "Running"]
+        return runs if len(runs) >= count else None
+
+    return check
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    directory = tmp_path / "lab"
+    directory.mkdir()
+    return directory
+
+
+def test_a_one_second_schedule_runs_the_notebook(
+    home: Path, workdir: Path, make_notebook: Callable[..., Path]
+) -> None:
+    notebook = make_notebook(workdir / "count.ipynb")
+    made = schedules.schedule(notebook, every="1s", parameters={"value": 7}, name="count")
+    assert made.record.interval == 1.0 and made.record.next_run_at <= time.time() + 1.5
+    try:
+        run = wait_for(finished("count"))[-1]  # the oldest finished run
+    finally:
+        schedules.pause_schedule("count")
+    assert run.status == "Completed", run.record.failure_reason
+    assert run.record.trigger == "schedule" and run.record.parameters == {"value": 7}
+    assert 0 < run.duration < 90
+    assert (workdir / "runs.txt").read_text().splitlines()[0] == "7"
+    executed = json.loads(Path(run.record.output_uri[len("file://") :]).read_text())
+    injected = [
+        c for c in executed["cells"] if "injected-parameters" in c["metadata"].get("tags", [])
+    ]
+    assert "value = 7" in "".join(injected[0]["source"])
+    assert "wrote 7" in json.dumps(executed["cells"][-1]["outputs"])
+    assert run.link == f"/lab/tree/scheduled-runs/count/{run.id}.ipynb"
+    assert (workdir / "scheduled-runs" / "count" / f"{run.id}.ipynb").is_file()
+    assert str(home) in run.record.output_uri  # the artifact is kept under the platform home
+
+
+def test_a_failing_notebook_makes_a_failed_run_and_an_alert(
+    home: Path, workdir: Path, make_notebook: Callable[..., Path]
+) -> None:
+    notebook = make_notebook(workdir / "broken.ipynb")
+    schedules.schedule(notebook, every="1s", parameters={"fail": True, "value": 3}, name="broken")
+    try:
+        run = wait_for(finished("broken"))[-1]
+    finally:
+        schedules.delete_schedule("broken")
+    assert run.status == "Failed"
+    assert run.record.failure_reason == "AssertionError: asked to fail with value=3"
+    alerts = [a for a in jsml.alerts() if a.endpoint == "schedule:broken"]
+    assert alerts and run.id in alerts[0].message and "asked to fail" in alerts[0].message
+    with pytest.raises(JsmlError, match="failed: AssertionError"):
+        run.wait(timeout=5)
+
+
+def test_missed_runs_catch_up_once_or_are_skipped(
+    private_home: Callable[..., Path], tmp_path: Path, make_notebook: Callable[..., Path]
+) -> None:
+    home = private_home("catch")
+    workdir = tmp_path / "catch-lab"
+    workdir.mkdir()
+    notebook = make_notebook(workdir / "nightly.ipynb")
+    schedules.schedule(notebook, cron="0 3 * * *", name="catchup", parameters={"value": 1})
+    schedules.schedule(notebook, cron="0 3 * * *", name="skipper", catch_up=False)
+    assert client.stop(home, timeout=10)
+    store = Store(home / "platform.db")
+    three_nights_ago = cron.next_after(time.time() - 3 * 86400, "0 3 * * *", None)
+    for name in ("catchup", "skipper"):  # as if the platform had been down for three nights
+        store.update_schedule(name, next_run_at=three_nights_ago)
+    store.close()
+    client.ensure_running(home)
+    caught = wait_for(finished("catchup"))
+    assert [r.record.trigger for r in caught] == ["catch-up"] and caught[0].status == "Completed"
+    skipped = schedules.schedule_runs("skipper")
+    assert [r.status for r in skipped] == ["Skipped"]
+    assert "3 run(s) missed while the platform was down" in skipped[0].record.failure_reason
+    assert (workdir / "runs.txt").read_text() == "1\n"  # ran once, not three times
+    for name in ("catchup", "skipper"):
+        assert schedules.get_schedule(name).record.next_run_at > time.time()
+
+
+def test_bad_schedules_are_refused(
+    home: Path, workdir: Path, make_notebook: Callable[..., Path]
+) -> None:
+    notebook = make_notebook(workdir / "ok.ipynb")
+    with pytest.raises(UsageError, match="no such notebook"):
+        schedules.schedule(workdir / "missing.ipynb", every="1h")
+    with pytest.raises(UsageError, match="exactly one of"):
+        schedules.schedule(notebook)
+    with pytest.raises(UsageError, match="is not valid"):
+        schedules.schedule(notebook, cron="at dawn")
+    with pytest.raises(UsageError, match="unknown"):
+        schedules.schedule(notebook, cron="0 3 * * *", timezone="Nowhere/Land")
+    schedules.schedule(notebook, every="1h", name="twice")
+    with pytest.raises(JsmlError, match="a schedule 'twice' exists"):
+        schedules.schedule(notebook, every="1h", name="twice")
+    assert (
+        schedules.schedule(notebook, every="2h", name="twice", replace=True).record.interval == 7200
+    )
+    schedules.delete_schedule("twice")
+    with pytest.raises(JsmlError, match="no schedule 'twice'"):
+        schedules.schedule_runs("twice")
+
+
+def test_magics_and_cli(
+    home: Path, workdir: Path, ipython: Any, capsys: Any, make_notebook: Callable[..., Path]
+) -> None:
+    notebook = make_notebook(workdir / "report.ipynb")
+    made = ipython.run_line_magic(
+        "schedule", f'{notebook} --cron "0 3 * * *" --tz Europe/Paris -p value 5 --name report'
+    )
+    assert made.record.cron == "0 3 * * *" and made.record.timezone == "Europe/Paris"
+    assert made.record.parameters == {"value": 5}
+    run = ipython.run_line_magic("schedule_run", "report -p value 6 --wait")
+    assert run.status == "Completed" and run.record.parameters == {"value": 6}
+    overview = ipython.run_line_magic("schedules", "report")
+    text = repr(overview)
+    assert "cron 0 3 * * * (Europe/Paris)" in text and run.id in text and "Completed" in text
+    assert f"href='/lab/tree/scheduled-runs/report/{run.id}.ipynb'" in overview._repr_html_()
+    with pytest.raises(UsageError, match="%schedule"):
+        ipython.run_line_magic("schedule", f"{notebook} --bogus")
+    assert cli.main(["schedules", "report", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["schedules"][0]["name"] == "report" and listed["runs"][0]["id"] == run.id
+    assert (
+        cli.main(["schedule", str(notebook), "--every", "1h", "--name", "cli", "-p", "value", "2"])
+        == 0
+    )
+    assert "Schedule cli" in capsys.readouterr().out
+    assert cli.main(["schedule-pause", "cli"]) == 0 and "[paused]" in capsys.readouterr().out
+    assert cli.main(["unschedule", "cli"]) == 0
+    assert cli.main(["schedule", str(notebook), "--cron", "bad"]) == 2
+    assert "is not valid" in capsys.readouterr().err
+    ipython.run_line_magic("unschedule", "report")
