@@ -18,7 +18,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 
 from ..catalog.pricing import BY
 from ..errors import UsageError
-from ..monitoring.costs import cost, cost_advice
+from ..monitoring.cost_api import cost, cost_advice
 
 
 class _Parser(argparse.ArgumentParser):

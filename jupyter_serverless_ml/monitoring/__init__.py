@@ -1,7 +1,7 @@
 """Monitoring: costs and alerts."""
 
 from .api import acknowledge_alert, alerts
-from .costs import cost, cost_advice, costs
+from .cost_api import cost, cost_advice, costs
 from .drift_api import baseline, drift, drift_rules, set_baseline
 
 __all__ = [
