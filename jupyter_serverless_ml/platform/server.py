@@ -293,7 +293,7 @@ def build_app(platform_: Platform) -> Starlette:
         return _json({"endpoints": endpoints.summaries()})
 
     async def get_endpoint(request: Request) -> Response:
-        return _json(endpoints.describe(request.path_params["name"]))
+        return _json(costs_routes.describe_endpoint(platform_, request.path_params["name"]))
 
     async def traffic(request: Request) -> Response:
         weights = (await _body(request)).get("weights")

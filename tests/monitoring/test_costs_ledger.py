@@ -99,6 +99,6 @@ def test_max_cost_stops_a_running_job_and_says_why(home: Path) -> None:
     while "budget" not in str(jsml.job(job.id).record.get("failure_reason")):
         assert time.monotonic() < deadline
         time.sleep(0.1)
-    assert "reached --max-cost $0.0020" in jsml.job(job.id).record["failure_reason"]
+    assert "stopped: budget of $0.0020 reached" in jsml.job(job.id).record["failure_reason"]
     hit = [i for i in jsml.cost()["budgets_hit"] if i["resource"] == job.id]
     assert hit and hit[0]["sagemaker"] >= 0.002

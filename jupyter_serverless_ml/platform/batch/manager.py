@@ -200,8 +200,9 @@ class BatchManager:
         """Batch jobs, newest first."""
         return self.store.batches(limit=limit)
 
-    def stop(self, ref: str) -> dict[str, Any]:
-        """Stop a running batch job (finished part files stay; a rerun resumes)."""
+    def stop(self, ref: str, reason: str | None = None) -> dict[str, Any]:
+        """Stop a running batch job (finished part files stay; a rerun resumes);
+        ``reason`` (e.g. the budget guard's) becomes its failure reason."""
         record = self._get(ref)
         task = self.tasks.get(record["id"])
         if record["status"] not in BATCH_TERMINAL:
@@ -211,7 +212,7 @@ class BatchManager:
                 record["id"],
                 status=BatchStatus.STOPPED,
                 ended_at=time.time(),
-                failure_reason="stopped on request",
+                failure_reason=reason or "stopped on request",
             )
         return self.describe(record["id"])
 

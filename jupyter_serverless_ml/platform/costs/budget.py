@@ -160,22 +160,55 @@ async def enforce(platform_: Any, now: float | None = None) -> list[dict[str, An
         cost, cloud = cost_of(row)
         if cost < row["max_cost"]:
             continue
-        reason = (
-            f"stopped by its budget: cost ${cost:.4f} reached --max-cost ${row['max_cost']:.4f} "
-            f"({row['instance_type']} at {cloud} list price)"
-        )
+        reason = stop_reason(row["max_cost"], cost, row["instance_type"], cloud)
         store.stop_by_budget(row["kind"], row["resource"], reason)
         await _stop(platform_, row, reason)
         stopped.append(dict(row, stopped_reason=reason, cost=cost))
     return stopped
 
 
+def stop_reason(budget: float, cost: float, instance_type: str, cloud: str) -> str:
+    """What a resource stopped by its budget says (its failure reason, its event)."""
+    label = {"sagemaker": "SageMaker", "vertex": "Vertex AI"}.get(cloud, cloud)
+    return (
+        f"stopped: budget of ${budget:.4f} reached (ledger ${cost:.4f}; "
+        f"{instance_type} at {label} list price; --max-cost)"
+    )
+
+
+def stopped_endpoint(store: Any, name: str) -> dict[str, Any] | None:
+    """The last deployment of endpoint ``name`` if its budget undeployed it: a Deleted
+    endpoint whose events and ``stopped_reason`` say why (what ``%endpoint`` shows)."""
+    rows = [r for r in store.ledger() if r["kind"] == "endpoint" and r["name"] == name]
+    if not rows or not rows[-1].get("stopped_reason"):
+        return None  # never deployed, or its last deployment ended otherwise
+    row = rows[-1]
+    cost, cloud = cost_of(row)
+    ended = row.get("ended_at") or row["updated_at"]
+    event = {"ts": ended, "kind": "budget", "variant": None, "value": cost}
+    return {
+        "name": name,
+        "backend": row.get("backend") or "local",
+        "status": "Deleted",
+        "created_at": row["started_at"],
+        "traffic": {},
+        "variants": [],
+        "replicas": 0,
+        "stats": {},
+        "events": [dict(event, message=row["stopped_reason"])],
+        "stopped_reason": row["stopped_reason"],
+        "max_cost": row["max_cost"],
+        "cost": cost,
+        "cost_cloud": cloud,
+    }
+
+
 async def _stop(platform_: Any, row: dict[str, Any], reason: str) -> None:
     if row["kind"] == "training":
-        platform_.manager.stop(row["resource"])
+        platform_.manager.stop(row["resource"], reason)
         platform_.changed(row["resource"])
     elif row["kind"] == "batch":
-        platform_.batches.stop(row["resource"])
+        platform_.batches.stop(row["resource"], reason)
     elif row["kind"] == "endpoint":
         endpoints = platform_.endpoints
         if row["name"] in endpoints.endpoints:
@@ -194,4 +227,14 @@ def _settle(platform_: Any, row: dict[str, Any]) -> None:
         platform_.changed(row["resource"])
 
 
-__all__ = ["admit", "cost_of", "enforce", "estimate", "item_of", "max_cost_of", "record"]
+__all__ = [
+    "admit",
+    "cost_of",
+    "enforce",
+    "estimate",
+    "item_of",
+    "max_cost_of",
+    "record",
+    "stop_reason",
+    "stopped_endpoint",
+]

@@ -56,6 +56,18 @@ def costs_view(platform_: Any, since: float = 0.0, limit: int = 200) -> dict[str
     return out
 
 
+def describe_endpoint(platform_: Any, name: str) -> dict[str, Any]:
+    """``GET /v1/endpoints/{name}``: the live endpoint, or, once its budget undeployed it,
+    a Deleted endpoint whose events say so (NotFound otherwise)."""
+    try:
+        return dict(platform_.endpoints.describe(name))
+    except NotFound:
+        stopped = budget.stopped_endpoint(platform_.manager.store, name)
+        if stopped is None:
+            raise
+        return stopped
+
+
 def advice_view(platform_: Any, name: str, memory_gb: float, idle: float) -> dict[str, Any]:
     """Serving-mode advice for endpoint ``name`` from its captured traffic."""
     manager = platform_.endpoints
@@ -170,6 +182,7 @@ __all__ = [
     "cost_routes",
     "costs_view",
     "deploy",
+    "describe_endpoint",
     "ledger_items",
     "start_batch",
     "submit_job",

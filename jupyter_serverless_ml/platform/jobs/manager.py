@@ -248,21 +248,29 @@ class JobManager:
 
     # -- control ---------------------------------------------------------------
 
-    def stop(self, ref: str) -> dict[str, Any]:
-        """Ask a job to stop (idempotent; a finished job is returned unchanged)."""
+    def stop(self, ref: str, reason: str | None = None) -> dict[str, Any]:
+        """Ask a job to stop (idempotent; a finished job is returned unchanged).
+
+        ``reason`` (e.g. the budget guard's) is shown at once as the stop event and the
+        failure reason, and stays the reason once the job is Stopped."""
         job = self.resolve(ref)
         if job["status"] in JOB_TERMINAL:
             return self.describe(job["id"])
         if procs.is_alive(job["supervisor_pid"], job["supervisor_start"]):
-            self.store.update_job(job["id"], event="stop requested", status=JobStatus.STOPPING)
+            self.store.update_job(
+                job["id"],
+                event=reason or "stop requested",
+                status=JobStatus.STOPPING,
+                failure_reason=reason,
+            )
             os.kill(job["supervisor_pid"], signal.SIGTERM)
         else:
             self.store.update_job(
                 job["id"],
-                event="stopped before it ran",
+                event=reason or "stopped before it ran",
                 status=JobStatus.STOPPED,
                 ended_at=time.time(),
-                failure_reason="stopped on request",
+                failure_reason=reason or "stopped on request",
             )
         return self.describe(job["id"])
 
@@ -378,6 +386,8 @@ class JobManager:
             and result.get("lost")
         ):
             status, reason = JobStatus.STOPPED.value, "stopped on request"
+        if job["status"] == JobStatus.STOPPING and status == JobStatus.STOPPED:
+            reason = job.get("failure_reason") or reason  # the reason stop() was given
         model = None
         if status == JobStatus.COMPLETED and has_model(job) and job["spec"].get("register", True):
             try:
