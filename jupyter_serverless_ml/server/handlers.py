@@ -208,9 +208,14 @@ class AlertAckHandler(SidebarHandler):
 
 def setup_handlers(web_app: Any, backends: BackendSet | None = None) -> None:
     """Register the sidebar API on a jupyter-server web application."""
-    from . import dashboard_handlers  # it subclasses SidebarHandler: imported once this module is
-    from . import pipeline_handlers
-    from . import drift_handlers, registry_handlers, schedule_handlers, tuning_handlers
+    from . import (
+        dashboard_handlers,  # it subclasses SidebarHandler: imported once this module is
+        drift_handlers,
+        pipeline_handlers,
+        registry_handlers,
+        schedule_handlers,
+        tuning_handlers,
+    )
     web_app.settings[SETTINGS_KEY] = backends or BackendSet(["local"], {})
     base = url_path_join(web_app.settings["base_url"], "serverless-ml", "api")
     name = r"([^/]+)"
