@@ -314,6 +314,7 @@ def test_bad_requests_are_refused_before_any_trial(home: Path) -> None:
         ({"direction": "up"}, "maximize or minimize"),
         ({"trials": 0}, "--trials must be a whole number from 1"),
         ({"parallel": 0}, "--parallel must be a whole number from 1"),
+        ({"seed": -1}, "--seed must be a whole number from 0"),
         ({"objective": ""}, "--objective METRIC"),
         ({"hp": {"x": 1}}, "both tuned (--param) and fixed (--hp)"),
         ({"params": {}}, "at least one --param"),

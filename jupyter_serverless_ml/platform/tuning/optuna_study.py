@@ -67,7 +67,21 @@ class OptunaStudies:
         """The RDB storage, created on first use."""
         if self._storage is None:
             optuna = _quiet()
-            self._storage = optuna.storages.RDBStorage(storage_url(self.home))
+            from sqlalchemy import event
+
+            storage = optuna.storages.RDBStorage(storage_url(self.home))
+
+            @event.listens_for(storage.engine, "connect")
+            def _wal(connection: Any, _record: Any) -> None:
+                # WAL and NORMAL sync halve the cost of ask/tell (about 110 -> 55 ms); a
+                # transaction lost to a power cut is re-told from the platform's store
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+            storage.engine.dispose()
+            self._storage = storage
         return self._storage
 
     def study(self, name: str, spec: dict[str, Any]) -> Any:

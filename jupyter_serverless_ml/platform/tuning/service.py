@@ -79,8 +79,10 @@ def check_request(body: dict[str, Any]) -> dict[str, Any]:
         trials = min(trials, spaces.grid_size(space))
     parallel = _bounded(body, "parallel", 1, MAX_PARALLEL)
     seed = body.get("seed")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
-        raise UsageError(f"--seed must be a whole number, not {seed!r}")
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**32
+    ):
+        raise UsageError(f"--seed must be a whole number from 0 to 2**32 - 1, not {seed!r}")
     job = body.get("job")
     if not isinstance(job, dict) or not job.get("bundle") or not job.get("python"):
         raise UsageError("a study request needs its trials' job: {'bundle': ..., 'python': ...}")
@@ -277,11 +279,18 @@ class TuningService:
 
     def reconcile(self) -> None:
         """After a daemon restart: an Optuna trial asked for but not recorded is adopted when
-        its job was submitted (a job named NAME-t<number>), else told failed."""
+        its job was submitted (a job named NAME-t<number>), else told failed; one the store
+        has ended but Optuna still runs is told again."""
         for study in self.store.studies(status=list(_ACTIVE)):
             name, spec = study["name"], study["spec"]
-            known = {t["number"] for t in self.store.trials(name)}
+            rows = {t["number"]: t for t in self.store.trials(name)}
+            known = set(rows)
             for number in self.optuna.running_numbers(name, spec):
+                row = rows.get(number)
+                if row is not None and row["status"] != TrialStatus.RUNNING:  # told, then lost
+                    state = {"Completed": "complete", "Pruned": "pruned"}.get(row["status"], "fail")
+                    self.optuna.tell(name, spec, number, state, row["value"])
+                    continue
                 if number in known:
                     continue
                 job = self.store.latest_job(f"{name}-t{number}")

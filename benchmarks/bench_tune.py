@@ -1,0 +1,203 @@
+"""Benchmark for issue 13: per-trial orchestration overhead of a tuning study.
+
+Every figure is measured in this run against baselines measured in the same run;
+results go to benchmarks/results/tune.json (and a Markdown table next to it). Run with
+`python benchmarks/bench_tune.py` (BENCH_TRIALS, default 20; BENCH_RUNS, default 3).
+
+- optuna_in_process: Optuna (TPE, in memory) optimizing the same objective in this process,
+  seconds per trial: the search plus the objective itself.
+- optuna_own: Optuna's own per-trial cost (TPE, in memory, an objective that returns at once).
+- fork_floor: a bare `python -c` running the objective once (a fresh interpreter per trial,
+  the least any process-per-trial runner can cost), seconds.
+- platform: a %%tune study on the local platform (warm daemon, TPE, --parallel 1, trials as
+  sandboxed training jobs, Optuna's SQLite storage), wall time from tune() to Completed
+  divided by the trials.
+- overhead = platform - optuna_in_process per trial; the target is
+  overhead <= 2 x (fork_floor + optuna_own).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+TRIALS = int(os.environ.get("BENCH_TRIALS", "12"))
+RUNS = int(os.environ.get("BENCH_RUNS", "2"))
+
+#: what a trial does: fit and score a scikit-learn model on the breast-cancer data (the
+#: headline), and a synthetic formula (the fixed cost of a trial, nothing to amortise it)
+OBJECTIVES = {
+    "sklearn": """
+import math
+import pandas as pd
+from sklearn.linear_model import LogisticRegression
+df = pd.read_csv(channel("train"))
+X, y = df[["mean radius", "mean texture", "mean smoothness"]], df.target
+model = LogisticRegression(C=hp.lr * 100 * hp.x + 1e-3, max_iter=300).fit(X, y)
+log_metric("score", model.score(X, y))
+""",
+    "synthetic": """
+import math
+score = 1 - (hp.x - 0.7) ** 2 - ((math.log10(hp.lr) + 2) ** 2) / 4
+log_metric("score", score)
+model = {"x": hp.x}
+""",
+}
+
+
+class _HP:
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def _optuna() -> Any:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def optuna_in_process(source: str, data: Path, work: bool) -> float:
+    """Seconds per trial of Optuna in memory; ``work``: run the objective's code."""
+    optuna = _optuna()
+    code = compile(source, "<objective>", "exec")
+
+    def objective(trial: Any) -> float:
+        hp = _HP(
+            {
+                "x": trial.suggest_float("x", 0, 1),
+                "lr": trial.suggest_float("lr", 1e-4, 1, log=True),
+            }
+        )
+        if not work:
+            return 0.0
+        found: dict[str, float] = {}
+        namespace = {
+            "hp": hp,
+            "log_metric": lambda name, value: found.__setitem__(name, value),
+            "channel": lambda name: str(data),
+        }
+        exec(code, namespace)
+        return found["score"]
+
+    study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=0))
+    started = time.perf_counter()
+    study.optimize(objective, n_trials=TRIALS)
+    return (time.perf_counter() - started) / TRIALS
+
+
+def fork_floor(source: str, data: Path) -> float:
+    """A fresh interpreter running the objective once, seconds."""
+    script = (
+        "class H: x = 0.5; lr = 0.01\nhp = H()\nlog_metric = lambda n, v: None\n"
+        f"channel = lambda name: {str(data)!r}\n" + source
+    )
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", script], check=True)
+    return time.perf_counter() - started
+
+
+def platform_per_trial(kind: str, data: Path, run: int) -> float:
+    from jupyter_serverless_ml import tuning
+
+    started = time.perf_counter()
+    study = tuning.tune(
+        OBJECTIVES[kind],
+        name=f"bench-{kind}-{run}",
+        data={"train": data},
+        params={"x": "uniform(0,1)", "lr": "loguniform(1e-4,1)"},
+        objective="score",
+        trials=TRIALS,
+        parallel=1,
+        seed=run,
+        namespace={},
+    )
+    elapsed = time.perf_counter() - started
+    assert study.record.counts.get("Completed") == TRIALS, study.summary()
+    return elapsed / TRIALS
+
+
+def measure(kind: str, data: Path) -> dict[str, Any]:
+    source = OBJECTIVES[kind]
+    platform_per_trial(kind, data, RUNS)  # warm-up: daemon, Optuna storage, bundle cache
+    in_process, own, floors, trials = [], [], [], []
+    for run in range(RUNS):  # alternate, so drift in machine load touches every figure
+        in_process.append(optuna_in_process(source, data, work=True))
+        own.append(optuna_in_process(source, data, work=False))
+        floors += [fork_floor(source, data) for _ in range(3)]
+        trials.append(platform_per_trial(kind, data, run))
+    median = statistics.median
+    inproc, optuna_own, floor, per_trial = (
+        median(in_process),
+        median(own),
+        median(floors),
+        median(trials),
+    )
+    overhead = per_trial - inproc
+    budget = 2 * (floor + optuna_own)
+    return {
+        "optuna_in_process_s_per_trial": round(inproc, 5),
+        "optuna_own_s_per_trial": round(optuna_own, 5),
+        "fork_floor_s": round(floor, 4),
+        "platform_s_per_trial": round(per_trial, 4),
+        "platform_runs_s_per_trial": [round(t, 4) for t in trials],
+        "overhead_s_per_trial": round(overhead, 4),
+        "budget_s_per_trial": round(budget, 4),
+        "overhead_over_budget": round(overhead / budget, 3) if budget > 0 else math.nan,
+        "met": overhead <= budget,
+    }
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="jsml-bench-tune-"))
+    data = Path(tempfile.mkdtemp(prefix="jsml-bench-data-")) / "train.csv"
+    from sklearn.datasets import load_breast_cancer
+
+    load_breast_cancer(as_frame=True).frame.to_csv(data, index=False)
+    os.environ["JSML_HOME"] = str(home)
+    from jupyter_serverless_ml.platform import client
+
+    client.ensure_running(home)
+    try:
+        measured = {kind: measure(kind, data) for kind in OBJECTIVES}
+    finally:
+        client.stop(home, timeout=10)
+    results = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "trials_per_study": TRIALS,
+        "runs": RUNS,
+        "target": "overhead <= 2 x (fork floor + Optuna's own per-trial cost)",
+        **measured,
+    }
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "tune.json").write_text(json.dumps(results, indent=2) + "\n")
+    rows = []
+    for kind, r in measured.items():
+        rows.append(
+            f"| `%%tune` per trial ({kind} objective), {TRIALS} trials, --parallel 1 | "
+            f"Optuna in-process {r['optuna_in_process_s_per_trial']} s/trial | "
+            f"{r['platform_s_per_trial']} s/trial (overhead {r['overhead_s_per_trial']} s) | "
+            f"{r['overhead_over_budget']} | <= 1: 2 x (fork floor {r['fork_floor_s']} s + "
+            f"Optuna {r['optuna_own_s_per_trial']} s) = {r['budget_s_per_trial']} s |\n"
+        )
+    table = (
+        "| benchmark | baseline (same run) | measured | overhead / budget | target |\n"
+        "|---|---|---|---|---|\n" + "".join(rows)
+    )
+    (HERE / "results" / "tune.md").write_text(table)
+    print(table)
+    return 0 if measured["sklearn"]["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
