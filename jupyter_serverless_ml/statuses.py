@@ -57,9 +57,8 @@ class BatchStatus(_Name):
 class Feature(_Name):
     """A capability part of the backend protocol (see :mod:`jupyter_serverless_ml.backends.protocol`).
 
-    A backend's features are the parts it implements; ``training`` is required.
-    ``tuning`` and ``schedules`` are named so that frontends can ask for them:
-    no backend implements them in this version, so the sidebar shows no tab for them.
+    A backend's features are the parts it implements; ``training`` is required, and
+    the sidebar shows a tab only for features some served backend has.
     """
 
     TRAINING = "training"
