@@ -149,6 +149,7 @@ def test_pruning_stops_bad_trials_early(home: Path) -> None:
         assert "pruned at step" in (trial.reason or "")
         job = jsml.job(trial.job_id or "")
         assert job.wait(timeout=30, raise_on_failure=False).record.status == JobStatus.STOPPED
+        assert f"pruned by study pruned at step {trial.step}" in (job.failure_reason or "")
         logged = [m.step for m in job.metric_history() if m.step is not None]
         assert max(logged) < steps - 1  # it never ran to the end
         # it was worse than the median of the earlier completed trials

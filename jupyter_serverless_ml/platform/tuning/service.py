@@ -171,7 +171,7 @@ class TuningService:
         if study["status"] == StudyStatus.RUNNING:
             for trial in self.store.trials(name):
                 if trial["status"] == TrialStatus.RUNNING:
-                    self._stop_job(trial["job_id"])
+                    self._stop_job(trial["job_id"], f"stopped with study {name}")
                     self._end_trial(
                         study, trial, "fail", TrialStatus.STOPPED, None, "stopped with the study"
                     )
@@ -395,7 +395,7 @@ class TuningService:
             judge = job["status"] not in JOB_TERMINAL
             if self.optuna.report(study["name"], spec, trial["optuna_id"], value, step, judge):
                 self.store.update_trial(study["name"], trial["number"], **fields)
-                self._stop_job(job["id"])
+                self._stop_job(job["id"], f"pruned by study {study['name']} at step {step}")
                 self._end_trial(
                     study,
                     trial,
@@ -455,11 +455,11 @@ class TuningService:
         self.store.update_trial(study["name"], trial["number"], **fields)
         self._changed(study["name"])
 
-    def _stop_job(self, job_id: str | None) -> None:
+    def _stop_job(self, job_id: str | None, reason: str | None = None) -> None:
         if not job_id:
             return
         with contextlib.suppress(JsmlError, OSError):
-            self.manager.stop(job_id)
+            self.manager.stop(job_id, reason)
             self.platform.changed(job_id)
 
     def _durations(self, name: str) -> dict[str, float]:
