@@ -188,6 +188,13 @@ def test_a_multi_model_endpoint_serves_twenty_models_from_a_cache_of_five(
         )
         assert status == 200 and json.loads(body)["predictions"] == [2.0]
         assert "loads 2, evictions 2" in repr(ep)
+        # the variant names its model set, not a version (the sidebar shows `model`)
+        variant = ep.refresh().record.to_wire()["variants"][0]
+        assert variant["model"] == variant["model_set"] == "fleet:* (20 models)"
+        assert variant["model_version"] == 0
+        assert "fleet:* (20 models): 1 ready" in repr(ep)
+        assert "fleet:* (20 models)" in repr(serving.endpoints())
+        assert "serving fleet:* (20 models)" in ep.events("created")[0]["message"]
     finally:
         ep.undeploy()
 
@@ -224,6 +231,7 @@ def test_a_model_that_fails_to_load_fails_only_its_requests(
     (directory / "model.joblib").write_bytes(b"not a joblib file")
     ep = serving.deploy("fleet-*", multi_model=True, name="fleet-prefix")
     try:
+        assert ep.variants[0].model == "fleet-* (2 models)"
         for _ in range(2):
             with pytest.raises(PredictionError) as failed:
                 ep.predict([[0, 0, 0]], model="fleet-broken")

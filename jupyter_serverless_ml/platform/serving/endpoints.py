@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ...errors import BackendError, Conflict, NotFound, UsageError
+from ...errors import Conflict, NotFound, UsageError
 from ...options import validate_name
 from ...statuses import EndpointStatus
 from ..store import Store
@@ -26,6 +26,7 @@ from . import inference_code, multi_model, views
 from . import traffic as splits
 from .autoscale import Policy
 from .capture import bound_directory
+from .deploy_entries import DeployEntries
 from .endpoint_state import (
     CONFIG_DEFAULTS,
     Endpoint,
@@ -36,7 +37,7 @@ from .endpoint_state import (
 from .invoke import Result, invoke
 from .replicas import Replicas
 from .router import Unavailable, Variant
-from .zygotes import ZygotePool, modules_for
+from .zygotes import ZygotePool
 
 log = logging.getLogger("jsml.serving")
 
@@ -56,6 +57,7 @@ class EndpointManager:
         self.home = home
         self.store = store
         self.pool = ZygotePool(home)
+        self.entries = DeployEntries(home, store)
         self.endpoints: dict[str, Endpoint] = {}
         self.capture_root = home / "capture"
         self.replicas = Replicas(store, self.pool, self.capture_root)
@@ -84,101 +86,20 @@ class EndpointManager:
 
     def resolve_model(self, name: str, version: int | None) -> dict[str, Any]:
         """A registered model version (the latest when ``version`` is None)."""
-        model = self.store.model(name, version)
-        if model is None:
-            versions = [m["version"] for m in self.store.models(name)]
-            if versions:
-                raise NotFound(
-                    f"model {name} has no version {version}; versions: "
-                    f"{', '.join(map(str, versions))}"
-                )
-            known = sorted({m["name"] for m in self.store.models()})
-            raise NotFound(
-                f"no model {name!r}; registered models: {', '.join(known) or 'none'} "
-                "(train one with %%train --name NAME)"
-            )
-        return model
+        return self.entries.resolve_model(name, version)
 
     async def serving_python(self, model: dict[str, Any]) -> str:
-        """The interpreter the model was trained with (its isolated environment, if any).
-
-        The platform derives it from what it recorded itself: the job's spec for a job's
-        model, the kernel's interpreter given at registration for a kernel's model. A
-        field the job wrote into the model directory's metadata is never trusted.
-        """
-        job = self.store.job(model["job_id"]) if model.get("job_id") else None
-        if job is None and not model.get("job_id"):
-            registered = (model.get("metadata") or {}).get("serving_python")
-            if registered:  # written into the model row by ModelRegistry.register
-                return str(registered)
-        if job is None:
-            raise BackendError(
-                f"model {model['name']}:{model['version']} has no recorded "
-                "environment; deploy it from the kernel that holds it"
-            )
-        spec = job["spec"]
-        if spec.get("env") != "isolated":
-            return str(spec["python"])
-        from ..jobs import envs
-
-        python, _, _ = await asyncio.to_thread(
-            envs.ensure,
-            self.home / "envs",
-            spec["requirements"],
-            str(spec["python"]),
-            uv=spec.get("uv"),
-        )
-        return str(python)
+        """The interpreter that serves ``model`` (see :class:`.deploy_entries.DeployEntries`)."""
+        return await self.entries.serving_python(model)
 
     # -- deploy ----------------------------------------------------------------
-
-    async def _entry(self, request: dict[str, Any]) -> tuple[dict[str, Any], Any]:
-        """The variant entry of the model a deploy request names, and its inference code."""
-        model_name = str(request.get("model") or "")
-        if not model_name:
-            raise UsageError("deploy needs a model name (MODEL or MODEL:VERSION)")
-        version = request.get("version")
-        model = self.resolve_model(model_name, int(version) if version else None)
-        python = await self.serving_python(model)
-        entry = {
-            "name": model["name"],
-            "version": model["version"],
-            "uri": model["uri"],
-            "flavor": model["flavor"],
-            "python": python,
-            "modules": modules_for(model),
-            "class": (model.get("metadata") or {}).get("class"),
-        }
-        code = await asyncio.to_thread(
-            inference_code.resolve, self.home, self.store, model, request
-        )
-        if code:
-            entry["code"] = code
-        return entry, code
-
-    async def _multi_entry(self, request: dict[str, Any]) -> dict[str, Any]:
-        """A multi-model endpoint's variant entry; its settings go into the request's config."""
-        if request.get("endpoint"):
-            raise UsageError("a multi-model endpoint is created on its own (no --endpoint)")
-        if any(request.get(k) for k in ("inference_script", "source_dir", "predictor")):
-            raise UsageError(
-                "a multi-model endpoint serves registered models without inference code"
-            )
-        source = str(request.get("model") or "")
-        entry = await multi_model.plan(self.store, source, self.serving_python)
-        cache = int(request.get("model_cache") or multi_model.DEFAULT_CACHE_BYTES)
-        if cache <= 0:
-            raise UsageError("--model-cache must be above 0, e.g. 2G")
-        request["multi_model"] = {"source": source, "cache_bytes": cache}
-        request["keep_warm"] = False
-        return entry
 
     async def deploy(self, request: dict[str, Any]) -> dict[str, Any]:
         """Create an endpoint, or add a variant to one (``endpoint`` set); waits until it serves."""
         if request.get("multi_model"):
-            entry, code = await self._multi_entry(request), None
+            entry, code = await self.entries.multi(request), None
         else:
-            entry, code = await self._entry(request)
+            entry, code = await self.entries.single(request)
         policy = parse_policy(request)
         config = dict(CONFIG_DEFAULTS)
         config.update({k: request[k] for k in CONFIG_DEFAULTS if request.get(k) is not None})
@@ -207,9 +128,10 @@ class EndpointManager:
         self._attach_multi(endpoint)
         self.endpoints[name] = endpoint
         self.store.put_endpoint(endpoint.record())
-        self.store.add_endpoint_event(
-            name, "created", f"serving {entry['name']}:{entry['version']}", variant.name
+        serves = (
+            endpoint.multi.describe() if endpoint.multi else f"{entry['name']}:{entry['version']}"
         )
+        self.store.add_endpoint_event(name, "created", f"serving {serves}", variant.name)
         self.store.add_endpoint_event(name, "sandbox", self.pool.isolation.description)
         if code:
             self.store.add_endpoint_event(name, "code", inference_code.describe(code), variant.name)

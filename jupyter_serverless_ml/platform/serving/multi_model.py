@@ -27,7 +27,7 @@ from .endpoint_state import model_path
 from .router import Replica, Stats
 from .zygotes import modules_for
 
-__all__ = ["VARIANT", "ModelStats", "MultiModel", "matching"]
+__all__ = ["VARIANT", "ModelStats", "MultiModel", "describe_set", "matching"]
 
 #: the one variant of a multi-model endpoint
 VARIANT = "models"
@@ -43,6 +43,13 @@ def matching(store: Store, source: str) -> list[dict[str, Any]]:
         prefix = source[:-1]
         return [m for m in store.models() if str(m["name"]).startswith(prefix)]
     return list(store.models(source))
+
+
+def describe_set(source: str, count: int) -> str:
+    """A multi-model variant's model set as people read it: ``fleet:* (20 models)`` for
+    every version of ``fleet``, ``team-* (3 models)`` for a prefix."""
+    label = source if source.endswith("*") else f"{source}:*"
+    return f"{label} ({count} model{'' if count == 1 else 's'})"
 
 
 @dataclass
@@ -140,6 +147,10 @@ class MultiModel:
         self._headers[target] = (until, label, header)
         return label, header
 
+    def describe(self) -> str:
+        """The model set this endpoint serves now (``fleet:* (20 models)``)."""
+        return describe_set(self.source, len(matching(self.store, self.source)))
+
     def names(self, limit: int = 20) -> str:
         """The targets this endpoint serves now, for messages."""
         found = matching(self.store, self.source)
@@ -205,7 +216,7 @@ async def plan(
                 modules.append(module)
     return {
         "name": source,
-        "version": len(found),
+        "version": 0,  # no one version: the set is described by describe_set()
         "uri": latest["uri"],
         "flavor": latest["flavor"],
         "python": python,

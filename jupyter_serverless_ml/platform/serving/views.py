@@ -19,6 +19,10 @@ server extension's ``GET /serverless-ml/api/endpoints[/<name>]``; bytes are ints
   {"name:version": {"requests", "errors", "client_errors", "p50_ms", "p95_ms",
   "loads", "evictions", "load_failures", "last_load_ms", "last_error",
   "loaded_in_replicas"}}}``, one entry per model requested so far.
+* each variant's ``model_set``: ``null``, or on a multi-model endpoint the models it
+  serves now, as ``"fleet:* (20 models)"`` (every version of ``fleet``) or
+  ``"team-* (3 models)"`` (a prefix); its ``model`` says the same and its
+  ``model_version`` is 0 (it serves no one version).
 * ``config.warmup``: the warm-up requests each new replica answers first.
 """
 
@@ -89,12 +93,14 @@ def summary(store: Store, endpoint: Endpoint, warm: Warm | None = None) -> dict[
     variants = []
     for variant in endpoint.variants.values():
         counts = variant.counts()
+        model_set = endpoint.multi.describe() if endpoint.multi is not None else None
         variants.append(
             {
                 "name": variant.name,
-                "model": f"{variant.model['name']}:{variant.model['version']}",
+                "model": model_set or f"{variant.model['name']}:{variant.model['version']}",
                 "model_name": variant.model["name"],
-                "model_version": variant.model["version"],
+                "model_version": 0 if model_set else variant.model["version"],
+                "model_set": model_set,
                 "traffic": endpoint.traffic.get(variant.name, 0.0),
                 "replicas": counts["ready"],
                 "starting": counts["starting"],
