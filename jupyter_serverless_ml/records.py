@@ -262,8 +262,9 @@ class VariantRecord(Record):
 
     @property
     def model(self) -> str:
-        """``name:version`` of the model it serves."""
-        return f"{self.model_name}:{self.model_version}"
+        """``name:version`` of the model it serves; a multi-model variant's model set
+        (``fleet:* (20 models)``) where the backend describes one (``model_set``)."""
+        return str(self.details.get("model_set") or f"{self.model_name}:{self.model_version}")
 
     def to_wire(self) -> dict[str, Any]:
         return {**super().to_wire(), "model": self.model}
