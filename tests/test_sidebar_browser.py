@@ -147,7 +147,22 @@ def test_a_completed_jobs_status_shows_without_scrolling(
     badge = row.locator(".jsml-status-completed")
     badge.wait_for(timeout=30_000)
     assert visible_at_centre(badge), "the status badge is hidden, clipped or covered"
-    assert badge.inner_text() == "Completed" and badge.locator("svg").count() == 1
+    assert badge.inner_text() == "Completed"
+    icon = badge.locator(".jsml-status-icon")  # Lab's check icon, painted in the badge's colour
+    assert "data:image/svg+xml" in icon.evaluate("n => getComputedStyle(n).maskImage")
+    assert icon.bounding_box()["width"] >= 10
+    # the theme's success colour (resolved through a probe element), not a fixed one
+    badge_colour, success = badge.evaluate(
+        """n => {
+            const probe = document.createElement('span');
+            probe.style.color = 'var(--jp-success-color0)';
+            document.body.appendChild(probe);
+            const found = getComputedStyle(probe).color;
+            probe.remove();
+            return [getComputedStyle(n).color, found];
+        }"""
+    )
+    assert badge_colour == success
     text = badge.locator(".jsml-status-text")
     assert text.evaluate("n => n.scrollWidth <= n.clientWidth")  # not cut off
     panel_box, badge_box = panel.bounding_box(), badge.bounding_box()
@@ -309,7 +324,7 @@ def test_an_endpoints_page_charts_latency_and_replicas(lab: Any, page: Any) -> N
         url.wait_for(timeout=30_000)
         assert url.inner_text().endswith("/endpoints/chart-ep/invocations")
         assert "100%" in endpoint.locator(".jsml-traffic").inner_text()
-        endpoint.locator("button", has_text="Open").click()
+        endpoint.locator(".jsml-open").click()
         endpoint_page = page.locator('[data-endpoint-page="chart-ep"]')
         endpoint_page.locator('.jsml-chart[aria-label^="replicas over time"] canvas').wait_for(
             timeout=30_000

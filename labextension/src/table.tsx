@@ -29,6 +29,9 @@ export interface IColumn<T> {
 
 export const PAGE_SIZES = [25, 100, 1000];
 
+/** The page size last chosen for each table (by its label), kept while Lab runs. */
+const chosenSizes = new Map<string, number>();
+
 export function DataTable<T>(props: {
   /** What the table holds (its aria-label). */
   label: string;
@@ -50,7 +53,9 @@ export function DataTable<T>(props: {
     props.initialSort || { id: '', direction: 1 as 1 | -1 }
   );
   const [query, setQuery] = React.useState('');
-  const [size, setSize] = React.useState(PAGE_SIZES[1]);
+  const [size, setSize] = React.useState(
+    chosenSizes.get(props.label) || PAGE_SIZES[1]
+  );
   const [page, setPage] = React.useState(0);
   const { columns, rows } = props;
   const shown = React.useMemo(() => {
@@ -175,6 +180,7 @@ export function DataTable<T>(props: {
           value={size}
           onChange={e => {
             setSize(Number(e.currentTarget.value));
+            chosenSizes.set(props.label, Number(e.currentTarget.value));
             setPage(0);
           }}
           options={PAGE_SIZES.map(n => ({ label: `${n} per page`, value: n }))}
