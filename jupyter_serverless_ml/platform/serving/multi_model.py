@@ -24,6 +24,7 @@ from typing import Any
 from ...errors import NotFound, UsageError
 from ..store import Store
 from .endpoint_state import model_path
+from .model_sets import describe_set, parse_target
 from .router import Replica, Stats
 from .zygotes import modules_for
 
@@ -43,13 +44,6 @@ def matching(store: Store, source: str) -> list[dict[str, Any]]:
         prefix = source[:-1]
         return [m for m in store.models() if str(m["name"]).startswith(prefix)]
     return list(store.models(source))
-
-
-def describe_set(source: str, count: int) -> str:
-    """A multi-model variant's model set as people read it: ``fleet:* (20 models)`` for
-    every version of ``fleet``, ``team-* (3 models)`` for a prefix."""
-    label = source if source.endswith("*") else f"{source}:*"
-    return f"{label} ({count} model{'' if count == 1 else 's'})"
 
 
 @dataclass
@@ -103,23 +97,11 @@ class MultiModel:
     def _find(self, target: str) -> tuple[dict[str, Any] | None, bool]:
         """The registered version ``target`` names (None when it names none), and whether
         it named a version (rather than a model's latest)."""
-        target = target.strip().strip("/")
-        if self.source.endswith("*"):
-            name, _, version = target.partition(":")
-            if not name.startswith(self.source[:-1]):
-                return None, False
-        elif ":" in target:
-            name, _, version = target.rpartition(":")
-            if name != self.source:
-                return None, False
-        elif target == self.source:
-            name, version = target, ""
-        else:  # "3" or "v3": a version of the endpoint's model
-            name, version = self.source, target
-        version = version[1:] if version.startswith("v") else version
-        if version and not version.isdigit():
+        found = parse_target(self.source, target)
+        if found is None:
             return None, False
-        return self.store.model(name, int(version) if version else None), bool(version)
+        name, version = found
+        return self.store.model(name, version), version is not None
 
     async def header(self, target: str | None) -> tuple[str, bytes]:
         """(``name:version``, the JSON header a replica's frame carries) for ``target``."""
