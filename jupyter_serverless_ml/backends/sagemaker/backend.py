@@ -9,28 +9,28 @@ checkpoints), ``poll_interval``, ``deploy_timeout``, ``serverless_memory`` and
 ``serverless_max_concurrency`` (serverless endpoints), ``studio_metadata`` and
 ``quiet``. See :mod:`.base` for the defaults taken from the environment.
 
-Costs are the jobs' billed seconds and the endpoints' hours at SageMaker's list
-prices; SageMaker keeps no alerts for this tool, so ``alerts`` is empty.
+Costs (:mod:`.costs`) are the jobs' billable seconds, the endpoints' instance-hours or
+serverless requests and GB-seconds, and transform jobs' run time at SageMaker's list
+prices in the backend's region; SageMaker keeps no alerts for this tool.
 ``cleanup`` deletes what carries the ``jsml:created-by`` tag, and the S3 prefix.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-from ...catalog.pricing import price_items, summarize
 from ...errors import NotFound
-from ...records import AlertRecord, EndpointRecord
+from ...records import EndpointRecord
 from ..protocol import Backend, Batch, Monitoring, Registry, Serving
 from .aws import CREATED_BY
 from .batch import BatchPart
+from .costs import SageMakerCosts
 from .registry import RegistryPart
 from .training import Training
 
 
 class SageMakerBackend(
-    Training, RegistryPart, BatchPart, Backend, Registry, Serving, Batch, Monitoring
+    Training, RegistryPart, BatchPart, SageMakerCosts, Backend, Registry, Serving, Batch, Monitoring
 ):
     """Training jobs, the model registry, endpoints and batch transform on Amazon SageMaker."""
 
@@ -53,51 +53,7 @@ class SageMakerBackend(
 
     # -- monitoring ------------------------------------------------------------------
 
-    def costs(self) -> dict[str, Any]:
-        items: list[dict[str, Any]] = []
-        for job in self.jobs(limit=1000):
-            billed = job.details.get("billed_seconds")
-            if billed is None or not job.started_at:
-                continue
-            items.append(
-                {
-                    "kind": "training",
-                    "name": job.id,
-                    "backend": self.name,
-                    "instance_type": job.spec.get("instance_type") or "ml.m5.large",
-                    "count": int(job.spec.get("instance_count") or 1),
-                    "started_at": job.started_at,
-                    "seconds": float(billed),
-                }
-            )
-        now = time.time()
-        for endpoint in self.endpoints():
-            for variant in endpoint.variants:
-                kind = variant.details.get("instance_type")
-                if not kind or not endpoint.created_at:
-                    continue
-                items.append(
-                    {
-                        "kind": "endpoint",
-                        "name": f"{endpoint.name}/{variant.name}",
-                        "backend": self.name,
-                        "instance_type": kind,
-                        "count": max(1, variant.replicas),
-                        "started_at": endpoint.created_at,
-                        "seconds": max(0.0, now - endpoint.created_at),
-                    }
-                )
-        out = summarize(price_items(items))
-        out["note"] = (
-            "billed seconds of training jobs and hours of endpoints at SageMaker list prices"
-        )
-        return out
-
-    def alerts(self) -> list[AlertRecord]:
-        return []
-
-    def acknowledge_alert(self, alert_id: int) -> AlertRecord:
-        raise NotFound(f"no alert {alert_id}: the sagemaker backend records no alerts")
+    # costs, alerts: SageMakerCosts (costs.py)
 
     # -- cleanup ---------------------------------------------------------------------
 

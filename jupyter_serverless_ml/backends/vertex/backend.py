@@ -5,12 +5,13 @@ from __future__ import annotations
 from ...statuses import JOB_TERMINAL
 from .batch import BATCH_STATES, VertexBatch
 from .core import LABEL_FILTER
+from .costs import VertexCosts
 from .registry import VertexRegistry
 from .serving import VertexServing
 from .training import JOB_STATES, VertexTraining
 
 
-class VertexBackend(VertexTraining, VertexRegistry, VertexServing, VertexBatch):
+class VertexBackend(VertexTraining, VertexRegistry, VertexServing, VertexBatch, VertexCosts):
     """Runs jobs as Vertex AI CustomJobs, registers models in the Model Registry, serves them
     from endpoints and scores files with batch prediction jobs.
 
