@@ -311,6 +311,26 @@ class Pipeline:
 
         return run(self, wait=wait, use_cache=use_cache)
 
+    # -- exporting -----------------------------------------------------------------
+
+    def to_sagemaker(
+        self, *, name: str | None = None, out: str | Path | None = None, submit: bool = False,
+        **settings: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A SageMaker Pipeline definition of this pipeline (see :func:`.export.to_sagemaker`)."""
+        from .export import to_sagemaker
+
+        return to_sagemaker(self, name=name, out=out, submit=submit, **settings)
+
+    def to_vertex(
+        self, *, name: str | None = None, out: str | Path | None = None, submit: bool = False,
+        **settings: Any,
+    ) -> dict[str, Any]:  # fmt: skip
+        """A Vertex AI (KFP) PipelineSpec of this pipeline (see :func:`.export.to_vertex`)."""
+        from .export import to_vertex
+
+        return to_vertex(self, name=name, out=out, submit=submit, **settings)
+
     # -- building ------------------------------------------------------------------
 
     def spec(self, bundle_root: Path | None = None) -> PipelineSpec:

@@ -5,7 +5,9 @@ what it uses are captured into the bundle; the bundle's hash is the step's code 
 Inside the job an upstream output is a data channel named after the argument: a
 function step's return value is ``return.pkl`` (cloudpickle) in it, a model is a
 saved flavor directory (loaded with the runtime's ``flavors.load``). A function or
-evaluate step writes its return value to ``$SM_OUTPUT_DATA_DIR/return.pkl``; an
+evaluate step writes its return value to ``$SM_OUTPUT_DATA_DIR/return.pkl`` (exported to
+a cloud, where ``JSML_STEP_OUTPUT=model``, into the model directory, and an upstream
+``model.tar.gz`` is unpacked first); an
 evaluate step's ``{metric: number}`` is logged with ``log_metric``; a train step's
 return value is the job's model.
 """
@@ -22,8 +24,29 @@ _PRELUDE = '''import pickle as _jsml_pickle
 from pathlib import Path as _JsmlPath
 
 
+def _jsml_unpack(_base):
+    # exported to SageMaker, an upstream output arrives as its model.tar.gz
+    _packed = _base / "model.tar.gz"
+    if not _packed.is_file() or len(list(_base.iterdir())) != 1:
+        return _base
+    import tarfile as _jsml_tarfile
+    import tempfile as _jsml_tempfile
+
+    _target = _JsmlPath(_jsml_tempfile.mkdtemp(prefix="jsml-input-"))
+    with _jsml_tarfile.open(_packed) as _fh:
+        if hasattr(_jsml_tarfile, "data_filter"):
+            _fh.extractall(_target, filter="data")
+        else:  # an older Python: regular files and directories inside the target only
+            for _member in _fh.getmembers():
+                if (_member.isfile() or _member.isdir()) and not (
+                    _member.name.startswith("/") or ".." in _member.name.split("/")
+                ):
+                    _fh.extract(_member, _target)
+    return _target
+
+
 def _jsml_load(_name, _is_model):
-    _base = _JsmlPath(channel(_name))
+    _base = _jsml_unpack(_JsmlPath(channel(_name)))
     if _is_model:
         from jsml_runtime import flavors as _jsml_flavors
 
@@ -40,6 +63,8 @@ import os as _jsml_os
 import cloudpickle as _jsml_cloudpickle
 
 _jsml_out = _JsmlPath(_jsml_os.environ.get("SM_OUTPUT_DATA_DIR") or "/opt/ml/output/data")
+if _jsml_os.environ.get("JSML_STEP_OUTPUT") == "model":  # exported: the model artifact
+    _jsml_out = _JsmlPath(_jsml_os.environ.get("SM_MODEL_DIR") or "/opt/ml/model")
 _jsml_out.mkdir(parents=True, exist_ok=True)
 with open(_jsml_out / "return.pkl", "wb") as _fh:
     _jsml_cloudpickle.dump(_jsml_result, _fh)
