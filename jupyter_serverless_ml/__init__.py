@@ -67,6 +67,14 @@ _EXPORTS = {
     "Conflict": "errors",
     "JobFailed": "errors",
     "PredictionError": "errors",
+    "tune": "tuning",
+    "study": "tuning",
+    "studies": "tuning",
+    "resume": "tuning",
+    "stop_study": "tuning",
+    "Study": "tuning",
+    "StudyList": "tuning",
+    "StudyProgress": "tuning",
 }
 __all__ = [
     "BackendError",
@@ -87,6 +95,9 @@ __all__ = [
     "PlatformUnavailable",
     "PredictionError",
     "Progress",
+    "Study",
+    "StudyList",
+    "StudyProgress",
     "UsageError",
     "acknowledge_alert",
     "alerts",
@@ -112,11 +123,16 @@ __all__ = [
     "logs",
     "model",
     "models",
+    "resume",
     "rollback",
     "set_default_backend",
     "stop",
+    "stop_study",
+    "studies",
+    "study",
     "traffic",
     "train",
+    "tune",
     "undeploy",
     "unload_ipython_extension",
     "use_backend",
@@ -164,6 +180,16 @@ if TYPE_CHECKING:
         logs,
         stop,
         train,
+    )
+    from .tuning import (
+        Study,
+        StudyList,
+        StudyProgress,
+        resume,
+        stop_study,
+        studies,
+        study,
+        tune,
     )
 
 
