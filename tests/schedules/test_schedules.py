@@ -11,14 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from notebook_runs import outputs
 
 import jupyter_serverless_ml as jsml
 from jupyter_serverless_ml import schedules
 from jupyter_serverless_ml.errors import JsmlError, UsageError
 from jupyter_serverless_ml.frontends import cli
 from jupyter_serverless_ml.platform import client
+from jupyter_serverless_ml.platform.jobs import sandbox
 from jupyter_serverless_ml.platform.schedules import cron
 from jupyter_serverless_ml.platform.store import Store
+
+needs_sandbox = pytest.mark.skipif(
+    not sandbox.probe().available, reason=f"sandbox-only: {sandbox.probe().reason}"
+)
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 90.0) -> Any:
@@ -167,3 +173,28 @@ def test_magics_and_cli(
     assert cli.main(["schedule", str(notebook), "--cron", "bad"]) == 2
     assert "is not valid" in capsys.readouterr().err
     ipython.run_line_magic("unschedule", "report")
+
+
+@needs_sandbox
+def test_a_notebook_cannot_forge_its_runs_result(
+    home: Path, workdir: Path, make_notebook: Callable[..., Path]
+) -> None:
+    forger = (
+        "import json, os, pathlib\n"
+        "run = pathlib.Path(os.environ['JSML_HOME'], 'schedules', os.environ['JSML_SCHEDULE'],\n"
+        "                   os.environ['JSML_SCHEDULE_RUN'], 'state')\n"
+        "try:\n"
+        "    (run / 'result.json').write_text(json.dumps({'status': 'Completed'}))\n"
+        "    print('forged')\n"
+        "except OSError as exc:\n"
+        "    print('refused', exc.errno)\n"
+        "raise RuntimeError('the real outcome')\n"
+    )
+    notebook = make_notebook(workdir / "forger.ipynb", forger)
+    schedules.schedule(notebook, every="1h", name="forger")
+    run = schedules.run_schedule("forger")
+    with pytest.raises(JsmlError, match="RuntimeError: the real outcome"):
+        run.wait(timeout=90)
+    printed = outputs(Path(run.record.output_uri[len("file://") :]))
+    assert "refused 30" in printed and "forged" not in printed  # 30: EROFS
+    schedules.delete_schedule("forger")

@@ -3,9 +3,10 @@
 The daemon starts it detached (its own session, logs to ``RUN_DIR/run.log``), so a
 daemon restart does not touch it. It reads ``RUN_DIR/run.json`` (written by the
 daemon) and executes the notebook with papermill into ``RUN_DIR/work/``: inside a
-bubblewrap sandbox when the platform has one (the file system read-only except the
-run's work directory, the schedule's working directory and the bundle directory its
-platform client builds into; no capabilities; its own PID namespace). It then copies
+bubblewrap sandbox when the platform has one: the file system read-only except the
+run's work directory, the schedule's working directory and the platform home its kernel
+is a client of (whose run directories and kept notebooks stay read-only); no
+capabilities; the host's PID namespace and network, since the kernel calls the daemon. It then copies
 the executed notebook, without following links and up to :data:`MAX_NOTEBOOK` bytes,
 to the artifact and Lab paths, and writes ``RUN_DIR/state/result.json`` last. The
 notebook never writes under ``state/``.
@@ -65,12 +66,19 @@ def failure_of(notebook: bytes | None) -> str | None:
 def _sandboxed(argv: list[str], spec: dict[str, Any], work: Path) -> list[str]:
     from ..jobs.sandbox import base_mounts, hardening_args
 
-    bundles = Path(spec["home"]) / "artifacts" / "bundles"
-    bundles.mkdir(parents=True, exist_ok=True)
-    binds: list[str] = []
-    for path in dict.fromkeys([str(work), spec["cwd"], str(bundles)]):
+    home = Path(spec["home"])
+    runs, kept = home / "schedules", home / "artifacts" / "schedules"
+    kept.mkdir(parents=True, exist_ok=True)
+    # the notebook's kernel is a platform client (it reads the token, builds bundles in the
+    # home), but every run's directory and kept notebook are read-only to it; its own work
+    # directory and the schedule's working directory are writable (mounts later win)
+    binds = ["--ro-bind", str(Path(spec["notebook"]).parent), str(Path(spec["notebook"]).parent)]
+    binds += ["--bind", str(home), str(home)]
+    binds += ["--ro-bind", str(runs), str(runs), "--ro-bind", str(kept), str(kept)]
+    for path in dict.fromkeys([str(work), spec["cwd"]]):
         binds += ["--bind", path, path]
-    return ["bwrap", *base_mounts(), *hardening_args(), *binds, "--chdir", spec["cwd"], *argv]
+    hardening = [a for a in hardening_args() if a not in ("--unshare-pid",)]
+    return ["bwrap", *base_mounts(), *hardening, *binds, "--chdir", spec["cwd"], *argv]
 
 
 def command(spec: dict[str, Any], work: Path) -> list[str]:
