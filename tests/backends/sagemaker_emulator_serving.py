@@ -1,5 +1,13 @@
 """The serving half of the SageMaker emulator: InvokeEndpoint and batch transform run the
-model's own ``code/inference.py`` handler (see :mod:`backends.sagemaker_emulator`)."""
+model's own ``code/inference.py`` handler (see :mod:`backends.sagemaker_emulator`).
+
+Multi-model endpoints as SageMaker runs them: a model created with
+``PrimaryContainer.Mode = "MultiModel"`` has an S3 prefix as ``ModelDataUrl``; each
+InvokeEndpoint names its archive under the prefix with ``TargetModel``
+(``X-Amzn-SageMaker-Target-Model``), which is downloaded and loaded on its first
+request and kept. No TargetModel on such an endpoint, a TargetModel on a single-model
+one, or an archive that is not there is a 400 ValidationError, as SageMaker answers.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +25,10 @@ from typing import Any
 ACCOUNT = "123456789012"
 
 
+class Refused(Exception):
+    """A request SageMaker refuses before any model runs (a 400 ValidationError)."""
+
+
 class ServingEmulation:
     """Mixed into the emulator: needs ``sagemaker``, ``workdir``, ``region``, ``handlers``,
     ``_get`` and ``_put``."""
@@ -31,22 +43,60 @@ class ServingEmulation:
     def _get(self, uri: str) -> bytes:
         raise NotImplementedError
 
+    @property
+    def loaded(self) -> list[str]:
+        """The archives loaded, in order (a multi-model endpoint's on first use)."""
+        return self.__dict__.setdefault("_loaded", [])
+
+    @property
+    def targets(self) -> list[tuple[str, str, int]]:
+        """(endpoint, TargetModel, status) of each multi-model InvokeEndpoint answered."""
+        return self.__dict__.setdefault("_targets", [])
+
     def _put(self, uri: str, data: bytes) -> None:
         raise NotImplementedError
 
     # -- serving ---------------------------------------------------------------------
 
-    def _handler(self, model_name: str) -> tuple[Any, Any]:
-        """(handler module, loaded model) of a SageMaker model, unpacked once."""
-        found = self.handlers.get(model_name)
+    def _archive_url(self, model_name: str, target_model: str | None) -> str:
+        """The archive a request runs: the model's ``ModelDataUrl``, or on a multi-model
+        model (``Mode: MultiModel``) ``<ModelDataUrl prefix>/<TargetModel>`` as SageMaker's
+        MME loads it. Raises :class:`Refused` as SageMaker refuses a request."""
+        container = self.sagemaker._models[model_name].primary_container
+        url = str(container["ModelDataUrl"])
+        if container.get("Mode") != "MultiModel":
+            if target_model:
+                raise Refused(
+                    f"Endpoint model {model_name} is not a multi-model endpoint; TargetModel cannot be set."
+                )
+            return url
+        if not target_model:
+            raise Refused(
+                f"TargetModel is required for the multi-model endpoint of model {model_name}."
+            )
+        if target_model.startswith("/") or ".." in target_model.split("/"):
+            raise Refused(f"Invalid TargetModel {target_model!r}.")
+        return url.rstrip("/") + "/" + target_model
+
+    def _handler(self, model_name: str, target_model: str | None = None) -> tuple[Any, Any]:
+        """(handler module, loaded model) of a SageMaker model (of its ``target_model`` on a
+        multi-model endpoint), unpacked once."""
+        url = self._archive_url(model_name, target_model)
+        found = self.handlers.get(url)
         if found is not None:
             return found
-        model = self.sagemaker._models[model_name]
-        container = model.primary_container
+        container = self.sagemaker._models[model_name].primary_container
+        try:
+            data = self._get(url)
+        except Exception:
+            bucket, _, key = url.removeprefix("s3://").partition("/")
+            raise Refused(
+                f"Failed to download model data(bucket: {bucket}, key: {key}). Please ensure "
+                "that there is an object located at the URL and that the role passed to "
+                "CreateModel has permissions to download the model."
+            ) from None
         target = Path(tempfile.mkdtemp(dir=self.workdir, prefix="model-"))
-        with tarfile.open(
-            fileobj=io.BytesIO(self._get(container["ModelDataUrl"])), mode="r:gz"
-        ) as archive:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
             archive.extractall(target, filter="data")
         spec = importlib.util.spec_from_file_location(
             f"inference_{target.name}", target / "code" / "inference.py"
@@ -61,14 +111,20 @@ class ServingEmulation:
         finally:
             os.environ.clear()
             os.environ.update(saved)
-        self.handlers[model_name] = (module, loaded)
+        self.handlers[url] = (module, loaded)
+        self.loaded.append(url)
         return module, loaded
 
     def predict(
-        self, model_name: str, body: bytes, content_type: str, accept: str
+        self,
+        model_name: str,
+        body: bytes,
+        content_type: str,
+        accept: str,
+        target_model: str | None = None,
     ) -> tuple[int, str, bytes]:
         """Run a SageMaker model's handler on one request: (status, content type, body)."""
-        module, loaded = self._handler(model_name)
+        module, loaded = self._handler(model_name, target_model)
         try:
             data = module.input_fn(body, content_type)
             answer, kind = module.output_fn(module.predict_fn(data, loaded), accept)
@@ -100,13 +156,29 @@ class ServingEmulation:
             for v in config.production_variants
             if v["VariantName"] == chosen["VariantName"]
         )
-        status, kind, answer = self.predict(
-            model_name,
-            response.body,
-            response.headers.get("Content-Type", "application/json"),
-            response.headers.get("Accept", "application/json"),
-        )
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        target_model = headers.get("x-amzn-sagemaker-target-model")
+        try:
+            status, kind, answer = self.predict(
+                model_name,
+                response.body,
+                headers.get("content-type", "application/json"),
+                headers.get("accept", "application/json"),
+                target_model,
+            )
+        except Refused as exc:
+            return (
+                400,
+                {
+                    "status": "400",
+                    "x-amzn-ErrorType": "ValidationError",
+                    "Content-Type": "application/json",
+                },
+                json.dumps({"message": str(exc)}),
+            )
         self.invocations.append((name, chosen["VariantName"], status))
+        if target_model:
+            self.targets.append((name, target_model, status))
         if status != 200:
             body = {
                 "message": f"Received client error ({status}) from primary with message "

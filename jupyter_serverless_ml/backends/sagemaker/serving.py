@@ -25,13 +25,14 @@ from ...catalog.pricing import hourly
 from ...errors import BackendError, Conflict, NotFound, UsageError
 from ...records import DeployRequest, EndpointRecord, Invocation, ModelRecord
 from ...statuses import EndpointStatus
-from .endpoints import DIMENSION, EndpointViews, split_traffic
+from .endpoints import DIMENSION, split_traffic
 from .jobs import resource_name
+from .multi_model import VARIANT, MultiModelPart
 
 PREVIOUS_TAG = "jsml:previous-traffic"
 
 
-class ServingPart(EndpointViews):
+class ServingPart(MultiModelPart):
     """Deploying, traffic, invoking and undeploying (mixed into :class:`SageMakerBackend`)."""
 
     # -- deploy ------------------------------------------------------------------
@@ -187,6 +188,8 @@ class ServingPart(EndpointViews):
         )
 
     def deploy(self, request: DeployRequest) -> EndpointRecord:
+        if request.multi_model:
+            return self._deploy_multi(request)
         model = self.model(request.model, request.version)  # type: ignore[attr-defined]
         if request.endpoint:
             return self._add_variant(request, model)
@@ -302,6 +305,12 @@ class ServingPart(EndpointViews):
         content_type: str = "application/json",
         accept: str = "application/json",
     ) -> Invocation:
+        return self._invoke(name, body, content_type, accept)
+
+    def _invoke(
+        self, name: str, body: bytes, content_type: str, accept: str, **extra: str
+    ) -> Invocation:
+        """InvokeEndpoint (``extra``: ``TargetModel`` on a multi-model endpoint)."""
         import botocore.exceptions
 
         client = self.aws.client("sagemaker-runtime")
@@ -313,6 +322,7 @@ class ServingPart(EndpointViews):
                         Body=body,
                         ContentType=content_type,
                         Accept=accept,
+                        **extra,
                     )
                 except botocore.exceptions.ClientError as exc:
                     error = exc.response.get("Error", {})
@@ -377,6 +387,8 @@ class ServingPart(EndpointViews):
                 self.aws.call(
                     "sagemaker", "delete_model", f"deleting model {model}", ModelName=model
                 )
+        if any(v.name == VARIANT for v in record.variants):  # the archives copied for it
+            self.storage.delete_prefix(self.storage.uri("multi-model", real) + "/")
         return EndpointRecord.from_wire({**record.to_wire(), "status": EndpointStatus.DELETED})
 
 
