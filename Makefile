@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_scale.py
 	$(PY) benchmarks/bench_sidebar.py
 	$(PY) benchmarks/bench_drift.py
+	$(PY) benchmarks/bench_costs.py
 
 # rebuild the JupyterLab extension after editing labextension/src (make setup builds it once)
 lab: $(STAMP)
