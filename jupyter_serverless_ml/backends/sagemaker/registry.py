@@ -7,7 +7,9 @@ inference handler in ``code/``). A completed job registers its model the first
 time the backend sees it complete (the package's description names the job, so
 it is registered once); :meth:`register_model` registers a model saved from the
 kernel. :meth:`load_model` downloads and unpacks a version into
-``$JSML_HOME/cache/sagemaker/``.
+``$JSML_HOME/cache/sagemaker/``. A version's stage is the package's customer metadata
+``jsml:stage`` (with ``jsml:promoted-at``), its approval the package's
+``ModelApprovalStatus``: versions register Approved (deployable), as before stages existed.
 """
 
 from __future__ import annotations
@@ -23,14 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from ... import config
-from ...errors import NotFound
+from ...errors import Conflict, NotFound
 from ...records import JobRecord, ModelRecord
 from ...runtime import flavors
+from ...statuses import ModelApproval, ModelStage
 from . import images
 from .base import Base
 from .jobs import resource_name
 from .storage import extract, split_uri
 
+STAGE_KEY = "jsml:stage"
+PROMOTED_KEY = "jsml:promoted-at"
 JOB_PREFIX = "jsml job "
 KERNEL_PREFIX = "jsml kernel"
 CONTENT_TYPES = ["application/json", "text/csv", "application/jsonlines"]
@@ -88,21 +93,84 @@ class RegistryPart(Base):
         description = str(desc.get("ModelPackageDescription") or "")
         job_id = description[len(JOB_PREFIX) :] if description.startswith(JOB_PREFIX) else None
         created = desc.get("CreationTime")
+        promoted = meta.get(PROMOTED_KEY)
         return ModelRecord(
             name=str(desc["ModelPackageGroupName"]),
             version=int(desc["ModelPackageVersion"]),
             uri=str(container.get("ModelDataUrl") or ""),
             flavor=meta.get("jsml:flavor", "files"),
-            metadata={k[5:]: v for k, v in meta.items() if k.startswith("jsml:")},
+            metadata={
+                k[5:]: v
+                for k, v in meta.items()
+                if k.startswith("jsml:") and k not in (STAGE_KEY, PROMOTED_KEY)
+            },
             job_id=job_id,
             created_at=created.timestamp() if hasattr(created, "timestamp") else None,
+            stage=meta.get(STAGE_KEY, ModelStage.NONE.value),
+            approval=str(desc.get("ModelApprovalStatus") or ModelApproval.PENDING.value),
+            promoted_at=float(promoted) if promoted else None,
             details={
                 "arn": arn,
                 "image": container.get("Image"),
-                "approval": desc.get("ModelApprovalStatus"),
+                "approval_description": desc.get("ApprovalDescription"),
                 "environment": dict(container.get("Environment") or {}),
             },
         )
+
+    # -- stages and approval: customer metadata ``jsml:stage`` and ModelApprovalStatus --
+
+    def _update_package(
+        self, record: ModelRecord, what: str, approval: str | None = None, **metadata: str
+    ) -> None:
+        """Update a package's approval and stage metadata, sending both in full (an update
+        without ``ModelApprovalStatus`` loses it on some implementations)."""
+        desc = self.aws.call(
+            "sagemaker",
+            "describe_model_package",
+            f"reading {record.ref}",
+            ModelPackageName=record.details["arn"],
+        )
+        properties = {**dict(desc.get("CustomerMetadataProperties") or {}), **metadata}
+        self.aws.call(
+            "sagemaker",
+            "update_model_package",
+            what,
+            ModelPackageArn=record.details["arn"],
+            ModelApprovalStatus=approval or str(desc.get("ModelApprovalStatus") or "Approved"),
+            CustomerMetadataProperties=properties,
+        )
+
+    def set_stage(self, name: str, version: int, stage: str, reason: str = "") -> ModelRecord:
+        target = ModelStage(stage)
+        record = self.model(name, version)
+        if target == ModelStage.PRODUCTION and record.approval == ModelApproval.REJECTED:
+            raise Conflict(f"{record.ref} was Rejected; approve it first (%approve {record.ref})")
+        if target in (ModelStage.STAGING, ModelStage.PRODUCTION):
+            for holder in self.models(name):
+                if holder.stage == target and holder.version != record.version:
+                    self._update_package(
+                        holder, f"archiving {holder.ref}", **{STAGE_KEY: ModelStage.ARCHIVED.value}
+                    )
+        extra = {PROMOTED_KEY: repr(time.time())} if target == ModelStage.PRODUCTION else {}
+        self._update_package(
+            record,
+            f"moving {record.ref} to {target}",
+            ModelApproval.APPROVED.value if target == ModelStage.PRODUCTION else None,
+            **{STAGE_KEY: target.value, **extra},
+        )
+        return self.model(name, version)
+
+    def set_approval(self, name: str, version: int, approval: str, reason: str = "") -> ModelRecord:
+        chosen = ModelApproval(approval)
+        record = self.model(name, version)
+        stage = {}
+        if chosen == ModelApproval.REJECTED and record.stage in (
+            ModelStage.STAGING,
+            ModelStage.PRODUCTION,
+        ):
+            stage = {STAGE_KEY: ModelStage.ARCHIVED.value}
+        self._update_package(record, f"setting the approval of {record.ref}", chosen.value, **stage)
+        return self.model(name, version)
 
     def _flavor_of(self, uri: str) -> dict[str, Any]:
         """The model's ``jsml_model.json``, read from its ``model.tar.gz`` as a stream."""

@@ -4,21 +4,41 @@ A model name is one Vertex model (display name, labelled); each version is a
 model version uploaded with ``parent_model``, aliased ``vN`` and ``default`` for
 the newest. A completed job registers its model directory as the next version,
 labelled with the job id, so asking twice never registers twice.
+
+Stages: the version aliases ``production`` and ``staging`` (an alias names one version,
+so moving it moves the stage), and the version label ``jsml-stage`` (``archived``,
+``none``); approval is the version label ``jsml-approval``, and ``jsml-promoted-at``
+(milliseconds) when it last entered production. Versions start PendingManualApproval.
 """
 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
-from ...errors import NotFound, UsageError
+from ...errors import Conflict, NotFound, UsageError
 from ...records import ModelRecord
 from ...runtime import flavors
+from ...statuses import ModelApproval, ModelStage
 from ..protocol import Registry
 from . import images
 from .core import LABEL_FILTER, VertexCore, label_value, labels, quoted, timestamp
+
+STAGE_LABEL = "jsml-stage"
+APPROVAL_LABEL = "jsml-approval"
+PROMOTED_LABEL = "jsml-promoted-at"
+APPROVALS = {a.value.lower(): a.value for a in ModelApproval}
+
+
+def _stage_of(aliases: list[str], labels: dict[str, str]) -> str:
+    """A version's stage: its ``production`` or ``staging`` alias, else its stage label."""
+    for stage in (ModelStage.PRODUCTION, ModelStage.STAGING):
+        if stage.value in aliases:
+            return stage.value
+    return ModelStage.ARCHIVED.value if labels.get(STAGE_LABEL) == "archived" else "none"
 
 
 class VertexRegistry(VertexCore, Registry):
@@ -33,7 +53,12 @@ class VertexRegistry(VertexCore, Registry):
 
     def _model_record(self, model: Any) -> ModelRecord:
         meta = dict(model.labels)
+        aliases = list(model.version_aliases)
+        promoted = meta.get(PROMOTED_LABEL)
         return ModelRecord(
+            stage=_stage_of(aliases, meta),
+            approval=APPROVALS.get(meta.get(APPROVAL_LABEL, ""), ModelApproval.PENDING.value),
+            promoted_at=int(promoted) / 1000 if promoted and promoted.isdigit() else None,
             name=model.display_name,
             version=int(model.version_id or 1),
             uri=model.artifact_uri,
@@ -171,3 +196,77 @@ class VertexRegistry(VertexCore, Registry):
         ):
             raise NotFound(f"model {record.ref} has no files at {record.uri}")
         return flavors.load(target)
+
+    # -- stages (version aliases ``production`` / ``staging``, label ``jsml-stage``) and
+    # -- approval (label ``jsml-approval``) -------------------------------------------
+
+    def _relabel(self, record: ModelRecord, what: str, **changes: str) -> None:
+        """Replace a version's labels with its current ones plus ``changes``."""
+        from google.cloud import aiplatform_v1 as v1
+        from google.protobuf import field_mask_pb2
+
+        name = record.details["resource_name"]
+        current = self._call(what, self.client("model").get_model, name=name)
+        updated = v1.Model(name=name, labels={**dict(current.labels), **changes})
+        self._call(
+            what,
+            self.client("model").update_model,
+            model=updated,
+            update_mask=field_mask_pb2.FieldMask(paths=["labels"]),
+        )
+
+    def _alias(self, record: ModelRecord, what: str, *aliases: str) -> None:
+        self._call(
+            what,
+            self.client("model").merge_version_aliases,
+            name=record.details["resource_name"],
+            version_aliases=list(aliases),
+        )
+
+    def set_stage(self, name: str, version: int, stage: str, reason: str = "") -> ModelRecord:
+        target = ModelStage(stage)
+        record = self.model(name, version)
+        if target == ModelStage.PRODUCTION and record.approval == ModelApproval.REJECTED:
+            raise Conflict(f"{record.ref} was Rejected; approve it first (%approve {record.ref})")
+        for other in self.models(name):
+            if (
+                other.version != record.version
+                and other.stage == target
+                and target
+                in (
+                    ModelStage.STAGING,
+                    ModelStage.PRODUCTION,
+                )
+            ):
+                self._relabel(other, f"archiving {other.ref}", **{STAGE_LABEL: "archived"})
+        for alias in (ModelStage.PRODUCTION, ModelStage.STAGING):
+            if record.stage == alias and target != alias:
+                self._alias(record, f"moving {record.ref} out of {alias}", f"-{alias.value}")
+        changes = {STAGE_LABEL: target.value if target in ("none", "archived") else "none"}
+        if target == ModelStage.PRODUCTION:
+            changes[APPROVAL_LABEL] = "approved"
+            changes[PROMOTED_LABEL] = str(int(time.time() * 1000))
+        self._relabel(record, f"moving {record.ref} to {target}", **changes)
+        if target in (ModelStage.STAGING, ModelStage.PRODUCTION):
+            self._alias(record, f"moving {record.ref} to {target}", target.value)
+        return self.model(name, version)
+
+    def set_approval(self, name: str, version: int, approval: str, reason: str = "") -> ModelRecord:
+        chosen = ModelApproval(approval)
+        record = self.model(name, version)
+        if chosen == ModelApproval.REJECTED and record.stage in (
+            ModelStage.STAGING,
+            ModelStage.PRODUCTION,
+        ):
+            return self._reject_serving(record)
+        self._relabel(record, f"approving {record.ref}", **{APPROVAL_LABEL: chosen.value.lower()})
+        return self.model(name, version)
+
+    def _reject_serving(self, record: ModelRecord) -> ModelRecord:
+        self._alias(record, f"archiving {record.ref}", f"-{record.stage}")
+        self._relabel(
+            record,
+            f"rejecting {record.ref}",
+            **{APPROVAL_LABEL: "rejected", STAGE_LABEL: "archived"},
+        )
+        return self.model(record.name, record.version)

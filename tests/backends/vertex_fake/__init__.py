@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .api import VertexApi, VertexStore
+from .deployment_pools import DeploymentPools
 from .emulator import Emulator
 from .gcs import FakeGCS
 from .logstore import LogStore
+from .registry_routes import RegistryRoutes
 from .web import ApiError, Request, Response, Router, Server
 
 PROJECT = "jsml-test-project"
@@ -97,6 +99,8 @@ def fake_vertex(root: Path) -> Iterator[FakeVertex]:
     emulator.extra_env["JSML_SYNC_SECONDS"] = "0.2"
     gcs.install(router)
     VertexApi(store, emulator).install(router)
+    DeploymentPools(store, emulator).install(router)
+    RegistryRoutes(store).install(router)
     logs.install(router)
     metadata: dict[str, str] = {}
     _metadata_routes(router, metadata)
