@@ -148,11 +148,15 @@ def api_request(lab: dict[str, Any], method: str, path: str, body: Any = None) -
     return json.loads(text) if text else None
 
 
-THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+THEMES = {
+    "light": "JupyterLab Light",
+    "dark": "JupyterLab Dark",
+    "high-contrast": "JupyterLab Dark High Contrast",
+}
 
 
 def set_theme(lab: dict[str, Any], theme: str) -> None:
-    """Choose Lab's theme in its settings (``light`` or ``dark``); applies on the next load."""
+    """Choose Lab's theme in its settings (a key of THEMES); applies on the next load."""
     api_request(
         lab,
         "PUT",

@@ -7,7 +7,7 @@ Routes (under ``<base_url>/serverless-ml/api/``)::
          "running_jobs": int,             jobs in an active status, every training backend
          "endpoints_in_service": int,     endpoints InService, every serving backend
          "cost_month": {"sagemaker", "vertex", "local", "currency", "month"} | null,
-         "open_alerts": int,              alerts not acknowledged
+         "open_alerts": int,              alerts InAlert and not acknowledged (the badge)
          "alerts": [alert wire form],     the 20 newest
          "jobs": [{"id", "name", "backend", "status", "created_at", "ended_at",
                    "failure_reason"}],    the 50 newest jobs (what notifications watch)
@@ -55,6 +55,11 @@ def _month_costs(backends: BackendSet, errors: dict[str, str]) -> dict[str, Any]
     return {**total, "currency": costs.get("currency", "USD"), "month": month}
 
 
+def _open(alert: dict[str, Any]) -> bool:
+    """InAlert (alerts without a status are) and not acknowledged: what the badge counts."""
+    return alert.get("status", "InAlert") == "InAlert" and not alert.get("acknowledged_at")
+
+
 def summary(backends: BackendSet) -> dict[str, Any]:
     """Counts and recent items over every served backend (see the module docstring)."""
     errors: dict[str, str] = {}
@@ -90,7 +95,7 @@ def summary(backends: BackendSet) -> dict[str, Any]:
         "running_jobs": running,
         "endpoints_in_service": in_service,
         "cost_month": _month_costs(backends, errors) if platform["running"] else None,
-        "open_alerts": sum(1 for a in alerts if not a.get("acknowledged_at")),
+        "open_alerts": sum(1 for a in alerts if _open(a)),
         "alerts": alerts[:RECENT_ALERTS],
         "jobs": jobs[:RECENT_JOBS],
         "errors": errors,

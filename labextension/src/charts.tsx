@@ -75,10 +75,13 @@ export function LineChart(props: {
   series: ISeries[];
   time?: boolean;
   height?: number;
+  /** The x axis' range (else from the data). */
+  xRange?: [number, number];
 }): JSX.Element {
   const box = React.useRef<HTMLDivElement>(null);
   const width = useWidth(box);
   const time = props.time !== false;
+  const [low, high] = props.xRange || [null, null];
   const points = props.series.reduce((n, s) => n + s.points.length, 0);
   React.useEffect(() => {
     const node = box.current;
@@ -89,7 +92,12 @@ export function LineChart(props: {
       {
         width,
         height: props.height || 160,
-        scales: { x: { time } },
+        scales: {
+          x:
+            low !== null && high !== null
+              ? { time, range: [low, high] }
+              : { time }
+        },
         axes: axes(time),
         legend: { show: true },
         cursor: { drag: { x: false, y: false } },
@@ -109,7 +117,7 @@ export function LineChart(props: {
       node
     );
     return () => plot.destroy();
-  }, [width, props.series, time, props.height]);
+  }, [width, props.series, time, props.height, low, high]);
   return (
     <div
       className="jsml-chart"

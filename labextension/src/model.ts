@@ -152,18 +152,20 @@ export class ServerlessModel {
     }
     const first = this._summary === null;
     for (const alert of summary.alerts) {
-      if (!this._alerts.has(alert.id)) {
-        this._alerts.add(alert.id);
-        if (!first && !alert.acknowledged_at) {
-          news.push({
-            kind: 'alert',
-            id: alert.id,
-            endpoint: alert.endpoint,
-            message:
-              alert.message ||
-              `${alert.feature} ${alert.test} ${alert.value ?? ''} > ${alert.threshold ?? ''}`
-          });
-        }
+      const firing =
+        (alert.status || 'InAlert') === 'InAlert' && !alert.acknowledged_at;
+      const was = this._firing.get(alert.id);
+      this._firing.set(alert.id, firing);
+      // a new alert, or one back InAlert after Ok: it fires (not what the Lab found open)
+      if (firing && !was && !first) {
+        news.push({
+          kind: 'alert',
+          id: alert.id,
+          endpoint: alert.endpoint,
+          message:
+            alert.message ||
+            `${alert.feature} ${alert.test} ${alert.value ?? ''} > ${alert.threshold ?? ''}`
+        });
       }
     }
     return news;
@@ -181,5 +183,6 @@ export class ServerlessModel {
   /** Seconds since the epoch when this Lab page opened (jobs created after are ours). */
   private _openedAt = Date.now() / 1000 - 5;
   private _notified = new Set<string>();
-  private _alerts = new Set<number>();
+  /** Whether each alert was firing at the last refresh. */
+  private _firing = new Map<number, boolean>();
 }

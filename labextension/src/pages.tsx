@@ -126,20 +126,26 @@ export function JobPage(props: { view: IViewProps; id: string }): JSX.Element {
 export function history(endpoint: IEndpoint): {
   replicas: ISeries[];
   latency: ISeries[];
+  range: [number, number];
 } {
   const events = endpoint.history || [];
   const pick = (kind: string) =>
     events
       .filter(e => e.kind === kind && e.value !== null && e.value !== undefined)
       .map(e => [e.ts, Number(e.value)] as [number, number]);
+  const now = Date.now() / 1000;
   const replicas = pick('scale');
   if (replicas.length) {
     // the count holds until now
-    replicas.push([Date.now() / 1000, replicas[replicas.length - 1][1]]);
+    replicas.push([now, replicas[replicas.length - 1][1]]);
   }
+  const latency = pick('stats');
+  // both charts over the same window: the last hour, or since the first event
+  const first = Math.min(now - 300, ...events.map(e => e.ts));
   return {
     replicas: [{ label: 'replicas', points: replicas, stepped: true }],
-    latency: [{ label: 'p50 ms', points: pick('stats') }]
+    latency: [{ label: 'p50 ms', points: latency }],
+    range: [Math.max(first, now - 3600), now]
   };
 }
 
@@ -203,11 +209,19 @@ export function EndpointPage(props: {
       <div className="jsml-page-grid">
         <section>
           <h3>Latency, last hour</h3>
-          <LineChart title="p50 latency over time" series={charts.latency} />
+          <LineChart
+            title="p50 latency over time"
+            series={charts.latency}
+            xRange={charts.range}
+          />
         </section>
         <section>
           <h3>Replicas, last hour</h3>
-          <LineChart title="replicas over time" series={charts.replicas} />
+          <LineChart
+            title="replicas over time"
+            series={charts.replicas}
+            xRange={charts.range}
+          />
         </section>
       </div>
       <h3>Traffic split</h3>
