@@ -5,6 +5,30 @@
     GET /v1/costs[?since=EPOCH&limit=N]  the ledger, priced and summarised (see summarize())
     GET /v1/costs/advice/{name}[?memory_gb=&idle=]
                                          provisioned vs serverless for an endpoint's traffic
+
+``GET /v1/costs`` (and the server extension's ``GET serverless-ml/api/costs``, which
+answers the default backend's ``costs()`` in the same shape)::
+
+    {"currency": "USD", "note": str, "since": float,
+     "total": {"instance_hours", "local", "sagemaker", "vertex", "billed"},   # USD floats
+     "by_day": [{"key", "day", "count", ...the total's keys}],               # oldest first
+     "by_resource": [{"key", "kind", ...}], "by_backend": [{"key", "backend", ...}],
+     "by_name": [{"key", "name", ...}],
+     "budgets_hit": [item, ...],            # items a --max-cost stopped
+     "items": [{"kind": "training|endpoint|batch|storage", "resource", "name",
+                "backend", "instance_type", "count", "started_at", "ended_at" | null,
+                "seconds", "requests", "gb_seconds", "gb_months", "max_cost" | null,
+                "stopped_reason" | null, "instance_hours", "local", "sagemaker",
+                "vertex", "billed", "budget_cloud"}],                     # newest first
+     "catalog": {"sources": [{"cloud", "service", "region", "source", "dates", "items"}],
+                 "regions": {"sagemaker": str, "vertex": str},
+                 "equivalence": [{"sagemaker", "vertex"}]}}
+
+``GET /v1/costs/advice/{name}``: ``recommend`` (provisioned|serverless), ``reason``,
+``requests``, ``window_hours``, ``provisioned_usd``, ``serverless_usd`` and their
+``*_month``, ``replicas``, ``instance_type``, ``memory_gb``, ``cold_starts``,
+``cold_start_seconds``, ``added_cold_start_seconds``, ``endpoint``, ``captured``,
+``capture_percent``.
 """
 
 from __future__ import annotations
