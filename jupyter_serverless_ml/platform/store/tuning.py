@@ -1,8 +1,8 @@
 """The tuning tables: ``studies`` (one row per study) and ``study_trials`` (one row per trial).
 
-A trial row ties an Optuna trial (``number``, ``optuna_id`` in the study's Optuna
-storage) to the training job that runs it; the row is what the API shows, Optuna's
-storage is what the sampler reads.
+A trial row ties an Optuna trial (``number``; ``optuna_id`` is its id in the daemon's in-memory
+Optuna study) to the training job that runs it; the rows are the study's record, from
+which the daemon rebuilds its Optuna study after a restart.
 """
 
 from __future__ import annotations

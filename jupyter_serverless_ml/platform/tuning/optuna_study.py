@@ -1,27 +1,35 @@
-"""Optuna's side of a study: its storage (SQLite under the platform home), sampler and pruner.
+"""Optuna's side of a study: an in-memory Optuna study, rebuilt from the platform's store.
 
-Each study is an Optuna study of the same name in ``$JSML_HOME/tuning/optuna.db``
-(an RDB storage), so the sampler sees every finished trial after a daemon restart
-and a trial that was running goes on being reported to and told about by number.
-Optuna is imported only when a study is opened.
+The platform's store is the one record of a study's trials (their parameters, state,
+value, and the intermediate objective values in their jobs' metrics). Optuna runs in
+memory inside the daemon (ask and tell cost a few milliseconds, no second database);
+when the daemon opens a study it has not seen since it started (a restart, a changed
+budget) it replays the store's trials into a fresh Optuna study, by number, so the
+sampler sees every finished trial, a running trial goes on being reported to and told
+about, and a grid study knows which points it visited. Optuna is imported only when a
+study is opened.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from . import space as spaces
 
 STRATEGIES = ("tpe", "random", "grid")
 DIRECTIONS = ("maximize", "minimize")
-
-
-def storage_url(home: Path) -> str:
-    """The Optuna storage of the platform at ``home``."""
-    folder = home / "tuning"
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{folder / 'optuna.db'}"
+#: trial row status -> Optuna state name
+_STATES = {
+    "Running": "RUNNING",
+    "Completed": "COMPLETE",
+    "Pruned": "PRUNED",
+    "Failed": "FAIL",
+    "Stopped": "FAIL",
+}
+#: a trial's rows (the store's ``study_trials``) and its intermediate values by step
+Rows = Iterable[Mapping[str, Any]]
+Steps = Callable[[Mapping[str, Any]], dict[int, float]]
 
 
 def _quiet() -> Any:
@@ -55,76 +63,105 @@ def pruner(spec: dict[str, Any]) -> Any:
     return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
 
 
+def _grid_attrs(study: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The system attributes GridSampler gives a trial of these parameters (which point)."""
+    grid_sampler = study.sampler
+    names = grid_sampler._param_names
+    for index, point in enumerate(grid_sampler._all_grids):
+        if all(params.get(n) == v for n, v in zip(names, point, strict=True)):
+            return {"search_space": grid_sampler._search_space, "grid_id": index}
+    return {}
+
+
 class OptunaStudies:
-    """Opens (and caches) the Optuna study behind each platform study."""
+    """Opens (and caches) the in-memory Optuna study behind each platform study."""
 
-    def __init__(self, home: Path) -> None:
-        self.home = home
+    def __init__(self) -> None:
         self._open: dict[str, Any] = {}
-        self._storage: Any = None
 
-    def storage(self) -> Any:
-        """The RDB storage, created on first use."""
-        if self._storage is None:
-            optuna = _quiet()
-            from sqlalchemy import event
-
-            storage = optuna.storages.RDBStorage(storage_url(self.home))
-
-            @event.listens_for(storage.engine, "connect")
-            def _wal(connection: Any, _record: Any) -> None:
-                # WAL and NORMAL sync halve the cost of ask/tell (about 110 -> 55 ms); a
-                # transaction lost to a power cut is re-told from the platform's store
-                cursor = connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=NORMAL")
-                cursor.close()
-
-            storage.engine.dispose()
-            self._storage = storage
-        return self._storage
-
-    def study(self, name: str, spec: dict[str, Any]) -> Any:
-        """The Optuna study of ``name`` (created when new)."""
+    def study(
+        self, name: str, spec: dict[str, Any], rows: Rows = (), steps: Steps | None = None
+    ) -> Any:
+        """The Optuna study of ``name``; when not open, a new one replaying ``rows`` (the
+        store's trials, by number) with their intermediate values from ``steps``."""
         found = self._open.get(name)
         if found is None:
-            optuna = _quiet()
-            found = optuna.create_study(
-                study_name=name,
-                storage=self.storage(),
-                direction=spec["direction"],
-                sampler=sampler(spec),
-                pruner=pruner(spec),
-                load_if_exists=True,
-            )
+            found = self._rebuild(name, spec, rows, steps)
             self._open[name] = found
         return found
 
+    def is_open(self, name: str) -> bool:
+        """Whether the study is open (its Optuna state is in memory)."""
+        return name in self._open
+
+    def _rebuild(self, name: str, spec: dict[str, Any], rows: Rows, steps: Steps | None) -> Any:
+        optuna = _quiet()
+        study = optuna.create_study(
+            study_name=name,
+            storage=optuna.storages.InMemoryStorage(),
+            direction=spec["direction"],
+            sampler=sampler(spec),
+            pruner=pruner(spec),
+        )
+        distributions = spaces.distributions(spec["space"])
+        storage = study._storage
+        expected = 0
+        for row in sorted(rows, key=lambda r: int(r["number"])):
+            while expected < int(row["number"]):  # asked, never recorded: a failed number
+                self._add(study, optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+                expected += 1
+            params = {k: v for k, v in dict(row["params"]).items() if k in distributions}
+            state = getattr(optuna.trial.TrialState, _STATES.get(str(row["status"]), "FAIL"))
+            complete = state == optuna.trial.TrialState.COMPLETE and row.get("value") is not None
+            if state == optuna.trial.TrialState.COMPLETE and not complete:
+                state = optuna.trial.TrialState.FAIL
+            frozen = optuna.trial.create_trial(
+                state=state,
+                value=float(row["value"]) if complete else None,
+                params=params,
+                distributions={k: distributions[k] for k in params},
+                intermediate_values=dict(steps(row)) if steps else None,
+                system_attrs=_grid_attrs(study, params) if spec["strategy"] == "grid" else None,
+            )
+            storage.create_new_trial(study._study_id, template_trial=frozen)
+            expected += 1
+        return study
+
+    @staticmethod
+    def _add(study: Any, frozen: Any) -> None:
+        study._storage.create_new_trial(study._study_id, template_trial=frozen)
+
     def forget(self, name: str) -> None:
-        """Drop a cached study (its spec changed: a new budget or parallelism)."""
+        """Drop an open study (its spec changed: a new budget or parallelism); the next use
+        rebuilds it from the store."""
         self._open.pop(name, None)
 
     def ask(self, name: str, spec: dict[str, Any]) -> tuple[int, int, dict[str, Any]]:
-        """A new trial: its number, its storage id and its parameters."""
+        """A new trial: its number, its id in Optuna's storage and its parameters."""
         trial = self.study(name, spec).ask(spaces.distributions(spec["space"]))
         return int(trial.number), int(trial._trial_id), dict(trial.params)
+
+    def _trial_id(self, study: Any, number: int) -> int:
+        return int(study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number))
 
     def report(
         self,
         name: str,
         spec: dict[str, Any],
-        optuna_id: int,
+        number: int,
         value: float,
         step: int,
         judge: bool = True,
     ) -> bool:
-        """Report an intermediate objective value; with ``judge``, True when the pruner says
-        the trial should stop."""
+        """Report an intermediate objective value of trial ``number``; with ``judge``, True
+        when the pruner says the trial should stop."""
         optuna = _quiet()
         study = self.study(name, spec)
-        trial = optuna.trial.Trial(study, optuna_id)
-        if step in self.storage().get_trial(optuna_id).intermediate_values:
+        trial_id = self._trial_id(study, number)
+        frozen = study._storage.get_trial(trial_id)
+        if frozen.state.is_finished() or step in frozen.intermediate_values:
             return False
+        trial = optuna.trial.Trial(study, trial_id)
         trial.report(value, step)
         return judge and bool(trial.should_prune())
 
@@ -139,26 +176,12 @@ class OptunaStudies:
             "fail": optuna.trial.TrialState.FAIL,
         }
         study = self.study(name, spec)
-        storage = self.storage()
-        current = storage.get_trial(
-            storage.get_trial_id_from_study_id_trial_number(
-                storage.get_study_id_from_name(name), number
-            )
-        )
-        if current.state.is_finished():
+        if study._storage.get_trial(self._trial_id(study, number)).state.is_finished():
             return
         if state == "complete":
             study.tell(number, value)
         else:
             study.tell(number, state=states[state])
-
-    def running_numbers(self, name: str, spec: dict[str, Any]) -> list[int]:
-        """Numbers of the Optuna trials still marked running."""
-        optuna = _quiet()
-        trials = self.study(name, spec).get_trials(
-            deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)
-        )
-        return [int(t.number) for t in trials]
 
     def grid_exhausted(self, name: str, spec: dict[str, Any]) -> bool:
         """Whether a grid study has visited every point."""
@@ -168,4 +191,4 @@ class OptunaStudies:
         return bool(study.sampler.is_exhausted(study))
 
 
-__all__ = ["DIRECTIONS", "STRATEGIES", "OptunaStudies", "pruner", "sampler", "storage_url"]
+__all__ = ["DIRECTIONS", "STRATEGIES", "OptunaStudies", "pruner", "sampler"]

@@ -118,7 +118,7 @@ class TuningService:
         self.platform = platform_
         self.manager = platform_.manager
         self.store = platform_.manager.store
-        self.optuna = OptunaStudies(self.manager.home)
+        self.optuna = OptunaStudies()
         self._events: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
 
@@ -278,45 +278,50 @@ class TuningService:
         return jobs
 
     def reconcile(self) -> None:
-        """After a daemon restart: an Optuna trial asked for but not recorded is adopted when
-        its job was submitted (a job named NAME-t<number>), else told failed; one the store
-        has ended but Optuna still runs is told again."""
+        """After a daemon restart: a trial whose job was submitted but whose row was not
+        recorded (a job named NAME-t<number> made for this study) is adopted; the Optuna
+        study is then rebuilt from the store when first used."""
         for study in self.store.studies(status=list(_ACTIVE)):
             name, spec = study["name"], study["spec"]
-            rows = {t["number"]: t for t in self.store.trials(name)}
-            known = set(rows)
-            for number in self.optuna.running_numbers(name, spec):
-                row = rows.get(number)
-                if row is not None and row["status"] != TrialStatus.RUNNING:  # told, then lost
-                    state = {"Completed": "complete", "Pruned": "pruned"}.get(row["status"], "fail")
-                    self.optuna.tell(name, spec, number, state, row["value"])
-                    continue
-                if number in known:
-                    continue
-                job = self.store.latest_job(f"{name}-t{number}")
-                storage = self.optuna.storage()
-                optuna_id = storage.get_trial_id_from_study_id_trial_number(
-                    storage.get_study_id_from_name(name), number
-                )
-                if job is not None and job["created_at"] >= study["created_at"]:
-                    params = {
-                        k: v
-                        for k, v in (job["spec"].get("hyperparameters") or {}).items()
-                        if k in spec["space"]
+            self.optuna.forget(name)
+            number = len(self.store.trials(name))
+            while (job := self.store.latest_job(f"{name}-t{number}")) is not None and job[
+                "created_at"
+            ] >= study["created_at"]:
+                params = {
+                    k: v
+                    for k, v in (job["spec"].get("hyperparameters") or {}).items()
+                    if k in spec["space"]
+                }
+                self.store.insert_trial(
+                    {
+                        "study": name,
+                        "number": number,
+                        "optuna_id": number,
+                        "job_id": job["id"],
+                        "status": TrialStatus.RUNNING,
+                        "params": params,
+                        "created_at": job["created_at"],
                     }
-                    self.store.insert_trial(
-                        {
-                            "study": name,
-                            "number": number,
-                            "optuna_id": optuna_id,
-                            "job_id": job["id"],
-                            "status": TrialStatus.RUNNING,
-                            "params": params,
-                            "created_at": job["created_at"],
-                        }
-                    )
-                else:
-                    self.optuna.tell(name, spec, number, "fail", None)
+                )
+                number += 1
+
+    def _open(self, name: str, spec: dict[str, Any]) -> None:
+        """Make sure the study's Optuna side is in memory (rebuilt from the store)."""
+        if self.optuna.is_open(name):
+            return
+        objective = spec["objective"]
+
+        def steps(row: Any) -> dict[int, float]:
+            if not row.get("job_id"):
+                return {}
+            return {
+                int(m["step"]): float(m["value"])
+                for m in self.store.metrics(row["job_id"])
+                if m["name"] == objective and m["step"] is not None
+            }
+
+        self.optuna.study(name, spec, self.store.trials(name), steps)
 
     def advance(self, name: str) -> None:
         """Move one study forward (see the module docstring)."""
@@ -324,6 +329,7 @@ class TuningService:
         if study is None or study["status"] not in _ACTIVE:
             return
         spec = study["spec"]
+        self._open(name, spec)
         for trial in self.store.trials(name):
             if trial["status"] == TrialStatus.RUNNING:
                 self._follow(study, trial)
@@ -393,7 +399,7 @@ class TuningService:
             # every value goes to the pruner (the median of finished trials needs them), and a
             # trial whose job still runs may be stopped
             judge = job["status"] not in JOB_TERMINAL
-            if self.optuna.report(study["name"], spec, trial["optuna_id"], value, step, judge):
+            if self.optuna.report(study["name"], spec, trial["number"], value, step, judge):
                 self.store.update_trial(study["name"], trial["number"], **fields)
                 self._stop_job(job["id"], f"pruned by study {study['name']} at step {step}")
                 self._end_trial(
@@ -440,6 +446,7 @@ class TuningService:
         value: float | None,
         reason: str | None,
     ) -> None:
+        self._open(study["name"], study["spec"])
         self.optuna.tell(study["name"], study["spec"], trial["number"], state, value)
         job = self.store.job(trial["job_id"]) if trial["job_id"] else None
         ended = (job or {}).get("ended_at") if status != TrialStatus.PRUNED else None
