@@ -75,6 +75,14 @@ _EXPORTS = {
     "Study": "tuning",
     "StudyList": "tuning",
     "StudyProgress": "tuning",
+    "promote": "registry",
+    "approve": "registry",
+    "reject": "registry",
+    "PromotionRefused": "registry",
+    "schedule": "schedules",
+    "schedules": "schedules",
+    "schedule_runs": "schedules",
+    "run_schedule": "schedules",
 }
 __all__ = [
     "BackendError",
@@ -95,12 +103,14 @@ __all__ = [
     "PlatformUnavailable",
     "PredictionError",
     "Progress",
+    "PromotionRefused",
     "Study",
     "StudyList",
     "StudyProgress",
     "UsageError",
     "acknowledge_alert",
     "alerts",
+    "approve",
     "batch_job",
     "batch_jobs",
     "batch_predict",
@@ -123,8 +133,14 @@ __all__ = [
     "logs",
     "model",
     "models",
+    "promote",
+    "reject",
     "resume",
     "rollback",
+    "run_schedule",
+    "schedule",
+    "schedule_runs",
+    "schedules",
     "set_default_backend",
     "stop",
     "stop_study",
@@ -155,8 +171,19 @@ if TYPE_CHECKING:
         UsageError,
     )
     from .monitoring import acknowledge_alert, alerts, cost, cost_advice, costs
-    from .registry import ModelList, ModelVersion, load_model, model, models
+    from .registry import (
+        ModelList,
+        ModelVersion,
+        PromotionRefused,
+        approve,
+        load_model,
+        model,
+        models,
+        promote,
+        reject,
+    )
     from .runtime.context import channel, hp, log_metric
+    from .schedules import run_schedule, schedule, schedule_runs, schedules
     from .serving import (
         Endpoint,
         EndpointList,

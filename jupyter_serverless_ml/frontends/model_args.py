@@ -1,7 +1,8 @@
 """What ``%deploy NAME`` and ``%batch_predict NAME`` mean when NAME is also a kernel variable.
 
 A kernel variable holding a model, a :class:`Job` or a :class:`ModelVersion` is
-used as it is; ``NAME:VERSION`` always names the registry. When NAME is both a
+used as it is; ``NAME:VERSION`` and ``NAME@STAGE`` (``cancer@production``, resolved by
+:func:`jupyter_serverless_ml.registry.resolve_ref`) always name the registry. When NAME is both a
 model in the kernel and a registered model, the magic refuses to guess and says
 how to choose; a variable that is not a model (a dataset, say) never shadows a
 registered model, and is refused when nothing is registered under its name. The
