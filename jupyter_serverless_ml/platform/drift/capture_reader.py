@@ -7,15 +7,19 @@ bounded number of bytes, and skips any line or request body it cannot decode
 (counted in ``undecodable``). Records sent by the platform itself to learn a
 model's outputs on its baseline (``Content-Type`` parameter ``jsml-baseline``) are
 left out.
+
+Decoding is columnar (:mod:`.capture_decode`) and incremental: a
+:class:`CaptureCache` keeps each file's decoded records by byte offset (and inode),
+so a scheduled check decodes only what was appended since the last one. A line not
+yet ended by a newline is left for the next read unless it is a whole record.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import os
 import stat
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -24,13 +28,18 @@ from typing import Any
 
 import numpy as np
 
-BASELINE_MARK = "jsml-baseline"
+from .capture_decode import BASELINE_MARK, Segment, decode_lines, outputs_of
+
 MAX_BYTES = 1 << 30
 
 
 @dataclass
 class Window:
-    """What an endpoint received (in its captured share) between ``since`` and ``until``."""
+    """What an endpoint received (in its captured share) between ``since`` and ``until``.
+
+    Inputs are ``blocks`` (float arrays, one row per input row, decoded column-wise),
+    ``rows`` (lists) and ``records`` (dicts); outputs are ``output_blocks`` and ``outputs``.
+    """
 
     since: float
     until: float
@@ -38,7 +47,9 @@ class Window:
     requests: int = 0
     rows: list[Any] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)
+    blocks: list[np.ndarray] = field(default_factory=list)
     outputs: list[Any] = field(default_factory=list)
+    output_blocks: list[np.ndarray] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
     models: Counter[str] = field(default_factory=Counter)
@@ -48,7 +59,18 @@ class Window:
     @property
     def row_count(self) -> int:
         """Rows of input received (a request may hold many)."""
-        return len(self.rows) + len(self.records)
+        return len(self.rows) + len(self.records) + sum(len(b) for b in self.blocks)
+
+    def output_values(self) -> Any:
+        """Every captured output as one pandas Series."""
+        import pandas as pd
+
+        parts = [pd.Series(b) for b in self.output_blocks if len(b)]
+        if self.outputs:
+            parts.append(pd.Series(self.outputs))
+        if not parts:
+            return pd.Series([], dtype=float)
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
     def frame(self, columns: list[str]) -> tuple[Any, list[int]]:
         """The inputs as a DataFrame (list rows named by ``columns`` when as wide) and the
@@ -57,8 +79,9 @@ class Window:
 
         width = len(columns)
         good = [r for r in self.rows if len(r) == width]
-        odd = sorted({len(r) for r in self.rows if len(r) != width})
-        parts = []
+        odd = {len(r) for r in self.rows if len(r) != width}
+        odd |= {b.shape[1] for b in self.blocks if b.shape[1] != width}
+        parts = [pd.DataFrame(b, columns=columns) for b in self.blocks if b.shape[1] == width]
         if good:
             try:  # all numbers: one float block (much faster than per-column inference)
                 parts.append(pd.DataFrame(np.asarray(good, dtype=float), columns=columns))
@@ -67,8 +90,44 @@ class Window:
         if self.records:
             parts.append(pd.DataFrame.from_records(self.records))
         if not parts:
-            return pd.DataFrame(columns=columns), odd
-        return (pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]), odd
+            return pd.DataFrame(columns=columns), sorted(odd)
+        if len(parts) > 1 and all(p.dtypes.eq(float).all() for p in parts):
+            merged = np.concatenate([p.to_numpy() for p in parts])
+            return pd.DataFrame(merged, columns=columns), sorted(odd)
+        return (pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]), sorted(odd)
+
+    def add(self, segment: Segment) -> None:
+        """Add the records of ``segment`` that fall in this window."""
+        mask = (segment.ts >= self.since) & (segment.ts <= self.until) & ~segment.baseline
+        if self.model:
+            mask &= segment.model == self.model
+        if not mask.any():
+            return
+        self.requests += int(mask.sum())
+        self.newest = max(self.newest, float(segment.ts[mask].max()))
+        self.models.update(segment.model[mask].tolist())
+        self.statuses.extend(segment.status[mask].tolist())
+        latency = segment.latency_ms[mask]
+        self.latencies_ms.extend(latency[np.isfinite(latency)].tolist())
+        ok = mask & (segment.status == 200)
+        if segment.block is not None:
+            chosen = ok[segment.row_record]
+            if chosen.any():
+                self.blocks.append(segment.block[chosen])
+        if len(segment.outputs):
+            chosen = ok[segment.output_record]
+            if chosen.any():
+                self.output_blocks.append(segment.outputs[chosen])
+        for index, decoded in segment.slow.items():
+            if not ok[index]:
+                continue
+            if decoded is None:
+                self.undecodable += 1
+                continue
+            rows, records, outputs = decoded
+            self.rows.extend(rows)
+            self.records.extend(records)
+            self.outputs.extend(outputs)
 
 
 def _open_regular(path: Path) -> int | None:
@@ -105,67 +164,84 @@ def newest_capture(directory: Path) -> float:
     return files[-1][0] if files else 0.0
 
 
-def _rows(value: Any, window: Window) -> bool:
-    """Add rows from a decoded JSON body (the shapes the serving decoder accepts)."""
-    if isinstance(value, dict):
-        split = value.get("dataframe_split")
-        if isinstance(split, dict) and isinstance(split.get("data"), list):
-            names = split.get("columns")
-            if isinstance(names, list):
-                window.records.extend(
-                    dict(zip(map(str, names), r, strict=False))
-                    for r in split["data"]
-                    if isinstance(r, list)
-                )
-                return True
-        for key in ("instances", "inputs", "dataframe_records", "data"):
-            if key in value:
-                return _rows(value[key], window)
-        return False
-    if not isinstance(value, list) or not value:
-        return False
-    if all(isinstance(r, dict) for r in value):
-        window.records.extend(value)
-    elif all(isinstance(r, list) for r in value):
-        window.rows.extend(value)
-    elif all(not isinstance(v, (list, dict)) for v in value):
-        window.rows.append(value)
-    else:
-        return False
-    return True
-
-
-def _decode_input(content_type: str, text: str, window: Window) -> bool:
-    kind = content_type.split(";")[0].strip().lower()
-    if kind in ("text/csv",):
-        rows = [r for r in csv.reader(io.StringIO(text)) if r]
-        window.rows.extend([_number(v) for v in r] for r in rows)
-        return bool(rows)
-    if kind in ("application/jsonlines", "application/jsonl", "application/x-ndjson"):
-        lines = [json.loads(line) for line in text.splitlines() if line.strip()]
-        if len(lines) == 1 and isinstance(lines[0], dict):
-            return _rows(lines[0], window)
-        return _rows(lines, window)
-    return _rows(json.loads(text), window)
-
-
-def _number(text: str) -> Any:
+def _whole_record(line: bytes) -> bool:
     try:
-        return float(text)
-    except ValueError:
-        return text
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
 
 
-def outputs_of(text: str) -> list[Any]:
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return [_number(v) for v in text.split()]
-    if isinstance(data, dict):
-        data = data.get("predictions", data.get("outputs", []))
-    if not isinstance(data, list):
-        data = [data]
-    return [v[-1] if isinstance(v, list) and v else v for v in data]
+@dataclass
+class _Decoded:
+    """What is decoded of one file: its identity, the bytes consumed, the segments."""
+
+    inode: tuple[int, int]
+    offset: int = 0
+    segments: list[Segment] = field(default_factory=list)
+
+
+class CaptureCache:
+    """Decoded capture files of one or more endpoints, by path, inode and byte offset."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, _Decoded] = {}
+        self._lock = threading.Lock()
+        self.bytes_decoded = 0
+
+    def read(
+        self,
+        directory: Path,
+        since: float,
+        until: float | None = None,
+        max_bytes: int = MAX_BYTES,
+        model: str | None = None,
+    ) -> Window:
+        """The window of ``directory`` from ``since`` to ``until``, decoding only new bytes."""
+        until = time.time() if until is None else until
+        window = Window(since, until, model)
+        prefix = str(directory) + os.sep
+        with self._lock:
+            listed = _files(directory, since)
+            keep = {str(p) for _, p in listed}
+            for key in [k for k in self._files if k.startswith(prefix) and k not in keep]:
+                del self._files[key]  # deleted, or older than any window asked for now
+            left = max_bytes
+            for _, path in listed:
+                decoded = self._update(path, left)
+                if decoded is None:
+                    continue
+                left -= decoded.offset
+                for segment in decoded.segments:
+                    window.undecodable += segment.undecodable_lines
+                    window.add(segment)
+                if left <= 0:
+                    break
+        return window
+
+    def _update(self, path: Path, budget: int) -> _Decoded | None:
+        fd = _open_regular(path)
+        if fd is None:
+            self._files.pop(str(path), None)
+            return None
+        with os.fdopen(fd, "rb") as fh:
+            info = os.fstat(fh.fileno())
+            inode = (info.st_dev, info.st_ino)
+            entry = self._files.get(str(path))
+            if entry is None or entry.inode != inode or info.st_size < entry.offset:
+                entry = _Decoded(inode)
+                self._files[str(path)] = entry
+            if info.st_size == entry.offset:
+                return entry
+            fh.seek(entry.offset)
+            data = fh.read(max(budget - entry.offset, 0))
+        end = data.rfind(b"\n") + 1
+        if end < len(data) and _whole_record(data[end:]):
+            end = len(data)
+        if end:
+            entry.segments.append(decode_lines(data[:end].splitlines()))
+            entry.offset += end
+            self.bytes_decoded += end
+        return entry
 
 
 def read_window(
@@ -174,55 +250,18 @@ def read_window(
     until: float | None = None,
     max_bytes: int = MAX_BYTES,
     model: str | None = None,
+    cache: CaptureCache | None = None,
 ) -> Window:
     """The captured requests of ``directory`` with a timestamp in ``[since, until]`` (served
-    by ``model``, ``name:version``, when given)."""
-    until = time.time() if until is None else until
-    window = Window(since, until, model)
-    left = max_bytes
-    for _, path in _files(directory, since):
-        fd = _open_regular(path)
-        if fd is None:
-            continue
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(max(left, 0))
-        left -= len(data)
-        for line in data.splitlines():
-            _record(line, window)
-        if left <= 0:
-            break
-    return window
+    by ``model``, ``name:version``, when given); ``cache`` keeps what was decoded."""
+    return (cache or CaptureCache()).read(directory, since, until, max_bytes, model)
 
 
-def _record(line: bytes, window: Window) -> None:
-    try:
-        record = json.loads(line)
-        ts = float(record["ts"])
-        content_type = str(record.get("content_type") or "application/json")
-    except (ValueError, KeyError, TypeError):
-        window.undecodable += 1
-        return
-    if not window.since <= ts <= window.until or BASELINE_MARK in content_type:
-        return
-    if window.model and record.get("model") != window.model:
-        return
-    window.requests += 1
-    window.newest = max(window.newest, ts)
-    window.models[str(record.get("model") or "")] += 1
-    status = record.get("status")
-    window.statuses.append(int(status) if isinstance(status, int) else 0)
-    latency = record.get("latency_ms")
-    if isinstance(latency, (int, float)) and np.isfinite(latency):
-        window.latencies_ms.append(float(latency))
-    if window.statuses[-1] != 200:
-        return
-    try:
-        if not _decode_input(content_type, str(record.get("input") or ""), window):
-            window.undecodable += 1
-            return
-        window.outputs.extend(outputs_of(str(record.get("output") or "")))
-    except (ValueError, TypeError, RecursionError):
-        window.undecodable += 1
-
-
-__all__ = ["BASELINE_MARK", "Window", "newest_capture", "outputs_of", "read_window"]
+__all__ = [
+    "BASELINE_MARK",
+    "CaptureCache",
+    "Window",
+    "newest_capture",
+    "outputs_of",
+    "read_window",
+]

@@ -48,6 +48,9 @@ def _numbers(values: Any) -> tuple[np.ndarray, int]:
     """Finite numbers of a column and how many present values were not numbers."""
     import pandas as pd
 
+    if getattr(values, "dtype", None) is not None and values.dtype.kind in "fiu":
+        array = values.to_numpy(dtype=float)
+        return array[np.isfinite(array)], 0
     present = values[values.notna()] if hasattr(values, "notna") else values
     numeric = pd.to_numeric(present, errors="coerce")
     wrong = int(numeric.isna().sum())
@@ -56,14 +59,17 @@ def _numbers(values: Any) -> tuple[np.ndarray, int]:
 
 
 def _numeric_chart(base: np.ndarray, cur: np.ndarray) -> dict[str, Any]:
-    both = np.concatenate([base, cur]) if len(cur) else base
+    """Both distributions over 20 equal bins spanning 99% of both (``cur`` sorted; values
+    outside fall in the end bins)."""
+    both = np.sort(np.concatenate([base, stats.atoms(cur, len(base))[0]])) if len(cur) else base
     low, high = np.quantile(both, [0.005, 0.995]) if len(both) else (0.0, 1.0)
     if high <= low:
         high = low + 1.0
     edges = np.linspace(low, high, CHART_BINS + 1)
     shares = []
-    for values in (base, cur):
-        counts, _ = np.histogram(np.clip(values, low, high), bins=edges)
+    for values in (np.sort(base), cur):
+        cuts = np.searchsorted(values, edges[1:-1], side="left")
+        counts = np.diff(np.concatenate([[0], cuts, [len(values)]]))
         shares.append((counts / max(counts.sum(), 1)).round(4).tolist())
     return {"edges": edges.round(6).tolist(), "baseline": shares[0], "current": shares[1]}
 
@@ -86,7 +92,8 @@ def compare_column(profile: dict[str, Any], current: Any, rule: dict[str, Any]) 
         cur, wrong = _numbers(current)
         if not len(base) or not len(cur):
             return {"kind": "numeric", "current_rows": len(cur), "wrong_type": wrong}
-        out = stats.compare_numeric(base, cur, test, threshold)
+        cur = np.sort(cur)
+        out = stats.compare_numeric(base, cur, test, threshold, is_sorted=True)
         out.update(kind="numeric", chart=_numeric_chart(base, cur), wrong_type=wrong)
         out["current_rows"], out["baseline_rows"] = len(cur), int(profile["count"])
         return out
@@ -236,11 +243,13 @@ def _prediction(
     report: dict[str, Any], baseline: dict[str, Any], window: Window, rule: dict[str, Any]
 ) -> None:
     outputs = baseline.get("outputs")
-    if not outputs or not window.outputs or rule.get("ignore"):
+    if not outputs or rule.get("ignore"):
         return
     import pandas as pd
 
-    current = pd.Series(window.outputs)
+    current = window.output_values()
+    if not len(current):
+        return
     if outputs["kind"] == "numeric" and not is_numeric(pd.to_numeric(current, "coerce").dtype):
         return
     result = compare_column(outputs, current, rule)

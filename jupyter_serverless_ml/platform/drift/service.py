@@ -11,7 +11,9 @@
 - Schedule: every endpoint whose capture directory has new requests is checked
   once per ``interval`` (its rules, else ``$JSML_DRIFT_INTERVAL``, default 3600 s)
   over the last ``window`` seconds (default: the interval). Statistics run in a
-  worker thread; the store is used from the event loop only.
+  worker thread; the store is used from the event loop only. Decoded capture is
+  kept by file offset (:class:`.capture_reader.CaptureCache`), so each check
+  decodes only the requests captured since the one before.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import NotFound, UsageError
 from ...runtime import frames
 from . import alerts, checks, profiles
-from .capture_reader import BASELINE_MARK, newest_capture, outputs_of, read_window
+from .capture_reader import BASELINE_MARK, CaptureCache, newest_capture, outputs_of
 
 if TYPE_CHECKING:
     from ..server import Platform
@@ -68,6 +70,8 @@ class DriftService:
         self.last_run: dict[str, float] = {}
         self.seen: dict[str, float] = {}
         self.failed_baselines: set[tuple[str, int]] = set()
+        #: decoded capture by file offset: a check decodes only what came since the last
+        self.capture = CaptureCache()
 
     # -- rules ------------------------------------------------------------------
 
@@ -238,7 +242,7 @@ class DriftService:
 
         def work() -> dict[str, Any]:
             now = time.time()
-            captured = read_window(directory, now - span, now, model=label)
+            captured = self.capture.read(directory, now - span, now, model=label)
             return checks.check(baseline, captured, features or None, rules, cold)
 
         report = await asyncio.to_thread(work)

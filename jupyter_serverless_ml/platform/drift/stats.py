@@ -7,7 +7,11 @@ Numeric features:
   :data:`SMALL_SAMPLE` current values.
 - ``wasserstein``: :func:`scipy.stats.wasserstein_distance` divided by the baseline's
   standard deviation; drift at or above the threshold (default 0.1). The default for
-  larger samples, where a p-value flags differences too small to matter.
+  larger samples, where a p-value flags differences too small to matter. Above
+  :data:`EXACT_UP_TO` current values, scipy gets the current values as
+  :data:`ATOMS` weighted atoms (the means of equal-count runs of the sorted values):
+  the distance moves by at most the mean absolute deviation inside a run (below
+  1e-3 standard deviations for 100,000 normal values), for a tenth of the time.
 - ``jensenshannon``: :func:`scipy.spatial.distance.jensenshannon` (base 2) of the
   histograms over the baseline's decile bins; drift at or above 0.1.
 
@@ -33,6 +37,9 @@ import numpy as np
 
 #: at most this many current values: a hypothesis test (KS, chi-squared); above: a distance
 SMALL_SAMPLE = 1000
+#: Wasserstein on the raw current values up to this many; above, on :data:`ATOMS` atoms
+EXACT_UP_TO = 20_000
+ATOMS = 4096
 NUMERIC_TESTS = ("ks", "wasserstein", "jensenshannon", "psi")
 CATEGORICAL_TESTS = ("chi2", "linf", "jensenshannon", "psi")
 #: default threshold of each test; p-value tests drift *below* it, distances at or above
@@ -69,11 +76,38 @@ def decile_edges(baseline: np.ndarray) -> np.ndarray:
     return np.concatenate([[-np.inf], inner, [np.inf]])
 
 
-def binned(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+def binned(values: np.ndarray, edges: np.ndarray, is_sorted: bool = False) -> np.ndarray:
     """Relative frequencies of ``values`` in the bins of ``edges`` (right-closed)."""
-    index = np.searchsorted(edges[1:-1], values, side="left")
-    counts = np.bincount(index, minlength=len(edges) - 1).astype(float)
+    if is_sorted:
+        cuts = np.searchsorted(values, edges[1:-1], side="right")
+        counts = np.diff(np.concatenate([[0], cuts, [len(values)]])).astype(float)
+    else:
+        index = np.searchsorted(edges[1:-1], values, side="left")
+        counts = np.bincount(index, minlength=len(edges) - 1).astype(float)
     return counts / max(counts.sum(), 1.0)
+
+
+def atoms(sorted_values: np.ndarray, count: int = ATOMS) -> tuple[np.ndarray, np.ndarray]:
+    """``sorted_values`` as at most ``count`` weighted atoms: the mean of each run of
+    equally many consecutive values, weighted by the run's length."""
+    n = len(sorted_values)
+    if n <= count:
+        return sorted_values, np.ones(n)
+    starts = np.linspace(0, n, count + 1).astype(np.int64)
+    sums = np.add.reduceat(sorted_values, starts[:-1])
+    sizes = np.diff(starts).astype(float)
+    return sums / sizes, sizes
+
+
+def wasserstein(baseline: np.ndarray, sorted_current: np.ndarray) -> float:
+    """:func:`scipy.stats.wasserstein_distance` of the two samples (the current one as
+    atoms above :data:`EXACT_UP_TO` values)."""
+    from scipy.stats import wasserstein_distance
+
+    if len(sorted_current) <= EXACT_UP_TO:
+        return float(wasserstein_distance(baseline, sorted_current))
+    values, weights = atoms(sorted_current)
+    return float(wasserstein_distance(baseline, values, None, weights))
 
 
 def psi(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -92,30 +126,34 @@ def compare_numeric(
     current: np.ndarray,
     test: str | None = None,
     threshold: float | None = None,
+    is_sorted: bool = False,
 ) -> dict[str, Any]:
-    """Compare a numeric feature: ``baseline`` sample against ``current`` values (both finite).
+    """Compare a numeric feature: ``baseline`` sample against ``current`` values (both finite;
+    ``is_sorted`` when ``current`` is sorted already).
 
     Returns ``{test, statistic, threshold, drift, psi, p_value?}``; the statistic is
     the p-value for ``ks``.
     """
     from scipy.spatial.distance import jensenshannon
-    from scipy.stats import ks_2samp, wasserstein_distance
+    from scipy.stats import ks_2samp
 
     test = test or default_test("numeric", len(current))
     if test not in NUMERIC_TESTS:
         raise ValueError(f"unknown numeric drift test {test!r}: use {', '.join(NUMERIC_TESTS)}")
     limit = THRESHOLDS[test] if threshold is None else float(threshold)
+    current = current if is_sorted else np.sort(current)
     edges = decile_edges(baseline)
-    expected, actual = binned(baseline, edges), binned(current, edges)
+    expected, actual = binned(baseline, edges), binned(current, edges, is_sorted=True)
     stability = psi(expected, actual)
     out: dict[str, Any] = {"test": test, "threshold": limit, "psi": stability}
     if test == "ks":
+        # scipy's "auto": exact p-values up to 10,000 values a side, asymptotic above
         result = ks_2samp(baseline, current)
         out["statistic"] = float(result.pvalue)
         out["ks_statistic"] = float(result.statistic)
     elif test == "wasserstein":
         scale = float(np.std(baseline)) or float(np.mean(np.abs(baseline))) or 1.0
-        out["statistic"] = float(wasserstein_distance(baseline, current)) / scale
+        out["statistic"] = wasserstein(baseline, current) / scale
     elif test == "jensenshannon":
         out["statistic"] = float(jensenshannon(expected, actual, base=2))
     else:
@@ -169,10 +207,13 @@ def compare_categorical(
 
 
 __all__ = [
+    "ATOMS",
     "CATEGORICAL_TESTS",
+    "EXACT_UP_TO",
     "NUMERIC_TESTS",
     "SMALL_SAMPLE",
     "THRESHOLDS",
+    "atoms",
     "binned",
     "compare_categorical",
     "compare_numeric",
@@ -180,4 +221,5 @@ __all__ = [
     "default_test",
     "drifted",
     "psi",
+    "wasserstein",
 ]
