@@ -80,7 +80,6 @@ _EXPORTS = {
     "reject": "registry",
     "PromotionRefused": "registry",
     "schedule": "schedules",
-    "schedules": "schedules",
     "schedule_runs": "schedules",
     "run_schedule": "schedules",
 }
@@ -140,7 +139,6 @@ __all__ = [
     "run_schedule",
     "schedule",
     "schedule_runs",
-    "schedules",
     "set_default_backend",
     "stop",
     "stop_study",
@@ -183,7 +181,7 @@ if TYPE_CHECKING:
         reject,
     )
     from .runtime.context import channel, hp, log_metric
-    from .schedules import run_schedule, schedule, schedule_runs, schedules
+    from .schedules import run_schedule, schedule, schedule_runs
     from .serving import (
         Endpoint,
         EndpointList,
