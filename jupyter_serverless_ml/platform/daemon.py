@@ -36,8 +36,8 @@ from .schedules.manager import run_schedules
 from .server import Platform, build_app
 from .serving.endpoints import EndpointManager
 from .serving.wire import ServingApp
-from .tuning import service as tuning
 from .store import Store
+from .tuning import service as tuning
 
 POLL_SECONDS = 0.25
 log = logging.getLogger("jsml.platform")
