@@ -18,7 +18,8 @@ from ...records import DeployRequest, EndpointRecord, Invocation, VariantRecord
 from ...statuses import EndpointStatus
 from ..protocol import Serving
 from . import images
-from .core import LABEL_FILTER, VertexCore, labels, quoted, timestamp
+from .cohosting import COHOSTED, VertexCohosting
+from .core import LABEL_FILTER, labels, quoted, timestamp
 
 DEFAULT_MACHINE = "n1-standard-2"
 
@@ -34,8 +35,8 @@ def whole_percentages(split: Mapping[str, float]) -> dict[str, int]:
     return floors
 
 
-class VertexServing(VertexCore, Serving):
-    """Endpoints on Vertex AI."""
+class VertexServing(VertexCohosting, Serving):
+    """Endpoints on Vertex AI (multi-model endpoints: :mod:`.cohosting`)."""
 
     def curl(self, record: EndpointRecord, body: str = '{"instances": [[...]]}') -> str:
         """curl with an access token from your Google credentials."""
@@ -161,6 +162,8 @@ class VertexServing(VertexCore, Serving):
                 "--max-replicas (Vertex needs at least one replica), or use --backend sagemaker"
             )
 
+        if request.multi_model:
+            return self._deploy_cohosted(request)
         model = self.model(request.model, request.version)  # type: ignore[attr-defined]
         if not model.details.get("serving_exact", True):
             images.prediction_image(model.flavor, {}, None)  # raises the reason, nothing created
@@ -225,10 +228,42 @@ class VertexServing(VertexCore, Serving):
         return self.endpoint(name)
 
     def endpoints(self) -> list[EndpointRecord]:
-        return [self._endpoint_record(e) for e in self._list_endpoints()]
+        found = self._list_endpoints()
+        records = [
+            self._endpoint_record(e) for e in found if dict(e.labels).get("jsml-kind") != COHOSTED
+        ]
+        pools: dict[str, list[Any]] = {}
+        for ep in found:
+            if dict(ep.labels).get("jsml-kind") == COHOSTED and ep.description:
+                head = ep.description.split(": ", 1)[0]
+                pools.setdefault(head.rsplit(" ", 1)[-1], []).append(ep)
+        for name, eps in sorted(pools.items()):
+            pool = self._pool(name)
+            if pool is not None:
+                records.append(self._pool_record(name, pool, endpoints=eps))
+        return records
 
     def endpoint(self, name: str) -> EndpointRecord:
-        return self._endpoint_record(self._find_endpoint(name))
+        try:
+            return self._endpoint_record(self._find_endpoint(name))
+        except NotFound:
+            pool = self._pool(name)
+            if pool is None:
+                raise
+            return self._pool_record(name, pool)
+
+    def invoke_model(
+        self,
+        name: str,
+        target_model: str,
+        body: bytes,
+        content_type: str = "application/json",
+        accept: str = "application/json",
+    ) -> Invocation:
+        """Predict on the endpoint of the deployed model ``target_model`` names."""
+        return self._predict(
+            name, lambda: self._cohosted_endpoint(name, target_model), body, content_type, False
+        )
 
     def invoke(
         self,
@@ -238,6 +273,13 @@ class VertexServing(VertexCore, Serving):
         accept: str = "application/json",
     ) -> Invocation:
         """Vertex's ``predict``: the body is ``{"instances": [...], "parameters": ...}``."""
+        return self._predict(name, lambda: self._find_endpoint(name), body, content_type)
+
+    def _predict(
+        self, name: str, find: Any, body: bytes, content_type: str, plain: bool = True
+    ) -> Invocation:
+        """PredictionService.predict on the endpoint ``find()`` gives (``plain``: a call
+        without a model, refused with advice on a multi-model endpoint)."""
 
         def refuse(status: int, message: str) -> Invocation:
             return Invocation(status, "application/json", json.dumps({"error": message}).encode())
@@ -252,7 +294,16 @@ class VertexServing(VertexCore, Serving):
             payload = _as_instances(payload)
         if not isinstance(payload, dict) or not isinstance(payload.get("instances"), list):
             return refuse(400, 'the request body must be {"instances": [...]}')
-        ep = self._find_endpoint(name)
+        try:
+            ep = find()
+        except NotFound:
+            if not plain or self._pool(name) is None:
+                raise
+            return refuse(
+                400,
+                f"{name} is a multi-model endpoint: name the model, "
+                "ep.predict(rows, model='NAME:VERSION')",
+            )
         try:
             reply = self._call(
                 f"invoking {name}",
@@ -289,7 +340,13 @@ class VertexServing(VertexCore, Serving):
         return self._endpoint_record(updated)
 
     def undeploy(self, name: str) -> EndpointRecord:
-        ep = self._find_endpoint(name)
+        try:
+            ep = self._find_endpoint(name)
+        except NotFound:
+            pool = self._pool(name)
+            if pool is None:
+                raise
+            return self._undeploy_cohosted(name, pool)
         last = self._endpoint_record(ep, EndpointStatus.DELETED)
         ids = [d.id for d in ep.deployed_models]
         for index, deployed_id in enumerate(ids):
