@@ -1,5 +1,6 @@
 """The example notebooks run end to end under papermill, and a failed job fails the run."""
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -29,6 +30,16 @@ def test_quickstart_runs_under_papermill(home: Path, tmp_path: Path) -> None:
     assert "rows scored" in text and "undeployed quickstart-ci-prod" in text
     assert len(pd.read_parquet(work / "out" / "scores" / "quickstart-ci-v1")) == 569
     assert (work / "data" / "train.csv").is_file()
+    # %drift: the shifted feature, and only it, drifted; a real alert names it
+    assert "drift of quickstart-ci-prod (quickstart-ci:1): DRIFT" in text
+    assert "drifted: ['mean radius']" in text
+    assert re.search(r"alert \d+: InAlert feature 'mean radius' drifted", text), text
+    # %cost: real figures from the ledger (the job, the endpoint, the batch job)
+    table = text[text.index("SageMaker") :]
+    total = re.search(r"^total +(\d+) +([\d.]+) +\$ *([\d.]+) +\$ *([\d.]+)", table, re.M)
+    assert total, table
+    count, hours, sagemaker, vertex = total.groups()
+    assert int(count) >= 3 and float(hours) > 0 and float(sagemaker) > 0 and float(vertex) > 0
 
 
 def test_tour_runs_under_papermill(home: Path, tmp_path: Path) -> None:
