@@ -27,7 +27,7 @@ from ...statuses import JOB_ACTIVE, JOB_TERMINAL, JobStatus
 from .. import state
 from ..registry import ModelRegistry, has_model
 from ..store import Store
-from . import cgroups, jobfiles, procs
+from . import cgroups, jobfiles, procs, trial_hosts
 from .sandbox import SandboxSupport
 
 _REQUIRED = ("name", "bundle", "python")
@@ -114,6 +114,7 @@ class JobManager:
             **limits,
             "retries": int(request.get("retries") or 0),
             "register": request.get("register") is not False,  # tuning trials: only the best
+            "trial_host": request.get("trial_host"),  # a study's trial host (trial_hosts.py)
             "requirements": manifest.get("requirements", []),
             "mode": manifest.get("mode"),
             "entry_point": manifest.get("entry_point"),
@@ -183,6 +184,10 @@ class JobManager:
             job["spec"], id=job_id, name=job["name"], attempt=job["attempt"], home=str(self.home)
         )
         state.write_json(job_dir / "job.json", spec)
+        if spec.get("trial_host"):  # forked from its study's zygote, supervised by its host
+            pid, start = trial_hosts.launch(self.home, job, spec, self._supervisor_env)
+            self.store.update_job(job_id, supervisor_pid=pid, supervisor_start=start)
+            return
         # -S: the supervisor needs only the standard library and this package
         proc = procs.spawn_detached(
             [
@@ -263,7 +268,10 @@ class JobManager:
                 status=JobStatus.STOPPING,
                 failure_reason=reason,
             )
-            os.kill(job["supervisor_pid"], signal.SIGTERM)
+            if job["spec"].get("trial_host"):
+                trial_hosts.request_stop(job)
+            else:
+                os.kill(job["supervisor_pid"], signal.SIGTERM)
         else:
             self.store.update_job(
                 job["id"],

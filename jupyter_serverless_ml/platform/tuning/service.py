@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from ...errors import Conflict, JsmlError, NotFound, UsageError
 from ...options import validate_name
 from ...statuses import JOB_TERMINAL, JobStatus, StudyStatus, TrialStatus
-from ..jobs import jobfiles
+from ..jobs import jobfiles, trial_hosts
 from ..jobs.limits import DEFAULT_MAX_DISK
 from ..registry import has_model, job_model_dir
 from . import space as spaces
@@ -176,6 +176,7 @@ class TuningService:
                         study, trial, "fail", TrialStatus.STOPPED, None, "stopped with the study"
                     )
             self.store.update_study(name, status=StudyStatus.STOPPED, ended_at=time.time())
+            trial_hosts.close(trial_hosts.host_dir(self.manager.home, name))
             self._changed(name)
         return self.describe(name)
 
@@ -356,6 +357,12 @@ class TuningService:
             hyperparameters={**(spec["job"].get("hyperparameters") or {}), **params},
             register=False,
         )
+        if (
+            trial_hosts.use_hosts()
+            and request.get("env", "kernel") != "isolated"
+            and (int(request.get("instance_count") or 1) == 1)
+        ):
+            request["trial_host"] = str(trial_hosts.host_dir(self.manager.home, name))
         try:
             job = self.manager.submit(request)
         except (UsageError, OSError) as exc:
@@ -482,6 +489,7 @@ class TuningService:
     # -- the end ---------------------------------------------------------------
 
     def _fail_study(self, name: str, reason: str) -> None:
+        trial_hosts.close(trial_hosts.host_dir(self.manager.home, name))
         self.store.update_study(
             name, status=StudyStatus.FAILED, ended_at=time.time(), failure_reason=reason
         )
@@ -489,6 +497,7 @@ class TuningService:
 
     def _finish(self, study: dict[str, Any], trials: list[dict[str, Any]]) -> None:
         name, spec = study["name"], study["spec"]
+        trial_hosts.close(trial_hosts.host_dir(self.manager.home, name))
         done = [
             t for t in trials if t["status"] == TrialStatus.COMPLETED and t["value"] is not None
         ]
