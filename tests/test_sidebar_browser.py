@@ -177,8 +177,11 @@ def test_a_completed_jobs_status_shows_without_scrolling(
     assert len(tops) == 1
     assert not scrolls_sideways(panel)
     # the row expands in place: details, hyperparameters, the log
-    row.locator(".jsml-row").press("Enter")
-    row.locator(f'.jsml-details[data-details="{job.id}"] .jsml-log').wait_for(timeout=30_000)
+    header = row.locator(".jsml-row")
+    header.focus()
+    page.keyboard.press("Enter")
+    assert header.get_attribute("aria-expanded") == "true"
+    row.locator(f'.jsml-details[data-details="{job.id}"] .jsml-log').wait_for(timeout=60_000)
     assert not scrolls_sideways(panel)
     if width == 250 and theme != "high-contrast":
         keep_screenshot(panel, tmp_path, f"sidebar-{theme}.png")

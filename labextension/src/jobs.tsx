@@ -104,14 +104,6 @@ export function JobsSidebar(view: IViewProps): JSX.Element {
     <div>
       <div className="jsml-filters">
         <Choices view={view} filters={filters} set={setFilters} />
-        <HTMLSelect
-          aria-label="page size"
-          value={filters.limit}
-          onChange={e =>
-            setFilters({ ...filters, limit: Number(e.currentTarget.value) })
-          }
-          options={[50, 200, 1000].map(n => ({ label: `${n}`, value: n }))}
-        />
       </div>
       {page && page.jobs.length === 0 && (
         <p className="jsml-empty">
@@ -148,14 +140,25 @@ export function JobsSidebar(view: IViewProps): JSX.Element {
           </li>
         ))}
       </ul>
-      {page?.has_more && (
-        <button
-          className="jp-Button jp-mod-minimal jsml-more"
-          onClick={() => view.open({ kind: 'section', id: 'jobs' })}
-        >
-          All jobs in the dashboard
-        </button>
-      )}
+      <div className="jsml-list-foot">
+        <span>newest</span>
+        <HTMLSelect
+          aria-label="page size"
+          value={filters.limit}
+          onChange={e =>
+            setFilters({ ...filters, limit: Number(e.currentTarget.value) })
+          }
+          options={[50, 200, 1000].map(n => ({ label: `${n}`, value: n }))}
+        />
+        {page?.has_more && (
+          <button
+            className="jp-Button jp-mod-minimal jsml-more"
+            onClick={() => view.open({ kind: 'section', id: 'jobs' })}
+          >
+            all in the dashboard
+          </button>
+        )}
+      </div>
     </div>
   );
 }
