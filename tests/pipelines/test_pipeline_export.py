@@ -172,3 +172,88 @@ def test_sagemaker_refuses_deploy_and_two_conditions(
                    params={"rows": 1}, instance_type="local")  # fmt: skip
     with pytest.raises(UsageError, match="instance_type local is not a SageMaker type"):
         local.to_sagemaker(**sagemaker)
+
+
+@pytest.fixture
+def vertex(home: Path) -> Iterator[Any]:
+    from backends.vertex_fake import fake_vertex
+
+    with fake_vertex(home.parent / f"{home.name}-vertex") as fake:
+        yield fake
+    backends.reset()
+
+
+def test_vertex_pipeline_spec_parsed_by_kfp_and_submitted(
+    home: Path, tmp_path: Path, notebook: dict[str, Any], cancer_csv: Path, vertex: Any
+) -> None:
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    settings = vertex.settings()
+    p = declare(notebook, tmp_path, cancer_csv, deploy=True)
+    out = tmp_path / "vertex.json"
+    data = p.to_vertex(out=out, submit=True, **settings)
+    assert json.loads(out.read_text()) == data
+    parsed = json_format.ParseDict(data, pipeline_spec_pb2.PipelineSpec())
+    root = parsed.root.dag.tasks
+    assert set(root) == {"prep", "fit", "score", "good-if", "good-else"}
+    assert list(root["fit"].dependent_tasks) == ["prep"]
+    df = root["fit"].inputs.artifacts["df"].task_output_artifact
+    assert (df.producer_task, df.output_artifact_key) == ("prep", "output")
+    assert root["fit"].retry_policy.max_retry_count == 2
+    assert root["good-if"].trigger_policy.condition == (
+        "inputs.parameter_values['pipelinechannel--score-accuracy'] >= 0.8"
+    )
+    assert root["good-else"].trigger_policy.condition.startswith("!(")
+    param = root["good-if"].inputs.parameters["pipelinechannel--score-accuracy"]
+    assert param.task_output_parameter.producer_task == "score"
+    branch = parsed.components["comp-good-if"].dag.tasks
+    assert set(branch) == {"reg", "scores", "deploy-endpoint", "deploy"}
+    assert set(parsed.components["comp-good-else"].dag.tasks) == {"refit"}
+    model_in = branch["reg"].inputs.artifacts["unmanaged_container_model"]
+    assert model_in.component_input_artifact == "pipelinechannel--fit-output"
+    assert sorted(branch["deploy"].dependent_tasks) == ["deploy-endpoint", "reg"]
+    comps = parsed.components
+    score = comps["comp-score"].output_definitions
+    assert score.parameters["accuracy"].parameter_type == (
+        pipeline_spec_pb2.ParameterType.NUMBER_DOUBLE
+    )
+    assert comps["comp-fit"].output_definitions.artifacts["output"].artifact_type.schema_title == (
+        "system.Model"
+    )
+    assert comps["comp-reg"].output_definitions.artifacts["model"].artifact_type.schema_title == (
+        "google.VertexModel"
+    )
+    # the job steps' bundles and data are in the bucket the containers read
+    executors = data["deploymentSpec"]["executors"]
+    config = json.loads(executors["exec-prep"]["container"]["args"][0])
+    bundle = config["env"]["JSML_BUNDLE_URI"]
+    assert (vertex.gcs.local(bundle) / "manifest.json").is_file()
+    assert vertex.gcs.local(config["channels"]["raw"]).read_bytes() == cancer_csv.read_bytes()
+    assert "launcher" in " ".join(executors["exec-deploy"]["container"]["command"])
+
+    # submitted as a PipelineJob; the fake parsed the spec with the same protobuf
+    created = [m for route, m in vertex.store.requests if route == "pipelineJobs.create"]
+    assert len(created) == 1
+    sent = type(created[0]).to_dict(created[0])["pipeline_spec"]
+    assert set(sent["components"]) == set(data["components"])
+    tasks = sent["root"]["dag"]["tasks"]
+    assert tasks["good-if"]["triggerPolicy"] == data["root"]["dag"]["tasks"]["good-if"]["triggerPolicy"]
+    assert "cachingOptions" not in tasks["good-if"]  # the per-step caching is kept as declared
+
+
+def test_vertex_refusals_and_a_spec_the_protobuf_refuses(
+    home: Path, tmp_path: Path, notebook: dict[str, Any], cancer_csv: Path, vertex: Any
+) -> None:
+    from jupyter_serverless_ml.backends.vertex.pipelines import validate
+
+    settings = vertex.settings()
+    p = Pipeline("direct", output=tmp_path / "d")
+    prep = p.function(notebook["prepare"], name="prep", data={"raw": cancer_csv},
+                      params={"rows": 10})  # fmt: skip
+    fit = p.train(notebook["fit"], inputs={"df": prep}, params={"C": 1.0})
+    p.deploy(fit, endpoint="e")
+    with pytest.raises(UsageError, match="step 'deploy': a deploy step exports to Vertex with a"):
+        p.to_vertex(**settings)
+    with pytest.raises(UsageError, match="not valid"):
+        validate({"root": {"dag": {"tasks": {"a": {"componentRef": {"name": "c"}, "bogus": 1}}}}})

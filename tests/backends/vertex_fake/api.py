@@ -17,6 +17,7 @@ from google.cloud import aiplatform_v1 as v1
 
 from .api_batch import BatchRoutes
 from .messages import TYPE_URL, now, parse, reply, to_json
+from .pipelines import PipelineRoutes
 from .web import ApiError, Request, Response, Router
 
 LOC = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)"
@@ -91,7 +92,7 @@ class VertexStore:
         raise ApiError(404, f"Model {name} is not found.")
 
 
-class VertexApi(BatchRoutes):
+class VertexApi(BatchRoutes, PipelineRoutes):
     """The routes; ``emulator`` runs jobs and predictions (see :mod:`.emulator`)."""
 
     def __init__(self, store: VertexStore, emulator: Any) -> None:
@@ -123,6 +124,7 @@ class VertexApi(BatchRoutes):
         add("GET", LOC + r"/batchPredictionJobs/(?P<id>[^/:]+)", self.get_batch)
         add("POST", LOC + r"/batchPredictionJobs/(?P<id>[^/:]+):cancel", self.cancel_batch)
         add("DELETE", LOC + r"/batchPredictionJobs/(?P<id>[^/:]+)", self.delete_batch)
+        self.install_pipelines(router)
         for prefix in ("/ui", "/v1"):
             add(
                 "GET",
