@@ -9,9 +9,10 @@ results go to benchmarks/results/tune.json (and a Markdown table next to it). Ru
 - optuna_own: Optuna's own per-trial cost (TPE, in memory, an objective that returns at once).
 - fork_floor: a bare `python -c` running the objective once (a fresh interpreter per trial,
   the least any process-per-trial runner can cost), seconds.
-- platform: a %%tune study on the local platform (warm daemon, TPE, --parallel 1, trials as
-  sandboxed training jobs, Optuna's SQLite storage), wall time from tune() to Completed
-  divided by the trials.
+- platform: a %%tune study on the local platform (warm daemon, TPE, --parallel 1, each trial
+  a recorded training job forked from the study's sandboxed trial zygote, Optuna in memory
+  in the daemon with the trials in the platform store), wall time from tune() to Completed
+  divided by the trials (the study's host and zygote start included).
 - overhead = platform - optuna_in_process per trial; the target is
   overhead <= 2 x (fork_floor + optuna_own).
 """
