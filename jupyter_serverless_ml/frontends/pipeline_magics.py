@@ -7,10 +7,11 @@ import argparse
 import shlex
 from typing import Any
 
-from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from .. import pipelines as api
 from ..errors import UsageError
+from ..pipelines.export import export
 
 #: the names a %%pipeline cell declares steps with (methods of its Pipeline)
 STEP_KINDS = ("function", "train", "evaluate", "condition", "register", "deploy", "batch")
@@ -28,6 +29,16 @@ def _pipeline_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend")
     p.add_argument("--no-cache", action="store_true")
     p.add_argument("--no-wait", action="store_true")
+    return p
+
+
+def _export_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="%pipeline", add_help=False)
+    p.add_argument("action", choices=["export"])
+    p.add_argument("name")
+    p.add_argument("--to", required=True, choices=["sagemaker", "vertex"])
+    p.add_argument("--out")
+    p.add_argument("--submit", action="store_true")
     return p
 
 
@@ -55,8 +66,10 @@ class _Text:
 class PipelineMagics(Magics):
     """Pipelines."""
 
-    @cell_magic
-    def pipeline(self, line: str, cell: str) -> Any:
+    _declared: dict[str, Any] = {}
+
+    @line_cell_magic
+    def pipeline(self, line: str, cell: str | None = None) -> Any:
         """Declare a pipeline's steps and run it on the platform (it outlives this kernel).
 
         The cell calls ``function``, ``train``, ``evaluate``, ``condition``, ``register``,
@@ -73,13 +86,32 @@ class PipelineMagics(Magics):
 
         Unchanged steps are served from the cache. Options: --output DIR (default
         ./jsml-pipelines/NAME), --no-cache, --no-wait, --backend.
+
+        ``%pipeline export NAME --to sagemaker|vertex [--out FILE] [--submit]`` exports the
+        pipeline NAME (declared by a %%pipeline cell, or a Pipeline variable) to a SageMaker
+        Pipeline definition or a Vertex (KFP) PipelineSpec (see ``Pipeline.to_sagemaker``).
         """
+        if cell is None:
+            return self._export(line)
         args = _pipeline_parser().parse_args(shlex.split(line))
         built = api.Pipeline(args.name, output=args.output, backend=args.backend)
+        self._declared[args.name] = built
         namespace = dict(self.shell.user_ns) if self.shell is not None else {}
         namespace.update({kind: getattr(built, kind) for kind in STEP_KINDS}, pipeline=built)
         exec(compile(cell, f"<%%pipeline {args.name}>", "exec"), namespace)
         return built.run(wait=not args.no_wait, use_cache=not args.no_cache)
+
+    def _export(self, line: str) -> Any:
+        args = _export_parser().parse_args(shlex.split(line))
+        found = (self.shell.user_ns if self.shell is not None else {}).get(args.name)
+        if not isinstance(found, api.Pipeline):
+            found = self._declared.get(args.name)
+        if found is None:
+            raise UsageError(
+                f"%pipeline export: no pipeline {args.name!r} in this kernel; run its "
+                "%%pipeline cell first, or name a Pipeline variable"
+            )
+        return export(found, args.to, out=args.out, submit=args.submit)
 
     @line_magic
     def pipeline_runs(self, line: str) -> Any:

@@ -30,7 +30,7 @@ from ..packaging import build_cell_bundle
 from ..platform.pipelines.spec import MODEL_KINDS, PipelineSpec, StepSpec
 from .codegen import check_signature, step_source
 
-_JOB_SETTINGS = ("instance_type", "memory", "max_runtime", "network", "env")
+_JOB_SETTINGS = ("instance_type", "memory", "max_runtime", "network", "env", "max_cost")
 
 
 @dataclass(frozen=True)

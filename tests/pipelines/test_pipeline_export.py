@@ -257,3 +257,22 @@ def test_vertex_refusals_and_a_spec_the_protobuf_refuses(
         p.to_vertex(**settings)
     with pytest.raises(UsageError, match="not valid"):
         validate({"root": {"dag": {"tasks": {"a": {"componentRef": {"name": "c"}, "bogus": 1}}}}})
+
+
+def test_pipeline_export_magic(
+    ipython: Any, home: Path, tmp_path: Path, notebook: dict[str, Any], cancer_csv: Path,
+    sagemaker: dict[str, Any],
+) -> None:  # fmt: skip
+    sagemaker.pop("emulator")
+    backends.use_backend("sagemaker", **sagemaker)
+    try:
+        ipython.user_ns["churn"] = declare(notebook, tmp_path, cancer_csv)
+        out = tmp_path / "magic.json"
+        data = ipython.run_line_magic("pipeline", f"export churn --to sagemaker --out {out}")
+        assert json.loads(out.read_text()) == data and data["Steps"][0]["Name"] == "prep"
+        with pytest.raises(UsageError, match="no pipeline 'nope' in this kernel"):
+            ipython.run_line_magic("pipeline", "export nope --to vertex")
+        with pytest.raises(UsageError, match="%pipeline"):
+            ipython.run_line_magic("pipeline", "export churn --to azure")
+    finally:
+        backends.use_backend(None)

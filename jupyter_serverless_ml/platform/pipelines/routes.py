@@ -38,7 +38,7 @@ def service_of(platform: Any) -> PipelineService:
     found = _services.get(platform)
     if found is None:
         found = _services[platform] = PipelineService(
-            platform.manager, platform.endpoints, platform.batches
+            platform.manager, platform.endpoints, platform.batches, platform
         )
     return found
 

@@ -40,10 +40,12 @@ TICK_SECONDS = 0.2
 class PipelineService:
     """Pipeline definitions and runs on the local platform."""
 
-    def __init__(self, jobs: JobManager, endpoints: Any, batches: Any) -> None:
+    def __init__(
+        self, jobs: JobManager, endpoints: Any, batches: Any, platform: Any = None
+    ) -> None:
         self.home = jobs.home
         self.store = jobs.store
-        self.runner = StepRunner(jobs, endpoints, batches)
+        self.runner = StepRunner(jobs, endpoints, batches, platform)
         self._specs: dict[str, PipelineSpec] = {}
         self.changed = asyncio.Event()
 

@@ -49,8 +49,12 @@ class Outcome:
 class StepRunner:
     """Starts steps and checks the executing ones (see the module docstring)."""
 
-    def __init__(self, jobs: JobManager, endpoints: Any, batches: Any) -> None:
+    def __init__(
+        self, jobs: JobManager, endpoints: Any, batches: Any, platform: Any = None
+    ) -> None:
         self.jobs = jobs
+        #: the platform, for the budget guard of steps that set ``max_cost``
+        self.platform = platform
         self.store = jobs.store
         self.endpoints = endpoints
         self.batches = batches
@@ -96,7 +100,12 @@ class StepRunner:
             "network": bool(config.get("network")),
             "retries": step.retries,
         }
-        job = self.jobs.submit(request)
+        if config.get("max_cost") is not None and self.platform is not None:
+            from ..costs.routes import submit_job
+
+            job = submit_job(self.platform, {**request, "max_cost": config["max_cost"]})
+        else:
+            job = self.jobs.submit(request)
         return Outcome(
             fields={"job_id": job["id"], "attempt": 1}, log=f"started job {job['id']}"
         )
@@ -132,11 +141,28 @@ class StepRunner:
         exists = any(e.get("name") == endpoint for e in self.endpoints.summaries()) and (
             self.endpoints.describe(endpoint).get("status") not in ("Deleting", "Deleted")
         )
+        served = exists and any(
+            (v.get("model_name"), v.get("model_version")) == (source["model"], source["version"])
+            for v in self.endpoints.describe(endpoint).get("variants") or []
+        )
+        if served:  # deployed already (its cache entry was not usable): nothing to change
+            return {
+                "endpoint": endpoint,
+                "model": source["model"],
+                "version": source["version"],
+                "status": self.endpoints.describe(endpoint).get("status"),
+                "hash": digest([endpoint, source["hash"]]),
+            }
         if exists:
             request.update(endpoint=endpoint, traffic=100.0)
         else:
             request["name"] = endpoint
-        record = await self.endpoints.deploy(request)
+        if request.get("max_cost") is not None and self.platform is not None:
+            from ..costs.routes import deploy
+
+            record = await deploy(self.platform, request)
+        else:
+            record = await self.endpoints.deploy(request)
         return {
             "endpoint": endpoint,
             "model": source["model"],
@@ -160,7 +186,12 @@ class StepRunner:
             input=str(Path(str(step.config["input"])).resolve()),
             output=str(out_dir),
         )
-        record = await self.batches.submit(request)
+        if request.get("max_cost") is not None and self.platform is not None:
+            from ..costs.routes import start_batch
+
+            record = await start_batch(self.platform, request)
+        else:
+            record = await self.batches.submit(request)
         return Outcome(fields={"batch_id": record["id"]}, log=f"started batch job {record['id']}")
 
     # -- check ---------------------------------------------------------------------
@@ -264,7 +295,10 @@ class StepRunner:
                 return self.store.model(outputs["model"], outputs["version"]) is not None
             if kind == "deploy":
                 found = self.endpoints.describe(outputs["endpoint"])
-                served = {(v.get("model"), v.get("version")) for v in found.get("variants") or []}
+                served = {
+                    (v.get("model_name"), v.get("model_version"))
+                    for v in found.get("variants") or []
+                }
                 return found.get("status") == "InService" and (
                     not served or (outputs["model"], outputs["version"]) in served
                 )
