@@ -22,6 +22,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from backends.sagemaker_emulator_capture import write_capture
+
 ACCOUNT = "123456789012"
 
 
@@ -177,6 +179,8 @@ class ServingEmulation:
                 json.dumps({"message": str(exc)}),
             )
         self.invocations.append((name, chosen["VariantName"], status))
+        if status == 200:  # data capture, as SageMaker writes it to S3
+            write_capture(self, name, chosen["VariantName"], config, response, answer, kind)
         if target_model:
             self.targets.append((name, target_model, status))
         if status != 200:

@@ -25,12 +25,22 @@ from ..protocol import Backend, Batch, Monitoring, Registry, Serving
 from .aws import CREATED_BY
 from .batch import BatchPart
 from .costs import SageMakerCosts
+from .drift import SageMakerDrift
 from .registry import RegistryPart
 from .training import Training
 
 
 class SageMakerBackend(
-    Training, RegistryPart, BatchPart, SageMakerCosts, Backend, Registry, Serving, Batch, Monitoring
+    Training,
+    RegistryPart,
+    BatchPart,
+    SageMakerDrift,
+    SageMakerCosts,
+    Backend,
+    Registry,
+    Serving,
+    Batch,
+    Monitoring,
 ):
     """Training jobs, the model registry, endpoints and batch transform on Amazon SageMaker."""
 

@@ -240,9 +240,19 @@ def _columnar_outputs(texts: list[str]) -> tuple[np.ndarray, np.ndarray, list[in
     return values[:, 0], np.asarray(counts, dtype=np.int64), used
 
 
-def _record_fields(line: bytes) -> tuple[float, str, str, int, float, Any, Any] | None:
+_Fields = tuple[float, str, str, int, float, Any, Any]
+
+
+def _record_fields(line: bytes) -> _Fields | None:
     try:
         record = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return _fields_of(record)
+
+
+def _fields_of(record: Any) -> _Fields | None:
+    try:
         ts = float(record["ts"])
         content_type = str(record.get("content_type") or "application/json")
     except (ValueError, KeyError, TypeError, RecursionError):
@@ -274,6 +284,23 @@ def decode_lines(lines: list[bytes]) -> Segment:
             bad += 1
         else:
             fields.append(got)
+    return _decode(fields, bad)
+
+
+def decode_records(records: list[Any], bad: int = 0) -> Segment:
+    """Decode records already parsed (dicts of the capture line's fields: ``ts``, ``model``,
+    ``content_type``, ``status``, ``latency_ms``, ``input``, ``output``)."""
+    fields = []
+    for record in records:
+        got = _fields_of(record)
+        if got is None:
+            bad += 1
+        else:
+            fields.append(got)
+    return _decode(fields, bad)
+
+
+def _decode(fields: list[_Fields], bad: int) -> Segment:
     n = len(fields)
     segment = Segment(
         ts=np.fromiter((f[0] for f in fields), float, n),
@@ -325,6 +352,7 @@ __all__ = [
     "Segment",
     "decode_input",
     "decode_lines",
+    "decode_records",
     "number",
     "outputs_of",
     "rows_of",

@@ -31,6 +31,7 @@ from ...errors import NotFound, UsageError
 from ...runtime import frames
 from . import alerts, checks, profiles
 from .capture_reader import BASELINE_MARK, CaptureCache, newest_capture, outputs_of
+from .rules import merge_rules
 
 if TYPE_CHECKING:
     from ..server import Platform
@@ -84,48 +85,8 @@ class DriftService:
 
     def set_rules(self, endpoint: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Validate ``changes`` and merge them into the endpoint's stored rules."""
-        unknown = sorted(set(changes) - set(checks.DEFAULT_RULES))
-        if unknown:
-            raise UsageError(
-                f"unknown drift rule(s) {', '.join(unknown)}; known: {', '.join(checks.DEFAULT_RULES)}"
-            )
+        rules = merge_rules(self.store.drift_rules(endpoint), changes)
         self.endpoints.get(endpoint)
-        rules = {**self.store.drift_rules(endpoint), **changes}
-        for key in (
-            "interval",
-            "window",
-            "min_rows",
-            "dataset_share",
-            "latency_p95_ms",
-            "error_rate",
-            "cold_start_ms",
-        ):
-            value = rules.get(key)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise UsageError(f"drift rule {key} must be a positive number, not {value!r}")
-        try:
-            rules["webhook"] = alerts.validate_webhook(rules.get("webhook"))
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        for section in ("features", "prediction"):
-            value = rules.get(section) or {}
-            if not isinstance(value, dict):
-                raise UsageError(f"drift rule {section} must be an object")
-        for name, rule in {
-            **(rules.get("features") or {}),
-            "(prediction)": rules.get("prediction") or {},
-        }.items():
-            test = rule.get("test")
-            if test is not None and test not in (
-                *checks.stats.NUMERIC_TESTS,
-                *checks.stats.CATEGORICAL_TESTS,
-            ):
-                raise UsageError(
-                    f"feature {name}: unknown test {test!r}; use ks, wasserstein, jensenshannon, "
-                    "psi (numeric) or chi2, linf, jensenshannon, psi (categorical)"
-                )
         self.store.set_drift_rules(endpoint, rules)
         return self.rules(endpoint)
 
