@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.sagemaker_emulator_serving import ServingEmulation
+from backends.sagemaker_emulator_tuning import TuningEmulation
 
 ACCOUNT = "123456789012"
 LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -60,7 +61,7 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-class Emulator(ServingEmulation):
+class Emulator(TuningEmulation, ServingEmulation):
     """Hooks into moto's backends while a ThreadedMotoServer runs (see the module doc)."""
 
     def __init__(self, endpoint_url: str, region: str, workdir: Path) -> None:
@@ -201,9 +202,11 @@ class Emulator(ServingEmulation):
         self._patch(SageMakerResponse, "delete_model_package", delete_model_package)
         self._patch(SageMakerResponse, "describe_user_profile", describe_user_profile)
         self._patch(SageMakerResponse, "delete_model_package_group", delete_model_package_group)
+        self.install_tuning()  # sagemaker_emulator_tuning.py
 
     def uninstall(self) -> None:
         """Stop every job process and undo the hooks."""
+        self.stop_tuning()  # sagemaker_emulator_tuning.py
         for name in list(self.processes):
             self.stop(name)
         for thread in self.threads:

@@ -28,9 +28,11 @@ from .costs import SageMakerCosts
 from .drift import SageMakerDrift
 from .registry import RegistryPart
 from .training import Training
+from .tuning import SageMakerTuning
 
 
 class SageMakerBackend(
+    SageMakerTuning,
     Training,
     RegistryPart,
     BatchPart,

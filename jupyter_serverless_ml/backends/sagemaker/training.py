@@ -59,6 +59,23 @@ class Training(Base):
         return found
 
     def submit_training(self, bundle: Bundle, request: TrainingRequest) -> JobRecord:
+        job_name = new_job_name(request.name)
+        definition, note = self._training_definition(bundle, request, job_name)
+        self.aws.call(
+            "sagemaker",
+            "create_training_job",
+            f"creating training job {job_name}",
+            TrainingJobName=job_name,
+            **definition,
+        )
+        self.notice(f"training job {job_name} submitted ({note})")
+        return self.job(job_name)
+
+    def _training_definition(
+        self, bundle: Bundle, request: TrainingRequest, job_name: str
+    ) -> tuple[dict[str, Any], str]:
+        """CreateTrainingJob's arguments but the name (bundle and channels uploaded), and
+        which image was chosen and why; a tuning job's training definition is built from it."""
         if not request.instance_type.startswith("ml."):
             raise UsageError(
                 f"--instance-type {request.instance_type} is not a SageMaker type; "
@@ -70,7 +87,6 @@ class Training(Base):
         )
         role = self.role_arn()
         storage = self.storage
-        job_name = new_job_name(request.name)
         max_runtime = int(request.max_runtime or DEFAULT_MAX_RUNTIME)
         price = hourly(request.instance_type, "sagemaker")
         self.notice(
@@ -125,11 +141,7 @@ class Training(Base):
         if request.retries:
             kwargs["RetryStrategy"] = {"MaximumRetryAttempts": min(30, int(request.retries))}
         volume = max(1, -(-int(request.max_disk) // (1 << 30))) if request.max_disk else 30
-        self.aws.call(
-            "sagemaker",
-            "create_training_job",
-            f"creating training job {job_name}",
-            TrainingJobName=job_name,
+        definition: dict[str, Any] = dict(
             HyperParameters=hyperparameters,
             AlgorithmSpecification={
                 "TrainingImage": image,
@@ -149,8 +161,7 @@ class Training(Base):
             Tags=self.tags(name=request.name, bundle_hash=bundle.hash, bundle=bundle_uri),
             **kwargs,
         )
-        self.notice(f"training job {job_name} submitted ({why}: {image})")
-        return self.job(job_name)
+        return definition, f"{why}: {image}"
 
     # -- look up -----------------------------------------------------------------
 
