@@ -176,7 +176,8 @@ def test_links_and_fifos_a_replica_made_are_not_read(tmp_path: Path) -> None:
 
 
 def test_at_most_max_bytes_are_read(tmp_path: Path) -> None:
-    lines = [line("[[1,2,3]]") for _ in range(100)]
+    now = time.time()
+    lines = [line("[[1,2,3]]", ts=now) for _ in range(100)]  # all of one length
     write(tmp_path / "capture-1.jsonl", lines)
     window = read_window(tmp_path, time.time() - 60, max_bytes=len(lines[0]) * 10 + 5)
     assert window.requests == 10

@@ -196,3 +196,62 @@ def test_an_explicit_baseline_replaces_the_training_one(trained: Path, tmp_path:
     summary = drift_api.set_baseline("churn", str(other))
     assert summary["source"] == str(other) and summary["rows"] == 500
     assert drift_api.baseline("churn")["columns"]["a"]["mean"] > 2.5
+
+
+def test_monitors_rules_magic_and_cli(
+    trained: Path, ipython: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from jupyter_serverless_ml.frontends import cli
+
+    ep = jsml.deploy("churn", name="churn-mon")
+    wait_for(lambda: _baseline_or_none("churn"), timeout=20, what="the training baseline")
+    rules = ipython.run_line_magic(
+        "drift",
+        "rules churn-mon --latency-p95-ms 0.001 --error-rate 0.5 --cold-start-ms 0.001 "
+        "--feature b=ignore --feature c=wasserstein:0.5 --prediction ignore",
+    )
+    assert rules["features"] == {
+        "b": {"ignore": True},
+        "c": {"test": "wasserstein", "threshold": 0.5},
+    }
+    assert (rules["latency_p95_ms"], rules["error_rate"]) == (0.001, 0.5)
+    with pytest.raises(UsageError, match="NAME=TEST"):
+        ipython.run_line_magic("drift", "rules churn-mon --feature a")
+    with pytest.raises(UsageError, match="unknown test 'median'"):
+        ipython.run_line_magic("drift", "rules churn-mon --feature a=median")
+
+    send(ep.invocation_url, data(200, seed=5))
+    report = ipython.run_line_magic("drift", "churn-mon --window 1h")
+    assert {f["feature"]: f["test"] for f in report.features} == {"a": "ks", "c": "wasserstein"}
+    assert next(f for f in report.features if f["feature"] == "c")["threshold"] == 0.5
+    assert report["prediction"] is None  # ignored by the rule
+    monitors = {m["monitor"]: m for m in report["monitors"]}
+    assert monitors["latency_p95_ms"]["breached"] and monitors["latency_p95_ms"]["value"] > 0
+    assert monitors["error_rate"] == {
+        "monitor": "error_rate",
+        "value": 0.0,
+        "threshold": 0.5,
+        "breached": False,
+    }
+    if "cold_start_ms" in monitors:  # the replica's start, when it was a cold start
+        assert monitors["cold_start_ms"]["breached"]
+    latency = next(
+        a for a in monitoring.alerts() if a.endpoint == "churn-mon" and a.test == "latency_p95_ms"
+    )
+    assert latency.get("status") == "InAlert" and latency.get("kind") == "monitor"
+    assert "latency_p95_ms" in latency.message
+
+    assert cli.main(["drift", "rules", "churn-mon", "--latency-p95-ms", "100000"]) == 0
+    capsys.readouterr()
+    assert cli.main(["drift", "churn-mon", "--window", "1h", "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    status = {a["test"]: a["status"] for a in printed["alerts"] if a["kind"] == "monitor"}
+    assert status["latency_p95_ms"] == "Ok"
+    assert cli.main(["alerts", "churn-mon"]) == 0
+    assert "latency_p95_ms" in capsys.readouterr().out
+    acked = ipython.run_line_magic("drift", f"ack {latency.id}")
+    assert acked.acknowledged_at is not None
+    assert latency.id not in [
+        a.id for a in ipython.run_line_magic("drift", "alerts churn-mon --open")
+    ]
+    ep.undeploy()

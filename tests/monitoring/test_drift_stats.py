@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -171,3 +173,58 @@ def test_too_few_rows_is_not_a_verdict() -> None:
     rng = np.random.default_rng(2)
     report = checks.check(_baseline(rng), _window(_current(rng, 10)))
     assert report["verdict"] == "not enough data" and report["conditions"] == []
+
+
+def test_monitors_breach_their_limits_only_when_set() -> None:
+    rng = np.random.default_rng(17)
+    window = _window(_current(rng, 100))
+    window.statuses = [200] * 16 + [500, 503, 400, 200]
+    window.latencies_ms = list(np.linspace(1.0, 100.0, 20))
+    rules = {"latency_p95_ms": 50.0, "error_rate": 0.05, "cold_start_ms": 2000.0}
+    report = checks.check(_baseline(rng), window, rules=rules, cold_starts_ms=[350.0, 1200.0])
+    monitors = {m["monitor"]: m for m in report["monitors"]}
+    assert monitors["latency_p95_ms"]["value"] == pytest.approx(
+        np.percentile(window.latencies_ms, 95)
+    )
+    assert monitors["latency_p95_ms"]["breached"]
+    assert monitors["error_rate"]["value"] == pytest.approx(2 / 20)  # 5xx only: 400 is the caller's
+    assert monitors["error_rate"]["breached"]
+    assert (
+        monitors["cold_start_ms"]["value"] == 1200.0 and not monitors["cold_start_ms"]["breached"]
+    )
+    breached = {c["test"] for c in report["conditions"] if c["kind"] == "monitor" and c["breached"]}
+    assert breached == {"latency_p95_ms", "error_rate"}
+    assert report["verdict"] == "ok"  # monitors alert, they are not drift
+    unset = checks.check(_baseline(rng), window, cold_starts_ms=[1200.0])
+    assert all(not m["breached"] for m in unset["monitors"])
+    assert not [c for c in unset["conditions"] if c["kind"] == "monitor"]
+
+
+def test_a_training_baseline_profiles_every_tabular_channel(tmp_path: Path) -> None:
+    from jupyter_serverless_ml.platform.drift.service import training_profile
+
+    rng = np.random.default_rng(19)
+    _current(rng, 300).to_csv(tmp_path / "train.csv", index=False)
+    _current(rng, 120, mean=2.0).to_parquet(tmp_path / "valid.parquet")
+    (tmp_path / "notes.txt").write_text("not a table")
+    job = {
+        "spec": {
+            "channels": {
+                "validation": str(tmp_path / "valid.parquet"),
+                "train": str(tmp_path / "train.csv"),
+                "notes": str(tmp_path / "notes.txt"),
+            }
+        },
+        "started_at": 1.0,
+    }
+    profile = training_profile(job)
+    assert profile is not None and profile["channel"] == "train" and profile["rows"] == 300
+    assert "sample" in profile["columns"]["x"]  # the baseline itself keeps its sample
+    valid = profile["channels"]["validation"]
+    assert set(profile["channels"]) == {"validation"} and valid["rows"] == 120
+    assert valid["columns"]["x"]["mean"] == pytest.approx(2.0, abs=0.3)
+    assert (
+        "sample" not in valid["columns"]["x"] and valid["columns"]["plan"]["kind"] == "categorical"
+    )
+    assert "changed after the job started" in profile["note"]  # the files are newer than that
+    assert training_profile({"spec": {"channels": {"n": str(tmp_path / "notes.txt")}}}) is None

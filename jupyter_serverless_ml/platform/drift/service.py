@@ -2,7 +2,7 @@
 
 - Baselines: a model version a job trained gets the profile of its tabular
   training channel (``train`` if there is one, else the first that reads as a
-  table; every other tabular channel under ``channels``), computed by the host
+  table; every other tabular channel's profile, without samples, under ``channels``), computed by the host
   from the files the user passed, shortly after the job completes. A profile
   notes when its file changed after the job started. ``set_baseline`` replaces it.
 - Prediction baseline: the first check of a model version sends its baseline's
@@ -268,19 +268,31 @@ def training_profile(job: dict[str, Any]) -> dict[str, Any] | None:
     found: dict[str, dict[str, Any]] = {}
     for channel in order:
         try:
-            found[channel] = profiles.profile_path(Path(channels[channel]))
+            profile = profiles.profile_path(Path(channels[channel]))
         except (profiles.NotTabular, OSError, ValueError):
             continue
+        if profile["rows"]:  # a text file reads as an empty table: not a data channel
+            found[channel] = profile
     if not found:
         return None
     main = next(iter(found))
     profile = found.pop(main)
     profile["channel"] = main
-    profile["channels"] = {c: {"rows": p["rows"], "source": p["source"]} for c, p in found.items()}
+    profile["channels"] = {c: without_samples(p) for c, p in found.items()}
     started = job.get("started_at")
     if started and profile.get("source_mtime", 0) > float(started):
         profile["note"] = f"{profile['source']} changed after the job started"
     return profile
+
+
+def without_samples(profile: dict[str, Any]) -> dict[str, Any]:
+    """A profile with its columns' samples left out (what is kept of the other channels)."""
+    out = {k: v for k, v in profile.items() if k != "columns"}
+    out["columns"] = {
+        name: {k: v for k, v in column.items() if k != "sample"}
+        for name, column in profile.get("columns", {}).items()
+    }
+    return out
 
 
 def summary(model: str, version: int, profile: dict[str, Any]) -> dict[str, Any]:
@@ -303,4 +315,5 @@ __all__ = [
     "start",
     "summary",
     "training_profile",
+    "without_samples",
 ]
