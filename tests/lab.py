@@ -84,7 +84,7 @@ def jupyter_lab(root: Path, home: Path) -> Iterator[dict[str, Any]]:
                         f"jupyter lab did not start: {(root / 'jupyter-lab.log').read_text()[-2000:]}"
                     ) from None
                 time.sleep(0.3)
-        yield {"url": url, "token": token, "log": root / "jupyter-lab.log"}
+        yield {"url": url, "token": token, "log": root / "jupyter-lab.log", "root": root}
     finally:
         proc.terminate()
         try:

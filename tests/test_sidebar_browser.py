@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import cloudpickle
+import nbformat
 import pytest
 import serving_models
 from lab import (
@@ -35,6 +36,7 @@ from lab import (
 
 import jupyter_serverless_ml as jsml
 from jupyter_serverless_ml.platform import client
+from jupyter_serverless_ml.schedules import delete_schedule
 
 cloudpickle.register_pickle_by_value(serving_models)
 
@@ -50,6 +52,9 @@ TAB_FEATURES = {
     "jobs": "training",
     "endpoints": "serving",
     "models": "registry",
+    "tuning": "tuning",
+    "pipelines": "pipelines",
+    "schedules": "schedules",
     "costs": "monitoring",
     "alerts": "monitoring",
 }
@@ -385,3 +390,40 @@ def test_an_alert_shows_with_a_count_badge_and_a_notification(
     panel.locator(f'li[data-alert="{alert_id}"].jsml-acked').wait_for(timeout=30_000)
     if open_alerts == 1:
         badge.wait_for(state="detached", timeout=30_000)
+
+
+def test_schedules_tuning_and_pipelines_views(lab: Any, page: Any, tmp_path: Path) -> None:
+    notebook = Path(lab["root"]) / "nightly.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('nightly ran')")])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, notebook)
+    jsml.schedule(notebook, every="1h", name="nightly", catch_up=False)
+    open_lab(page, lab)
+    panel = open_panel(page)
+    for tab, empty in (("tuning", "No tuning studies."), ("pipelines", "No pipelines.")):
+        panel.locator(f'button[data-tab="{tab}"]').click()
+        panel.locator(f'.jsml-body[data-shown="{tab}"] .jsml-empty', has_text=empty).wait_for(
+            timeout=30_000
+        )
+    panel.locator('button[data-tab="schedules"]').click()
+    row = panel.locator('li[data-schedule="nightly"]')
+    row.locator(".jsml-row-meta", has_text="every 60.0m").wait_for(timeout=30_000)
+    row.locator(".jsml-row").click()
+    row.locator(".jsml-run-now").click()
+    run = row.locator('[data-schedule-runs="nightly"] li[data-run]').first
+    run.locator(".jsml-status-completed").wait_for(timeout=120_000)
+    link = run.locator("a").get_attribute("href")
+    assert link and "/lab/tree/" in link and link.endswith(".ipynb")
+    # the dashboard's Schedules section: the table, and the runs of the one opened
+    panel.locator(".jsml-open-dashboard").click()
+    dashboard = page.locator("#jupyter-serverless-ml-dashboard")
+    dashboard.locator('[data-section="schedules"]').click()
+    dashboard.locator('tr[data-schedule="nightly"]').click()
+    dashboard.locator('table[aria-label="runs of nightly"] .jsml-status-completed').first.wait_for(
+        timeout=30_000
+    )
+    delete_schedule("nightly")

@@ -225,6 +225,97 @@ export interface ISummary {
   errors: Record<string, string>;
 }
 
+/** A tuning study (`server/tuning_handlers.py`); `trials` only from `studies/<name>`. */
+export interface IStudy {
+  name: string;
+  backend: string;
+  status: string;
+  objective: string;
+  direction: string;
+  strategy: string;
+  trials_budget: number;
+  parallel: number;
+  counts: Record<string, number>;
+  best: {
+    number: number;
+    value: number;
+    params: Record<string, unknown>;
+  } | null;
+  model_name?: string;
+  model_version?: number | null;
+  failure_reason?: string | null;
+  created_at: number;
+  ended_at?: number | null;
+  trials?: ITrial[];
+}
+
+export interface ITrial {
+  number: number;
+  status: string;
+  params: Record<string, unknown>;
+  value: number | null;
+  job_id: string | null;
+  duration: number | null;
+  best_so_far: number | null;
+  reason?: string | null;
+}
+
+/** A pipeline (`server/pipeline_handlers.py`). */
+export interface IPipeline {
+  name: string;
+  backend: string;
+  created_at: number;
+  steps: { name: string; kind: string; upstream: string[] }[];
+  last_run: IPipelineRun | null;
+}
+
+export interface IPipelineRun {
+  id: string;
+  pipeline: string;
+  backend?: string;
+  status: string;
+  created_at: number;
+  started_at?: number | null;
+  ended_at?: number | null;
+  duration?: number | null;
+  failure_reason?: string | null;
+  cache_hits?: number;
+  steps?: {
+    name: string;
+    kind: string;
+    status: string;
+    cache_hit: boolean;
+    job_id: string | null;
+    duration: number | null;
+    failure_reason: string | null;
+  }[];
+}
+
+/** A notebook schedule (`server/schedule_handlers.py`). */
+export interface ISchedule {
+  name: string;
+  notebook: string;
+  cron: string | null;
+  interval: number | null;
+  timezone: string;
+  enabled: boolean;
+  next_run_at: number | null;
+  last_run_at: number | null;
+  last_status: string | null;
+  backend: string;
+}
+
+export interface IScheduleRun {
+  id: string;
+  schedule: string;
+  status: string;
+  trigger: string;
+  created_at: number;
+  duration: number | null;
+  failure_reason: string | null;
+  link: string | null;
+}
+
 /** One `log_metric` record. */
 export interface IMetric {
   name: string;
@@ -307,5 +398,29 @@ export class ServerlessService {
   }
   metrics(id: string): Promise<{ metrics: IMetric[] }> {
     return requestAPI(`dashboard/jobs/${enc(id)}/metrics`);
+  }
+  studies(): Promise<{ studies: IStudy[] }> {
+    return requestAPI('studies');
+  }
+  study(name: string): Promise<IStudy> {
+    return requestAPI(`studies/${enc(name)}`);
+  }
+  pipelines(): Promise<{ pipelines: IPipeline[] }> {
+    return requestAPI('pipelines');
+  }
+  pipelineRuns(name: string): Promise<{ runs: IPipelineRun[] }> {
+    return requestAPI(`pipelines/${enc(name)}/runs?limit=20`);
+  }
+  schedules(): Promise<{ schedules: ISchedule[] }> {
+    return requestAPI('schedules');
+  }
+  scheduleRuns(name: string): Promise<{ runs: IScheduleRun[] }> {
+    return requestAPI(`schedules/${enc(name)}/runs?limit=20`);
+  }
+  runSchedule(name: string): Promise<IScheduleRun> {
+    return requestAPI(`schedules/${enc(name)}/run`, {
+      method: 'POST',
+      body: JSON.stringify({ parameters: {} })
+    });
   }
 }

@@ -30,12 +30,24 @@ import { endpointsTab } from './endpoints';
 import { jobsTab } from './jobs';
 import { modelsTab } from './models';
 import { alertsTab, costsTab } from './monitoring';
+import { pipelinesTab } from './pipelines';
+import { schedulesTab } from './schedules';
+import { tuningTab } from './tuning';
 import { tabs } from './registry';
 
 export { serverlessIcon };
 export { tabs };
 
-for (const tab of [jobsTab, endpointsTab, modelsTab, costsTab, alertsTab]) {
+for (const tab of [
+  jobsTab,
+  endpointsTab,
+  modelsTab,
+  tuningTab,
+  pipelinesTab,
+  schedulesTab,
+  costsTab,
+  alertsTab
+]) {
   tabs.add(tab);
 }
 
