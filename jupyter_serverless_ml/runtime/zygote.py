@@ -15,6 +15,17 @@ loop on its own SEQPACKET socket, so the model's replicas are forks of a process
 that already holds the model (a cold start costs a fork, not a load), sharing its
 pages copy-on-write.
 
+A template keeps one child forked ahead of need, *parked* (as Android's zygote
+keeps unspecialized app processes): it waits on a private socket, shares every page
+with the template, and costs its page tables. A spawn hands it the spec and the
+router's socket, so the fork (copying the page tables of a process that holds a
+large model: tens of milliseconds) is off the cold start's path; the template forks
+the next spare once it has had no command for ``SPARE_AFTER_SECONDS``, so that fork
+does not compete with the new replica's first requests. A spare that exits while parked is replaced
+on the next spawn, which then forks as before; so does a spawn whose spare does not
+say it took the socket (it died on the way): the template waits for that word before
+it answers, so a replica is never lost to a spare that was dying.
+
 The zygote reaps its children. It keeps a copy of each child's socket and
 reads the child's stdout and stderr through a pipe (forwarding them to its own
 log); when a child exits, it writes an exit report on the child's socket before
@@ -45,6 +56,10 @@ from typing import Any
 from . import frames
 
 _PR_SET_PDEATHSIG = 1
+#: how long a template stays quiet before it forks its next parked spare
+SPARE_AFTER_SECONDS = 0.25
+#: how long a spawn waits for the parked spare to take its socket before it forks instead
+UNPARK_SECONDS = 1.0
 _TAIL_BYTES = 4096
 
 
@@ -125,11 +140,21 @@ class Zygote:
         signal.signal(signal.SIGCHLD, lambda *_: None)
         self.selector.register(control, selectors.EVENT_READ, "control")
         self.selector.register(self.wake_r, selectors.EVENT_READ, "wake")
+        #: a template's parked child: (pid, the socket it waits on)
+        self.spare: tuple[int, socket.socket] | None = None
 
     def run(self) -> int:
         """Serve commands until the platform closes the control socket."""
+        if self.loaded is not None:
+            self.prefork()
         while True:
-            for key, _ in self.selector.select():
+            # a template forks its next spare once it has been quiet a moment, not while
+            # the replica it just started answers its first request
+            wait = SPARE_AFTER_SECONDS if self.loaded is not None and self.spare is None else None
+            events = self.selector.select(wait)
+            if not events and self.loaded is not None and self.spare is None:
+                self.prefork()
+            for key, _ in events:
                 if key.data == "control":
                     if not self.command():
                         return 0
@@ -167,45 +192,127 @@ class Zygote:
             os.close(fd)
         return True
 
-    def spawn(self, fds: list[int], spec: dict[str, Any]) -> dict[str, Any]:
-        """Fork a child serving ``spec`` on ``fds[0]``."""
-        for extra in fds[1:]:
-            os.close(extra)
+    def prefork(self) -> None:
+        """Fork the parked spare (a template's): it waits for a spec and a socket."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         out_r, out_w = os.pipe()
         pid = os.fork()
         if pid == 0:
+            ours.close()
             os.close(out_r)
-            self._child(fds[0], out_w, spec)
+            self._parked(theirs, out_w)
+        theirs.close()
         os.close(out_w)
         os.set_blocking(out_r, False)
-        child = Child(pid, fds[0], out_r, template=bool(spec.get("template")))
+        child = Child(pid, -1, out_r)
         self.children[pid] = child
         self.by_out[out_r] = child
         self.selector.register(out_r, selectors.EVENT_READ, "child")
+        self.spare = (pid, ours)
+
+    def _unpark(self, fd: int, spec: dict[str, Any]) -> int | None:
+        """Give the spare ``spec`` and the router's socket; its pid, or None when it is gone."""
+        if self.spare is None or spec.get("template"):
+            return None
+        pid, ours = self.spare
+        self.spare = None
+        try:
+            socket.send_fds(ours, [json.dumps(spec).encode()], [fd])
+            ours.settimeout(UNPARK_SECONDS)
+            taken = ours.recv(16) == b"taken"  # empty: it died before it read them
+        except OSError:  # it is gone, or did not answer in time
+            taken = False
+        finally:
+            ours.close()
+        child = self.children.get(pid)
+        if not taken or child is None:
+            if child is not None:  # not reaped yet, so the pid is still its own
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)  # never two processes on one socket
+            return None
+        child.sock_fd = fd
+        return pid
+
+    def spawn(self, fds: list[int], spec: dict[str, Any]) -> dict[str, Any]:
+        """Fork a child serving ``spec`` on ``fds[0]`` (a template's parked spare serves it
+        when there is one)."""
+        for extra in fds[1:]:
+            os.close(extra)
+        pid = self._unpark(fds[0], spec)
+        if pid is None:
+            out_r, out_w = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(out_r)
+                self._child(fds[0], out_w, spec)
+            os.close(out_w)
+            os.set_blocking(out_r, False)
+            child = Child(pid, fds[0], out_r, template=bool(spec.get("template")))
+            self.children[pid] = child
+            self.by_out[out_r] = child
+            self.selector.register(out_r, selectors.EVENT_READ, "child")
         reply: dict[str, Any] = {"ok": True, "pid": pid}
         with contextlib.suppress(OSError, AttributeError):
             reply["pidfd"] = os.pidfd_open(pid)
         return reply
 
+    def _detach(self, out_w: int) -> None:
+        """In a new child: drop the zygote's descriptors, print into ``out_w``."""
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        self.selector.close()
+        self.control.close()
+        for fd_kept in (self.wake_r, self.wake_w):
+            os.close(fd_kept)
+        if self.spare is not None:
+            self.spare[1].close()
+        for other in self.children.values():  # another child's socket must close with it
+            if other.sock_fd >= 0:  # -1 for a parked spare
+                os.close(other.sock_fd)
+            if other.out_fd >= 0:  # -1 once its output reached its end
+                os.close(other.out_fd)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(out_w, 1)
+        os.dup2(out_w, 2)
+        os.close(out_w)
+        _die_with_parent()
+
+    def _parked(self, waiting: socket.socket, out_w: int) -> None:
+        """The spare: wait for a spec and the router's socket, then serve as a replica."""
+        code = 0
+        try:
+            self._detach(out_w)
+            while True:
+                try:
+                    message, fds, _, _ = socket.recv_fds(waiting, 1 << 20, 2)
+                    break
+                except InterruptedError:
+                    continue
+            if fds:
+                waiting.send(b"taken")
+            waiting.close()
+            if not message or not fds:  # the template closed it: not needed
+                os._exit(0)
+            random.seed()
+            from . import replica
+
+            replica.serve(json.loads(message), socket.socket(fileno=fds[0]), self.loaded)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+
     def _child(self, fd: int, out_w: int, spec: dict[str, Any]) -> None:
         code = 0
         try:
-            signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            self.selector.close()
-            self.control.close()
-            for fd_kept in (self.wake_r, self.wake_w):
-                os.close(fd_kept)
-            for other in self.children.values():  # another child's socket must close with it
-                os.close(other.sock_fd)
-                if other.out_fd >= 0:  # -1 once its output reached its end
-                    os.close(other.out_fd)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(out_w, 1)
-            os.dup2(out_w, 2)
-            os.close(out_w)
-            _die_with_parent()
+            self._detach(out_w)
             random.seed()
             sock = socket.socket(fileno=fd)
             if spec.get("template"):
@@ -262,6 +369,9 @@ class Zygote:
             child = self.children.pop(pid, None)
             if child is None:
                 continue
+            if self.spare is not None and self.spare[0] == pid:  # died while parked
+                self.spare[1].close()
+                self.spare = None
             if child.out_fd >= 0:
                 self.drain(child)
                 if child.out_fd >= 0:  # a grandchild still holds the pipe
@@ -271,6 +381,8 @@ class Zygote:
             report = {"ok": False, "exited": True, "pid": pid, "error": child.reason(status)}
             with contextlib.suppress(OSError):
                 os.write(2, f"[zygote] child {pid}: {report['error']}\n".encode())
+            if child.sock_fd < 0:  # a spare that never served: nobody to tell
+                continue
             sock = socket.socket(fileno=child.sock_fd)
             data = (
                 json.dumps(report).encode()

@@ -125,6 +125,49 @@ def test_replicas_share_the_model_pages_of_their_template(forest: str) -> None:
         shared.undeploy()
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid`` (from /proc)."""
+    import os
+
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+def test_a_cold_start_is_served_by_the_template_s_parked_spare(forest: str) -> None:
+    import os
+    import signal
+
+    ep = serving.deploy(forest, name="forest-spare", min_replicas=0, idle_timeout="300ms", **FAST)
+    try:
+        _zero(ep)
+        template, _ = _memory(ep)
+        assert template is not None
+        (spare,) = wait_for(lambda: _children(template["pid"]), what="the parked spare")
+        _cold_start(ep)
+        assert f"(pid {spare})" in ep.events("cold_start")[-1]["message"]
+        # once quiet, the template forks the next spare (the replica is its child too)
+        wait_for(lambda: set(_children(template["pid"])) - {spare}, what="the next parked spare")
+        _zero(ep)
+        # a spare that dies while parked is replaced; cold starts go on either way
+        for pid in _children(template["pid"]):
+            os.kill(pid, signal.SIGKILL)
+        _cold_start(ep)
+        assert "forked from the model's template" in ep.events("cold_start")[-1]["message"]
+        assert _memory(ep)[0]["pid"] == template["pid"]  # the template itself lived on
+        wait_for(lambda: _children(template["pid"]), what="a spare again")
+    finally:
+        ep.undeploy()
+
+
 def test_a_template_that_dies_is_replaced(forest: str) -> None:
     import os
     import signal

@@ -7,7 +7,10 @@ start (from zero, or a replacement) costs a fork rather than a model load, and
 the replicas share the model's pages copy-on-write. The template stays while the
 variant exists, also at zero replicas: that is its memory cost (its PSS, shown
 by ``%endpoint``); ``--no-keep-warm`` has none, and each replica loads the model
-itself. See ``runtime/template.py`` for the other side.
+itself. The template also keeps one child forked ahead of need, parked until a
+cold start hands it its socket (``runtime/zygote.py``), so even the fork is off the
+request's path; the spare shares every page and costs its page tables. See
+``runtime/template.py`` for the other side.
 """
 
 from __future__ import annotations
