@@ -63,10 +63,19 @@ def parse_requirement(text: str) -> Requirement:
             'e.g. --require "accuracy>=0.9"'
         )
     metric, op, raw = found.groups()
+    doubled = re.match(r"[<>=!]+", raw)  # "acc>>0.9", "acc>=>0.9": one operator, then a number
+    if doubled:
+        raise UsageError(
+            f"--require {text!r}: {op + doubled.group()!r} is not an operator; write METRIC OP VALUE "
+            'with one OP of >=, >, <=, <, e.g. --require "accuracy>=0.9"'
+        )
     try:
         threshold = float(raw)
     except ValueError:
-        raise UsageError(f"--require {text!r}: {raw!r} is not a number") from None
+        raise UsageError(
+            f"--require {text!r}: {raw!r} is not a number; write METRIC OP VALUE, "
+            'e.g. --require "accuracy>=0.9"'
+        ) from None
     if not math.isfinite(threshold):
         raise UsageError(f"--require {text!r}: the threshold must be a finite number")
     return Requirement(metric, op, threshold)

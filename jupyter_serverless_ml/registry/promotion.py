@@ -87,6 +87,11 @@ def promote_on(
     target = _stage(stage)
     texts = [require] if isinstance(require, str) else list(require or [])
     requirements = [parse_requirement(t) for t in texts]
+    if compare is not None and compare.lower() not in (ModelStage.STAGING, ModelStage.PRODUCTION):
+        raise UsageError(
+            f"--compare {compare!r} is not a stage to compare with; use --compare production "
+            "or --compare staging"
+        )
     if compare is not None and not requirements:
         raise UsageError(
             f"--compare {compare} compares on the gate's metrics: add one, "
@@ -162,8 +167,10 @@ def previous_production(registry: Registry, name: str) -> ModelRecord:
 
 def rollback_endpoint(endpoint: str, backend: str | None = None) -> EndpointRecord:
     """Serve the previous production version of the model behind ``endpoint`` again: that
-    version returns to production (the current one is archived) and gets all the traffic
-    (its variant if the endpoint still has one, else a new variant)."""
+    version gets all the traffic (its variant if the endpoint still has one, else a new
+    variant with the serving variant's replica bounds), then returns to production (the
+    current one is archived). When the traffic cannot move, the stages are left as they were.
+    """
     chosen = get_backend(backend)
     registry = require_part(chosen, Registry)
     serving = require_part(chosen, Serving)
@@ -172,22 +179,35 @@ def rollback_endpoint(endpoint: str, backend: str | None = None) -> EndpointReco
         raise UsageError(f"endpoint {endpoint} serves no model")
     main = max(current.variants, key=lambda v: v.traffic)
     previous = previous_production(registry, main.model_name)
+    existing = [
+        v
+        for v in current.variants
+        if v.model_name == previous.name and v.model_version == previous.version
+    ]
+    if existing:
+        moved = serving.traffic(endpoint, {existing[0].name: 100.0})
+    else:
+        known = main.max_replicas > 0  # a backend that reports the bounds
+        try:
+            moved = serving.deploy(
+                DeployRequest(
+                    model=previous.name,
+                    version=previous.version,
+                    endpoint=endpoint,
+                    traffic=100.0,
+                    min_replicas=main.min_replicas if known else None,
+                    max_replicas=main.max_replicas if known else None,
+                )
+            )
+        except JsmlError as exc:
+            raise type(exc)(
+                f"not rolled back: deploying {previous.ref} to {endpoint} failed ({exc}); "
+                f"{main.model} still serves and stays in production"
+            ) from exc
     registry.set_stage(
         previous.name, previous.version, ModelStage.PRODUCTION, f"rollback of {endpoint}"
     )
-    for variant in current.variants:
-        if variant.model_name == previous.name and variant.model_version == previous.version:
-            return serving.traffic(endpoint, {variant.name: 100.0})
-    try:
-        return serving.deploy(
-            DeployRequest(
-                model=previous.name, version=previous.version, endpoint=endpoint, traffic=100.0
-            )
-        )
-    except JsmlError as exc:
-        raise type(exc)(
-            f"{previous.ref} is back in production, but deploying it to {endpoint} failed: {exc}"
-        ) from exc
+    return moved
 
 
 __all__ = [

@@ -44,3 +44,12 @@ def test_worse_than_the_compared_version_is_refused_in_the_gates_direction() -> 
     ]
     # a compared version without the metric is no obstacle
     assert refusals("m:2", {"accuracy": 0.6, "loss": 0.9}, gate, ("m:1", {})) == []
+
+
+def test_a_doubled_operator_or_a_bad_number_shows_the_form() -> None:
+    with pytest.raises(UsageError, match=r"'>>' is not an operator; write METRIC OP VALUE"):
+        parse_requirement("acc>>0.9")
+    with pytest.raises(UsageError, match=r"'<<=' is not an operator"):
+        parse_requirement("loss<<=0.3")
+    with pytest.raises(UsageError, match=r"'high' is not a number; write METRIC OP VALUE"):
+        parse_requirement("accuracy>=high")

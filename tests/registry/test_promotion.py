@@ -72,6 +72,9 @@ def test_the_gate_refuses_a_failing_metric_and_a_worse_model(versions: dict[str,
         registry.promote("cancer-reg:2", "production", compare="production")
     with pytest.raises(UsageError, match="stage 'prod' is not one of"):
         registry.promote("cancer-reg:2", "prod")
+    with pytest.raises(UsageError, match="--compare 'prod' is not a stage to compare with"):
+        registry.promote("cancer-reg:2", "staging", compare="prod")  # said before the gate
+    assert registry.model("cancer-reg:2").stage == "none"
 
 
 def test_stages_move_and_the_holder_is_archived(versions: dict[str, Any]) -> None:
@@ -131,6 +134,23 @@ def test_deploy_by_stage_and_rollback_to_the_previous_production(
         assert len(answer) == 1
     finally:
         jsml.undeploy("reg-prod")
+
+
+def test_rollback_keeps_the_endpoints_replica_bounds(
+    versions: dict[str, Any], ipython: Any
+) -> None:
+    registry.promote("cancer-reg:1", "production")  # 2 is the previous production version
+    ipython.run_line_magic(
+        "deploy", "cancer-reg@production --name reg-zero --min-replicas 0 --max-replicas 2"
+    )
+    try:
+        back = ipython.run_line_magic("rollback", "reg-zero --production")
+        (variant,) = [v for v in back.record.variants if v.model_version == 2]
+        # the endpoint scaled to zero before; the version rolled back to must too
+        assert (variant.min_replicas, variant.max_replicas, variant.traffic) == (0, 2, 100)
+        assert registry.model("cancer-reg@production").version == 2
+    finally:
+        jsml.undeploy("reg-zero")
 
 
 def test_platform_routes_refuse_bad_input(versions: dict[str, Any]) -> None:
