@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from . import hypertune
+
 CHANNEL_FILES_ENV = "JSML_CHANNEL_FILES"
 METRICS_FILE_ENV = "JSML_METRICS_FILE"
 
@@ -121,6 +123,7 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     }
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(json.dumps(record) + "\n")
+    hypertune.report(str(name), number, step)  # a Vertex tuning trial's objective
 
 
 def display(*objects: Any) -> None:

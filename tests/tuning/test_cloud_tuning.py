@@ -304,3 +304,166 @@ def test_sagemaker_ranges_round_trip() -> None:
     assert space_of(ranges) == space
     stepped = parameter_ranges(parse_space({"d": "int(2,10,4)"}), "tpe")
     assert stepped == {"CategoricalParameterRanges": [{"Name": "d", "Values": ["2", "6", "10"]}]}
+
+
+# -- Vertex AI ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def vx(tmp_path_factory: pytest.TempPathFactory, platform_home: Path) -> Iterator[Any]:
+    from backends.vertex_fake import fake_vertex
+
+    with fake_vertex(tmp_path_factory.mktemp("vertex-tuning")) as fake:
+        backends.reset()
+        backends.use_backend("vertex", **fake.settings())
+        try:
+            yield fake
+        finally:
+            backends.use_backend(None)
+            backends.reset()
+
+
+@pytest.fixture(scope="module")
+def vx_study(vx: Any) -> tuning.Study:
+    return tuning.tune(
+        SMOOTH,
+        name="smooth",
+        params=SPACE,
+        objective="score",
+        trials=20,
+        parallel=4,
+        namespace={},
+        backend="vertex",
+    )
+
+
+def _created(fake: Any, name: str) -> Any:
+    return [
+        body
+        for route, body in fake.store.requests
+        if route == "hyperparameterTuningJobs.create" and body.display_name == name
+    ][-1]
+
+
+def test_vertex_study_finds_the_optimum(vx_study: tuning.Study) -> None:
+    assert vx_study.status == StudyStatus.COMPLETED
+    trials = vx_study.trials
+    assert len(trials) == 20 and all(t.status == TrialStatus.COMPLETED for t in trials)
+    for trial in trials:  # the objective each trial reported through the hypertune file
+        assert trial.value == pytest.approx(_score(dict(trial.params)), abs=1e-9)
+        assert isinstance(trial.params["kind"], str) and trial.params["kind"] in ("a", "b")
+    best = max(t.value for t in trials if t.value is not None)
+    assert vx_study.best_value == pytest.approx(best) and best > 0.85, vx_study.best_params
+    assert vx_study.best_params["kind"] == "b"
+
+
+def test_vertex_tuning_job_as_vertex_got_it(vx: Any, vx_study: tuning.Study) -> None:
+    from google.cloud import aiplatform_v1 as v1
+
+    job = _created(vx, "smooth")
+    assert isinstance(job, v1.HyperparameterTuningJob)
+    assert job.max_trial_count == 20 and job.parallel_trial_count == 4
+    study = job.study_spec
+    assert study.algorithm == v1.StudySpec.Algorithm.ALGORITHM_UNSPECIFIED
+    assert study.metrics[0].metric_id == "score"
+    assert study.metrics[0].goal == v1.StudySpec.MetricSpec.GoalType.MAXIMIZE
+    specs = {p.parameter_id: p for p in study.parameters}
+    assert specs["lr"].scale_type == v1.StudySpec.ParameterSpec.ScaleType.UNIT_LOG_SCALE
+    assert specs["lr"].double_value_spec.min_value == pytest.approx(1e-4)
+    assert list(specs["kind"].categorical_value_spec.values) == ['"a"', '"b"']
+    assert "median_automated_stopping_spec" not in study
+    # the trials' job is the CustomJob %%train builds: the bundle's bootstrap, its env
+    container = job.trial_job_spec.worker_pool_specs[0].container_spec
+    env = {e.name: e.value for e in container.env}
+    assert container.command[:2] == ["python", "-c"] and "JSML_BUNDLE_URI" in env
+    # and each trial ran it with its parameters as arguments and wrote hypertune's lines
+    ran = vx.store.tuning_jobs[vx_study.record.details["resource_name"]]
+    first = vx.store.jobs[ran.trials[0].custom_job]
+    assert any(
+        a.startswith("--x=") for a in first.job_spec.worker_pool_specs[0].container_spec.args
+    )
+    assert first.state == v1.JobState.JOB_STATE_SUCCEEDED
+
+
+def test_vertex_best_model_is_registered(vx: Any, vx_study: tuning.Study) -> None:
+    record = vx_study.refresh().record
+    assert record.model_name == "smooth" and record.model_version == 1
+    assert vx_study.model() == {k: vx_study.best_params[k] for k in ("x", "lr", "kind")}
+    again = vx_study.refresh().record
+    assert again.model_version == 1
+    registry = backends.get_backend("vertex")
+    assert len(registry.models("smooth")) == 1  # type: ignore[attr-defined]
+    assert [s.name for s in tuning.studies(backend="vertex")] == ["smooth"]
+
+
+def test_vertex_grid_and_failed_trials(vx: Any) -> None:
+    cell = GRID + "\nif hp.depth == 4:\n    raise ValueError('depth 4 diverges')\n"
+    study = tuning.tune(
+        cell,
+        name="grid",
+        params={"depth": "int(1,4)", "act": "choice(relu,tanh)"},
+        objective="loss",
+        direction="minimize",
+        strategy="grid",
+        trials=100,
+        parallel=4,
+        namespace={},
+        backend="vertex",
+    )
+    from google.cloud import aiplatform_v1 as v1
+
+    job = _created(vx, "grid")
+    assert job.study_spec.algorithm == v1.StudySpec.Algorithm.GRID_SEARCH
+    assert job.max_trial_count == 8
+    seen = sorted((t.params["depth"], t.params["act"]) for t in study.trials)
+    assert seen == sorted((d, a) for d in range(1, 5) for a in ("relu", "tanh"))
+    failed = [t for t in study.trials if t.status == TrialStatus.FAILED]
+    assert sorted(t.params["depth"] for t in failed) == [4, 4]
+    assert study.status == StudyStatus.COMPLETED
+    assert study.best_params == {"depth": 3, "act": "relu"} and study.best_value == 0
+
+
+def test_vertex_stop_and_early_stop_mapping(vx: Any) -> None:
+    study = tuning.tune(
+        SLOW,
+        name="slow",
+        params={"x": "uniform(0,1)"},
+        objective="score",
+        strategy="random",
+        early_stop=True,
+        trials=4,
+        parallel=2,
+        namespace={},
+        backend="vertex",
+        wait=False,
+    )
+    job = _created(vx, "slow")
+    assert "median_automated_stopping_spec" in job.study_spec
+    tuning.stop_study("slow", backend="vertex")
+    study.wait()
+    assert study.status == StudyStatus.STOPPED
+    assert all(t.status == TrialStatus.STOPPED for t in study.trials)
+    with pytest.raises(UsageError, match="cannot continue"):
+        tuning.resume("slow", backend="vertex", wait=False)
+
+
+def test_hypertune_file_is_what_cloudml_hypertune_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jupyter_serverless_ml.runtime import hypertune
+
+    target = tmp_path / "hypertune" / "output.metrics"
+    monkeypatch.delenv("CLOUD_ML_TRIAL_ID", raising=False)
+    hypertune.report("score", 0.5, None)
+    assert not target.exists()  # not a tuning trial: nothing written
+    monkeypatch.setenv("CLOUD_ML_TRIAL_ID", "7")
+    monkeypatch.setenv("CLOUD_ML_HP_METRIC_FILE", str(target))
+    hypertune.report("score", 0.5, 3)
+    monkeypatch.setenv("CLOUD_ML_HP_METRIC_TAG", "score")
+    hypertune.report("loss", 1.0, None)  # not the study's metric
+    hypertune.report("score", 0.75, None)
+    rows = [json.loads(line) for line in target.read_text().splitlines()]
+    assert [(r["trial"], r["score"], r["global_step"]) for r in rows] == [
+        ("7", "0.5", "3"),
+        ("7", "0.75", "0"),
+    ]

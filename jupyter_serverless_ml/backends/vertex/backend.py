@@ -9,9 +9,12 @@ from .costs import VertexCosts
 from .registry import VertexRegistry
 from .serving import VertexServing
 from .training import JOB_STATES, VertexTraining
+from .tuning import VertexTuning
 
 
-class VertexBackend(VertexTraining, VertexRegistry, VertexServing, VertexBatch, VertexCosts):
+class VertexBackend(
+    VertexTuning, VertexTraining, VertexRegistry, VertexServing, VertexBatch, VertexCosts
+):
     """Runs jobs as Vertex AI CustomJobs, registers models in the Model Registry, serves them
     from endpoints and scores files with batch prediction jobs.
 

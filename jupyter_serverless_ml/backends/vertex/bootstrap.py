@@ -88,10 +88,34 @@ def _sync(root: Path, output: Path, model_dir: str, final: bool, rank: int) -> N
         shutil.copytree(root / "model", gcs_path(model_dir), dirs_exist_ok=True)
 
 
+def tuned_arguments(argv: list) -> dict:
+    """A tuning trial's parameters: Vertex appends ``--NAME=VALUE`` to the container's
+    arguments (values JSON where they parse, as every hyperparameter)."""
+    found = {}
+    for arg in argv:
+        name, sep, value = arg[2:].partition("=") if arg.startswith("--") else ("", "", "")
+        if sep and name:
+            try:
+                found[name] = json.loads(value)
+            except ValueError:
+                found[name] = value
+    return found
+
+
+def output_uri() -> str:
+    """Where metrics and the failure go: a tuning trial's own folder (``<trial>/output``
+    beside its ``AIP_MODEL_DIR``), else ``JSML_OUTPUT_URI``."""
+    uri = os.environ["JSML_OUTPUT_URI"]
+    trial = os.environ.get("CLOUD_ML_TRIAL_ID")
+    if trial and trial.isdigit():
+        return f"{uri.rstrip('/').rsplit('/', 1)[0]}/{trial}/output"
+    return uri
+
+
 def main() -> int:
     """Stage the bundle, run it, copy back what it made; the runner's exit code."""
     root = Path(tempfile.mkdtemp(prefix="jsml-ml-"))
-    output = gcs_path(os.environ["JSML_OUTPUT_URI"])
+    output = gcs_path(output_uri())
     vertex = {k: v for k, v in os.environ.items() if k.startswith(_KEEP_PREFIXES) or k in _KEEP}
     hosts, current, master, port = hosts_from_cluster(
         json.loads(os.environ.get("CLUSTER_SPEC") or "{}")
@@ -108,6 +132,10 @@ def main() -> int:
         from jsml_runtime import contract
 
         hps = json.loads(os.environ.get("JSML_HYPERPARAMETERS") or "{}")
+        tuned = tuned_arguments(sys.argv[1:])
+        if tuned:  # a tuning trial: the runner reads them with the fixed ones
+            hps.update(tuned)
+            os.environ["JSML_HYPERPARAMETERS"] = json.dumps(hps)
         instance_type = os.environ.get("JSML_INSTANCE_TYPE") or "local"
         contract.write_config(root, list(channels), hps, hosts, current, instance_type)
     except Exception as exc:  # the bundle or a channel is missing: the job fails saying so

@@ -52,6 +52,18 @@ class VertexTraining(VertexCore, Backend):
         return uri
 
     def submit_training(self, bundle: Bundle, request: TrainingRequest) -> JobRecord:
+        job = self._custom_job(bundle, request)
+        created = self._call(
+            f"creating the Vertex AI job {request.name}",
+            self.client("job").create_custom_job,
+            parent=self.settings.parent,
+            custom_job=job,
+        )
+        return self._job_record(created)
+
+    def _custom_job(self, bundle: Bundle, request: TrainingRequest) -> Any:
+        """The CustomJob of ``request`` (bundle and channels uploaded); a tuning job's
+        trial_job_spec is its job_spec."""
         from google.cloud import aiplatform_v1 as v1
 
         machine = images.machine_spec(request.instance_type, request.num_gpus)
@@ -118,18 +130,11 @@ class VertexTraining(VertexCore, Backend):
         )
         if self.service_account:
             spec.service_account = self.service_account
-        job = v1.CustomJob(
+        return v1.CustomJob(
             display_name=request.name,
             job_spec=spec,
             labels=labels("job", name=request.name, bundle=bundle.hash[:16]),
         )
-        created = self._call(
-            f"creating the Vertex AI job {request.name}",
-            self.client("job").create_custom_job,
-            parent=self.settings.parent,
-            custom_job=job,
-        )
-        return self._job_record(created)
 
     # -- reading jobs -----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from .emulator import Emulator
 from .gcs import FakeGCS
 from .logstore import LogStore
 from .registry_routes import RegistryRoutes
+from .tuning import TuningRoutes
 from .web import ApiError, Request, Response, Router, Server
 
 PROJECT = "jsml-test-project"
@@ -101,6 +102,8 @@ def fake_vertex(root: Path) -> Iterator[FakeVertex]:
     VertexApi(store, emulator).install(router)
     DeploymentPools(store, emulator).install(router)
     RegistryRoutes(store).install(router)
+    tuning = TuningRoutes(store, emulator)  # hyperparameterTuningJobs (tuning.py)
+    tuning.install(router)
     logs.install(router)
     metadata: dict[str, str] = {}
     _metadata_routes(router, metadata)
@@ -110,6 +113,7 @@ def fake_vertex(root: Path) -> Iterator[FakeVertex]:
     try:
         yield FakeVertex(server, router, store, gcs, logs, emulator, metadata)
     finally:
+        tuning.stop()
         emulator.stop()
         server.stop()
         if saved is None:
