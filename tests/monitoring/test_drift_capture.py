@@ -142,6 +142,12 @@ def test_the_cache_decodes_only_what_was_appended(tmp_path: Path) -> None:
     assert cache.read(tmp_path, time.time() - 60).row_count == 100
     os.unlink(path)
     assert cache.read(tmp_path, time.time() - 60).row_count == 0
+    write(path, first[:1])
+    cache.read(tmp_path, time.time() - 60)
+    cache.keep_only([tmp_path / "other-endpoint"])  # this endpoint was deleted
+    before = cache.bytes_decoded
+    assert cache.read(tmp_path, time.time() - 60).row_count == 50
+    assert cache.bytes_decoded == before + path.stat().st_size  # decoded afresh
 
 
 def test_a_window_selects_by_time_from_the_cache(tmp_path: Path) -> None:

@@ -218,6 +218,13 @@ class CaptureCache:
                     break
         return window
 
+    def keep_only(self, directories: list[Path]) -> None:
+        """Forget the files of every directory but ``directories`` (endpoints deleted)."""
+        prefixes = tuple(str(d) + os.sep for d in directories)
+        with self._lock:
+            for key in [k for k in self._files if not k.startswith(prefixes)]:
+                del self._files[key]
+
     def _update(self, path: Path, budget: int) -> _Decoded | None:
         fd = _open_regular(path)
         if fd is None:

@@ -227,7 +227,9 @@ class DriftService:
     def due(self, now: float) -> list[str]:
         """Endpoints whose interval has passed and whose capture has new requests."""
         out = []
-        for summary_ in self.endpoints.summaries():
+        summaries = self.endpoints.summaries()
+        self.capture.keep_only([self.endpoints.capture_root / s["name"] for s in summaries])
+        for summary_ in summaries:
             name = summary_["name"]
             rules = self.rules(name)
             if now - self.last_run.get(name, 0.0) < float(rules["interval"]):
