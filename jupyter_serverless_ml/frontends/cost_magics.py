@@ -72,9 +72,7 @@ class CostMagics(Magics):
             words = shlex.split(line)
         except ValueError as exc:
             raise UsageError(f"%cost: {exc}") from None
-        result = run(words)
-        print(result.text())
-        return result
+        return run(words)  # shown once, as its table (text) or HTML
 
 
 __all__ = ["CostMagics", "parser", "run"]

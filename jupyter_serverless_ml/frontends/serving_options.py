@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..errors import UsageError
+from .cost_options import usd_amount
 from .train_options import Spec
 
 DEPLOY_OPTIONS: list[Spec] = [
@@ -157,7 +158,7 @@ DEPLOY_OPTIONS: list[Spec] = [
     (
         ("--max-cost",),
         {
-            "type": float,
+            "type": usd_amount,
             "metavar": "USD",
             "help": "budget: refused when the estimate exceeds it, stopped when its cost reaches it",
         },
@@ -227,7 +228,7 @@ BATCH_OPTIONS: list[Spec] = [
     (
         ("--max-cost",),
         {
-            "type": float,
+            "type": usd_amount,
             "metavar": "USD",
             "help": "budget: refused when the estimate exceeds it, stopped when its cost reaches it",
         },

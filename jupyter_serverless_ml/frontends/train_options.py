@@ -10,6 +10,7 @@ import argparse
 from typing import Any
 
 from ..options import parse_channels, parse_hyperparameters
+from .cost_options import usd_amount
 
 Spec = tuple[tuple[str, ...], dict[str, Any]]
 
@@ -75,7 +76,7 @@ TRAIN_OPTIONS: list[Spec] = [
     (
         ("--max-cost",),
         {
-            "type": float,
+            "type": usd_amount,
             "metavar": "USD",
             "help": "budget: refused when the estimate exceeds it, stopped when its cost reaches it",
         },

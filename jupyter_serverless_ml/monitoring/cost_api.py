@@ -47,6 +47,9 @@ class CostReport(dict[str, Any]):
     def __str__(self) -> str:
         return self.text()
 
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())  # the table, not the dict under it
+
     def _repr_html_(self) -> str:
         from html import escape
 
@@ -65,7 +68,9 @@ class CostReport(dict[str, Any]):
             f"{escape(str(i['stopped_reason']))}</p>"
             for i in self["budgets_hit"]
         )
-        return f"<table><tr>{head}</tr>{rows}</table>{hits}<p>{escape(self['note'])}</p>"
+        missed = "".join(f"<p>not counted: {escape(str(e))}</p>" for e in self.get("errors") or [])
+        note = f"<p>{escape(self['note'])}</p>" if self.get("note") else ""
+        return f"<table><tr>{head}</tr>{rows}</table>{hits}{missed}{note}"
 
 
 def _ledger(name: str | None, since: float) -> dict[str, Any]:
@@ -153,6 +158,9 @@ class Advice(dict[str, Any]):
 
     def __str__(self) -> str:
         return self.text()
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(self.text())
 
 
 def cost_advice(endpoint: str, memory_gb: float = 2.0, backend: str | None = None) -> Advice:

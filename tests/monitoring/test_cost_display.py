@@ -1,0 +1,77 @@
+"""%cost shows its table once (not the dict under it), and --max-cost refuses what is not
+a budget (nan, inf, zero, negative) in the magics before anything is sent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython.lib.pretty import pretty
+
+from jupyter_serverless_ml.errors import UsageError
+from jupyter_serverless_ml.frontends import cli
+from jupyter_serverless_ml.monitoring.cost_api import Advice, CostReport
+
+
+def _report(**extra: Any) -> CostReport:
+    zero = {"instance_hours": 0.0, "local": 0.0, "sagemaker": 0.0, "vertex": 0.0, "billed": 0.0}
+    row = dict(zero, key="training", count=1, instance_hours=0.5, sagemaker=0.0576)
+    return CostReport(
+        by="resource", groups=[row], total=dict(zero, sagemaker=0.0576), items=[{}],
+        budgets_hit=[], note="local resources cost nothing", **extra,
+    )  # fmt: skip
+
+
+def test_a_cost_report_displays_as_its_table() -> None:
+    report = _report(errors=["vertex: the vertex backend needs a project"])
+    shown = pretty(report)
+    assert shown == report.text() and shown.splitlines()[1].startswith("training")
+    assert "'instance_hours'" not in shown  # the dict is not dumped under the table
+    html = report._repr_html_()
+    assert "not counted: vertex: the vertex backend needs a project" in html
+    assert "$0.0576" in html
+
+
+def test_advice_displays_as_its_lines() -> None:
+    advice = Advice(
+        endpoint="churn", requests=10, window_hours=1.0, captured=10, capture_percent=100.0,
+        replicas=1, instance_type="ml.m5.large", provisioned_usd=0.115,
+        provisioned_usd_month=83.95, memory_gb=2.0, serverless_usd=0.0001,
+        serverless_usd_month=0.07, cold_starts=1, cold_start_seconds=0.4,
+        added_cold_start_seconds=0.4, recommend="serverless", reason="cheaper",
+    )  # fmt: skip
+    assert pretty(advice) == advice.text() and "'recommend'" not in pretty(advice)
+
+
+def test_percent_cost_returns_the_report_without_printing_it_too(
+    ipython: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = ipython.run_line_magic("cost", "--by day")
+    assert isinstance(report, CostReport) and report["by"] == "day"
+    assert capsys.readouterr().out == ""  # shown once, by the cell's display of the result
+    data, _ = ipython.display_formatter.format(report)
+    assert data["text/plain"] == report.text()
+
+
+@pytest.mark.parametrize("amount", ["nan", "inf", "0", "-1", "abc"])
+def test_max_cost_that_is_not_a_budget_is_refused_by_every_magic(
+    ipython: Any, home: Path, amount: str
+) -> None:
+    with pytest.raises(UsageError, match=rf"--max-cost: '{amount}' is not a budget; give a"):
+        ipython.run_cell_magic("train", f"--name capped --max-cost {amount}", "x = 1\n")
+    with pytest.raises(UsageError, match=rf"'{amount}' is not a budget"):
+        ipython.run_line_magic("deploy", f"capped:1 --max-cost {amount}")
+    csv = home / "rows.csv"
+    csv.write_text("a\n1\n")
+    with pytest.raises(UsageError, match=rf"'{amount}' is not a budget"):
+        ipython.run_line_magic(
+            "batch_predict", f"capped:1 {csv} --output {home.parent / 'out'} --max-cost {amount}"
+        )
+
+
+def test_jsml_refuses_nan_as_a_budget(capsys: pytest.CaptureFixture[str], home: Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["deploy", "capped:1", "--max-cost", "nan"])
+    assert stopped.value.code == 2
+    assert "'nan' is not a budget" in capsys.readouterr().err
