@@ -13,6 +13,7 @@ reported to the router as an ``OP_EVENT`` frame (before the answer it caused).
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -82,6 +83,35 @@ class ModelCache:
         return loaded
 
 
+class Headers:
+    """OP_INVOKE_MODEL bodies taken apart; each distinct header (the router writes one per
+    model) is decoded once, so a request costs a dict lookup and one payload slice."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.known: dict[bytes, tuple[str, str, bool]] = {}
+
+    def parse(self, body: bytes) -> tuple[tuple[str, str, bool], int, str, str, bytes]:
+        """((label, model directory, warm-up?), route, content type, accept, payload)."""
+        (size,) = frames.MODEL_META.unpack_from(body)
+        start = frames.MODEL_META.size
+        end = start + size
+        raw = body[start:end]
+        header = self.known.get(raw)
+        if header is None:
+            data = json.loads(raw)
+            header = (str(data.get("model")), str(data["dir"]), bool(data.get("warmup")))
+            if len(self.known) >= self.LIMIT:
+                self.known.clear()
+            self.known[raw] = header
+        route, ct_len, accept_len = frames.INVOKE_META.unpack_from(body, end)
+        at = end + frames.INVOKE_META.size
+        content_type = body[at : at + ct_len].decode("latin-1")
+        accept = body[at + ct_len : at + ct_len + accept_len].decode("latin-1")
+        return header, route, content_type, accept, body[at + ct_len + accept_len :]
+
+
 def serve(spec: dict[str, Any], sock: socket.socket) -> None:
     """Announce READY (nothing to load yet), then answer each request with its model."""
     channel = frames.BlockingChannel(sock)
@@ -94,6 +124,7 @@ def serve(spec: dict[str, Any], sock: socket.socket) -> None:
         int(settings.get("cache_bytes") or 2 << 30), spec.get("method") or "predict", event
     )
     capture = Capture(spec.get("capture"), spec.get("replica", "r"))
+    headers = Headers()
     channel.write(
         frames.json_frame(frames.OP_READY, 0, {"ok": True, "pid": os.getpid(), "load_seconds": 0.0})
     )
@@ -104,11 +135,9 @@ def serve(spec: dict[str, Any], sock: socket.socket) -> None:
         if op != frames.OP_INVOKE_MODEL:
             continue
         began = time.perf_counter()
-        header, invoke = frames.parse_invoke_model(body)
-        route, content_type, accept, payload = frames.parse_invoke(invoke)
-        label = str(header.get("model"))
+        (label, directory, warmup), route, content_type, accept, payload = headers.parse(body)
         try:
-            model = cache.get(label, str(header["dir"]))
+            model = cache.get(label, directory)
         except Failed as exc:
             status, out_type, out = Replica.error(
                 route, 500, "ModelLoadError", f"model {label} cannot be served: {exc}"
@@ -118,7 +147,7 @@ def serve(spec: dict[str, Any], sock: socket.socket) -> None:
         channel.write(
             frames.frame(frames.OP_RESULT, request_id, frames.result_body(status, out_type, out))
         )
-        if not header.get("warmup") and capture.sampled():
+        if not warmup and capture.sampled():
             capture.write(
                 {
                     "ts": time.time(),
@@ -134,4 +163,4 @@ def serve(spec: dict[str, Any], sock: socket.socket) -> None:
             )
 
 
-__all__ = ["ModelCache", "model_bytes", "serve"]
+__all__ = ["Headers", "ModelCache", "model_bytes", "serve"]

@@ -51,19 +51,28 @@ async def invoke(
             raise UsageError(problem)
     variant = endpoint.pick(target_variant)
     config = endpoint.config
-    body = frames.invoke_body(route, content_type, accept, payload)
     op = frames.OP_INVOKE
     label = None
     multi = endpoint.multi
     if multi is not None:
-        label, header = await multi.header(target_model)
-        body = frames.invoke_model_body(header, body)
+        found = multi.lookup(target_model)
+        if found is None:  # first request for this target (or its latest expired)
+            await multi.header(target_model)
+            found = multi.lookup(target_model)
+            assert found is not None
+        label, prefix = found
+        # one copy of the payload, as for one model: the cached prefix names the model
+        content_type, accept = content_type[:255], accept[:255]
+        meta = frames.INVOKE_META.pack(route, len(content_type), len(accept))
+        body = b"".join((prefix, meta, content_type, accept, payload))
         op = frames.OP_INVOKE_MODEL
     elif target_model:
         raise UsageError(
             f"endpoint {endpoint.name} serves one model; TargetModel is for multi-model "
             "endpoints (%deploy NAME --multi-model)"
         )
+    else:
+        body = frames.invoke_body(route, content_type, accept, payload)
     started = time.perf_counter()
     status = 500
     variant.begin()

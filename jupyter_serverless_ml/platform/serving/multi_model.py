@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import NotFound, UsageError
+from ...runtime import frames
 from ..store import Store
 from .endpoint_state import model_path
 from .model_sets import describe_set, parse_target
@@ -92,7 +93,8 @@ class MultiModel:
         self.store = store
         self.serving_python = serving_python
         self.models: dict[str, ModelStats] = {}
-        self._headers: dict[str, tuple[float, str, bytes]] = {}  # target -> (until, label, header)
+        # target -> (until, label, header, the frame prefix that carries the header)
+        self._headers: dict[str, tuple[float, str, bytes, bytes]] = {}
 
     def _find(self, target: str) -> tuple[dict[str, Any] | None, bool]:
         """The registered version ``target`` names (None when it names none), and whether
@@ -126,8 +128,17 @@ class MultiModel:
             )
         header = json.dumps({"model": label, "dir": model_path(model["uri"])}).encode()
         until = float("inf") if explicit else time.monotonic() + LATEST_SECONDS
-        self._headers[target] = (until, label, header)
+        prefix = frames.MODEL_META.pack(len(header)) + header
+        self._headers[target] = (until, label, header, prefix)
         return label, header
+
+    def lookup(self, target: str | None) -> tuple[str, bytes] | None:
+        """The hot path: (label, frame prefix) of a target resolved before (one dict
+        lookup, nothing parsed); None when :meth:`header` must resolve it first."""
+        cached = self._headers.get(target) if target else None
+        if cached is None or (cached[0] != float("inf") and cached[0] <= time.monotonic()):
+            return None
+        return cached[1], cached[3]
 
     def describe(self) -> str:
         """The model set this endpoint serves now (``fleet:* (20 models)``)."""
