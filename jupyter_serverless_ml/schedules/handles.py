@@ -63,8 +63,8 @@ class Schedule:
         return (
             f"Schedule {r.name}{state}: {r.notebook}, {_fires(r)}, catch-up "
             f"{'on' if r.catch_up else 'off'}\n  parameters {_params(r.parameters)}\n"
-            f"  next run {when(r.next_run_at)}, last run {when(r.last_run_at)} "
-            f"({r.last_status or 'none yet'})"
+            f"  next run {when(r.next_run_at)}, last run "
+            + (f"{when(r.last_run_at)} ({r.last_status or '-'})" if r.last_run_at else "none yet")
         )
 
 

@@ -198,3 +198,44 @@ def test_a_notebook_cannot_forge_its_runs_result(
     printed = outputs(Path(run.record.output_uri[len("file://") :]))
     assert "refused 30" in printed and "forged" not in printed  # 30: EROFS
     schedules.delete_schedule("forger")
+
+
+def test_a_notebook_without_an_installed_kernel_is_refused_when_scheduled(
+    home: Path, workdir: Path, make_notebook: Callable[..., Path]
+) -> None:
+    import nbformat
+
+    bare = make_notebook(workdir / "bare.ipynb")
+    nb = nbformat.read(bare, as_version=4)
+    del nb.metadata["kernelspec"]  # as a notebook written by a tool, not saved from Lab
+    nbformat.write(nb, bare)
+    with pytest.raises(UsageError, match=r"names no kernel .* pass --kernel python3"):
+        schedules.schedule(bare, every="1h", name="bare")
+    with pytest.raises(UsageError, match=r"kernel 'pyhton3' \(--kernel\) is not installed"):
+        schedules.schedule(bare, every="1h", name="bare", kernel="pyhton3")
+    assert [s.name for s in schedules.schedules() if s.name == "bare"] == []  # nothing made
+    made = schedules.schedule(bare, every="1h", name="bare", kernel="python3")
+    try:
+        assert made.name == "bare"
+        assert schedules.run_schedule("bare", wait=True, timeout=120).status == "Completed"
+    finally:
+        schedules.delete_schedule("bare")
+
+
+def test_papermills_own_error_is_the_failure_reason(
+    home: Path, workdir: Path, make_notebook: Callable[..., Path]
+) -> None:
+    notebook = make_notebook(workdir / "later.ipynb")
+    schedules.schedule(notebook, every="1h", name="later")
+    try:
+        with pytest.raises(JsmlError, match="a schedule 'later' exists; delete it first "
+                           r"\(%unschedule later, or jsml unschedule later\)"):  # fmt: skip
+            schedules.schedule(notebook, every="1h", name="later")
+        nb = json.loads(notebook.read_text())
+        del nb["metadata"]["kernelspec"]  # the notebook changed after it was scheduled
+        notebook.write_text(json.dumps(nb))
+        run = schedules.run_schedule("later")
+        with pytest.raises(JsmlError, match="ValueError: No kernel name found in notebook"):
+            run.wait(timeout=120)
+    finally:
+        schedules.delete_schedule("later")

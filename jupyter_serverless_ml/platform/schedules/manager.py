@@ -32,6 +32,7 @@ from .. import state
 from ..jobs import procs, sandbox
 from ..store import Store
 from . import cron
+from .kernels import check_kernel
 from .runner import RESULT
 
 log = logging.getLogger("jsml.platform")
@@ -59,6 +60,7 @@ class ScheduleManager:
             raise UsageError(
                 f"notebook {str(notebook)!r} is not an existing .ipynb file (give its absolute path)"
             )
+        check_kernel(notebook, body.get("kernel") or None)
         cwd = Path(str(body.get("cwd") or notebook.parent))
         if not cwd.is_dir():
             raise UsageError(f"working directory {cwd} does not exist")
@@ -75,8 +77,8 @@ class ScheduleManager:
             raise UsageError("timeout must be a positive number of seconds")
         if not body.get("replace") and self.store.schedule(name) is not None:
             raise Conflict(
-                f"a schedule {name!r} exists; delete it first (jsml schedule delete {name}) "
-                "or pass --replace"
+                f"a schedule {name!r} exists; delete it first (%unschedule {name}, or "
+                f"jsml unschedule {name}) or pass --replace"
             )
         now = time.time()
         self.store.add_schedule(

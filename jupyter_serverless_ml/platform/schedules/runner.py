@@ -63,6 +63,20 @@ def failure_of(notebook: bytes | None) -> str | None:
     return None
 
 
+def _papermill_error(run_dir: Path) -> str | None:
+    """Why papermill stopped before a cell raised (no kernel, a bad parameter): the last
+    error line of this run's log."""
+    from .kernels import last_error
+
+    try:
+        fd = os.open(run_dir / "run.log", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as fh:
+        fh.seek(max(0, os.fstat(fh.fileno()).st_size - 65536))
+        return last_error(fh.read(65536).decode("utf-8", "replace"))
+
+
 def _sandboxed(argv: list[str], spec: dict[str, Any], work: Path) -> list[str]:
     from ..jobs.sandbox import base_mounts, hardening_args
 
@@ -173,7 +187,11 @@ def run(run_dir: Path) -> dict[str, Any]:
         if code == 0 and not timed_out:
             result["status"] = "Completed"
         else:
-            reason = failure_of(data) or f"papermill exited with code {code}"
+            reason = (
+                failure_of(data)
+                or _papermill_error(run_dir)
+                or f"papermill exited with code {code}"
+            )
             if timed_out:
                 reason = f"the run took longer than its timeout of {spec['timeout']:g}s"
             result.update(status="Failed", failure_reason=reason)
