@@ -14,7 +14,6 @@ import * as React from 'react';
 
 import { IJob, IJobsPage } from './api';
 import {
-  activate,
   ago,
   arrowKeys,
   duration,
@@ -76,6 +75,22 @@ function Choices(props: {
   );
 }
 
+/**
+ * Open or close the job whose row header the event reached (one handler on the
+ * list rather than two per row: 1,000 rows render faster).
+ */
+function toggle(
+  event: React.SyntheticEvent,
+  setOpen: React.Dispatch<React.SetStateAction<string | null>>
+): void {
+  const header = (event.target as HTMLElement).closest('.jsml-row');
+  const id = (header?.parentElement as HTMLElement | null)?.dataset.job;
+  if (id) {
+    event.preventDefault();
+    setOpen(open => (open === id ? null : id));
+  }
+}
+
 export function JobsSidebar(view: IViewProps): JSX.Element {
   const { model } = view;
   const [filters, setFilters] = React.useState<IFilters>({
@@ -110,7 +125,18 @@ export function JobsSidebar(view: IViewProps): JSX.Element {
           No jobs yet. Run a %%train cell to start one.
         </p>
       )}
-      <ul className="jsml-list" aria-label="jobs" onKeyDown={arrowKeys}>
+      <ul
+        className="jsml-list"
+        aria-label="jobs"
+        onClick={event => toggle(event, setOpen)}
+        onKeyDown={event => {
+          if (event.key === 'Enter' || event.key === ' ') {
+            toggle(event, setOpen);
+          } else {
+            arrowKeys(event);
+          }
+        }}
+      >
         {page?.jobs.map(job => (
           <li key={job.id} {...jobRowProps(job)}>
             <div
@@ -119,7 +145,6 @@ export function JobsSidebar(view: IViewProps): JSX.Element {
               role="button"
               tabIndex={0}
               aria-expanded={open === job.id}
-              {...activate(() => setOpen(open === job.id ? null : job.id))}
             >
               <span className="jsml-row-name" title={job.id}>
                 {job.id}
