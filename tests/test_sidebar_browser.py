@@ -7,6 +7,7 @@ the Alerts tab with a count badge and a notification."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -22,6 +23,7 @@ import serving_models
 from lab import (
     THEMES,
     api_get,
+    api_request,
     browser_page,
     jupyter_lab,
     open_lab,
@@ -427,3 +429,23 @@ def test_schedules_tuning_and_pipelines_views(lab: Any, page: Any, tmp_path: Pat
         timeout=30_000
     )
     delete_schedule("nightly")
+
+
+def test_settings_are_in_labs_settings_editor_and_apply(lab: Any, page: Any) -> None:
+    plugin = "/lab/api/settings/jupyter-serverless-ml:sidebar"
+    schema = api_request(lab, "GET", plugin)["schema"]
+    assert set(schema["properties"]) == {
+        "refreshInterval",
+        "defaultBackend",
+        "notifyJobs",
+        "notifyAlerts",
+    }
+    api_request(lab, "PUT", plugin, {"raw": json.dumps({"defaultBackend": "local"})})
+    try:
+        open_lab(page, lab)
+        panel = open_panel(page)
+        chosen = panel.locator('select[aria-label="backend"]')
+        chosen.wait_for(timeout=30_000)
+        assert chosen.input_value() == "local"  # the job list starts on the default backend
+    finally:
+        api_request(lab, "PUT", plugin, {"raw": "{}"})

@@ -75,6 +75,23 @@ function Choices(props: {
   );
 }
 
+/** When the default backend setting changes, the list follows it. */
+function useDefaultBackend(
+  view: IViewProps,
+  filters: IFilters,
+  set: (f: IFilters) => void
+): void {
+  const chosen = view.model.settings.defaultBackend;
+  const first = React.useRef(true);
+  React.useEffect(() => {
+    if (first.current) {
+      first.current = false;
+      return;
+    }
+    set({ ...filters, backend: chosen });
+  }, [chosen]);
+}
+
 /**
  * Open or close the job whose row header the event reached (one handler on the
  * list rather than two per row: 1,000 rows render faster).
@@ -99,6 +116,7 @@ export function JobsSidebar(view: IViewProps): JSX.Element {
     limit: 50
   });
   const [open, setOpen] = React.useState<string | null>(null);
+  useDefaultBackend(view, filters, setFilters);
   const { data: page, arrivedAt } = usePolled<IJobsPage>(
     model,
     () => model.service.jobs({ ...filters, offset: 0 }),
@@ -298,6 +316,7 @@ export function JobsDashboard(view: IViewProps): JSX.Element {
     backend: model.settings.defaultBackend,
     limit: 1000
   });
+  useDefaultBackend(view, filters, setFilters);
   const { data: page, arrivedAt } = usePolled<IJobsPage>(
     model,
     () => model.service.jobs({ ...filters, offset: 0 }),
