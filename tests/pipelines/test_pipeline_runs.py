@@ -179,6 +179,20 @@ def test_bad_definitions_are_refused_before_anything_runs(
     inside.function(notebook["count_words"], data={"notes": tmp_path})
     with pytest.raises(UsageError, match="inside the platform's home"):
         inside.run()
-    missing = p.run(wait=False).wait(raise_on_failure=False, timeout=60)
-    assert missing.status == "Failed"
-    assert "missing.txt does not exist" in str(missing.step("count-words").failure_reason)
+    # what a run would fail on halfway is refused before the run (or the pipeline) is stored
+    with pytest.raises(UsageError, match=r"step 'count-words': data channel 'notes': .*missing"):
+        p.run(wait=False)
+    assert "bad" not in [x.name for x in pipelines.pipelines()]
+    (tmp_path / "notes.txt").write_text("a b\n")
+    named = Pipeline("named", output=tmp_path / "named")
+    trained = named.train(notebook["fit"], inputs={"df": named.function(
+        notebook["prepare"], params={"rows": 5}, data={"raw": tmp_path / "notes.txt"})},
+        params={"C": 1.0})  # fmt: skip
+    named.register(trained, model_name="bad name!")
+    with pytest.raises(UsageError, match=r"step 'register': model_name= invalid name 'bad name!'"):
+        named.run(wait=False)
+    budget = Pipeline("budget-neg", output=tmp_path / "neg")
+    budget.function(notebook["count_words"], data={"notes": tmp_path / "notes.txt"}, max_cost=-1)
+    with pytest.raises(UsageError, match=r"step 'count-words': max_cost: --max-cost must be a"):
+        budget.run(wait=False)
+    assert not {"named", "budget-neg"} & {x.name for x in pipelines.pipelines()}

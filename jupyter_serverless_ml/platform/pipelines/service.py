@@ -26,6 +26,7 @@ from ...statuses import PipelineStatus, StepStatus
 from ..jobs.manager import JobManager
 from . import views
 from .hashing import cache_key, data_hash
+from .preflight import preflight
 from .spec import PipelineSpec, StepSpec
 from .steps import Outcome, StepRunner
 
@@ -54,7 +55,7 @@ class PipelineService:
     def submit(self, body: dict[str, Any]) -> dict[str, Any]:
         """Store the pipeline ``body["spec"]`` and start a run of it (``use_cache``: default
         true); returns the run's public view."""
-        spec = PipelineSpec.from_wire(body.get("spec") or {})
+        spec = preflight(PipelineSpec.from_wire(body.get("spec") or {}))
         self._check_output(spec)
         self.store.put_pipeline(spec.name, spec.to_wire())
         return self._start(spec, bool(body.get("use_cache", True)))
@@ -64,7 +65,7 @@ class PipelineService:
         stored = self.store.pipeline(name)
         if stored is None:
             raise NotFound(self._unknown(name))
-        return self._start(PipelineSpec.from_wire(stored["spec"]), use_cache)
+        return self._start(preflight(PipelineSpec.from_wire(stored["spec"])), use_cache)
 
     def _start(self, spec: PipelineSpec, use_cache: bool) -> dict[str, Any]:
         run_id = f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
