@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .batch import Batching
 from .batches import BatchesStore
 from .endpoints import EndpointsStore
 from .jobs import JobsStore
@@ -24,6 +25,7 @@ from .tuning import TuningStore
 
 
 class Store(
+    Batching,
     JobsStore, ModelsStore, EndpointsStore, BatchesStore, MonitoringStore, SchedulesStore, LedgerStore,
     PipelinesStore,
     TuningStore,
