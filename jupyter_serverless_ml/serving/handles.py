@@ -264,13 +264,16 @@ def _scale_rows(record: EndpointRecord) -> list[tuple[str, Any]]:
             )
     multi = details.get("multi_model")
     if multi:
-        rows.append(
-            (
-                "multi-model",
-                f"{multi['source']}: cache {_mib(multi['cache_bytes'])} per replica, "
-                f"{len(multi['models'])} model(s) requested",
+        if multi.get("cache_bytes"):
+            where = (
+                f"cache {_mib(multi['cache_bytes'])} per replica, "
+                f"{len(multi['models'])} model(s) requested"
             )
-        )
+        elif multi.get("model_data_url"):  # SageMaker: the MME's archives
+            where = f"archives under {multi['model_data_url']} (SageMaker loads them)"
+        else:  # Vertex: one endpoint per co-hosted model
+            where = f"{len(multi.get('endpoints') or {})} co-hosted model endpoint(s)"
+        rows.append(("multi-model", f"{multi['source']}: {where}"))
         for label, stats in multi["models"].items():
             rows.append(
                 (

@@ -75,6 +75,7 @@ def test_a_multi_model_endpoint_on_sagemaker(sm: tuple[Emulator, SageMakerBacken
         assert archives == [f"jsml/multi-model/fleet-mme/fleet-sm-v{i}.tar.gz" for i in (1, 2, 3)]
         assert ep.record.variants[0].model == "fleet-sm:* (3 models)"
         assert ep.record.details["multi_model"]["source"] == "fleet-sm"
+        assert f"fleet-sm: archives under {prefix}" in repr(ep)
 
         # each request is answered by the model it names, loaded on its first request
         loaded = len(emulator.loaded)

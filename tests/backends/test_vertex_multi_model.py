@@ -87,6 +87,7 @@ def test_a_multi_model_endpoint_is_a_deployment_resource_pool(
         assert record.variants[0].model == "fleet-vx:* (3 models)"
         assert record.details["resource_name"] == pool_name
         assert set(record.details["multi_model"]["endpoints"]) == set(refs)
+        assert "fleet-vx: 3 co-hosted model endpoint(s)" in repr(ep)
 
         # each request is answered by the deployed model it names
         for number, ref in enumerate(refs):
