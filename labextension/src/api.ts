@@ -93,6 +93,8 @@ export interface ICost {
   vertex: number;
   local: number;
   instance_hours: number;
+  /** What each resource's own backend bills (a cloud's list price; local: 0). */
+  billed?: number;
 }
 
 export interface IJob {

@@ -32,6 +32,12 @@ function Totals(props: { total: ICost; month?: number | null }): JSX.Element {
       <dd>{money(props.total.sagemaker)}</dd>
       <dt>Vertex AI would bill</dt>
       <dd>{money(props.total.vertex)}</dd>
+      {props.total.billed !== undefined && (
+        <>
+          <dt>billed by the backends</dt>
+          <dd>{money(props.total.billed)}</dd>
+        </>
+      )}
       <dt>instance-hours</dt>
       <dd>{props.total.instance_hours.toFixed(3)}</dd>
       {props.month !== undefined && (
@@ -41,6 +47,15 @@ function Totals(props: { total: ICost; month?: number | null }): JSX.Element {
         </>
       )}
     </dl>
+  );
+}
+
+/** Whether the ledger holds any use (it may list resources that cost nothing yet). */
+export function costsAnything(costs: ICosts): boolean {
+  const t = costs.total;
+  return (
+    costs.by_resource.length > 0 &&
+    t.sagemaker + t.vertex + t.local + t.instance_hours + (t.billed || 0) > 0
   );
 }
 
@@ -59,7 +74,7 @@ export function CostsSidebar(view: IViewProps): JSX.Element {
   if (!costs) {
     return <p className="jsml-empty">loading costs...</p>;
   }
-  if (costs.by_resource.length === 0) {
+  if (!costsAnything(costs)) {
     return (
       <p className="jsml-empty">
         Nothing has run yet, so nothing has cost anything.
