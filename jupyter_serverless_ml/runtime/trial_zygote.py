@@ -64,7 +64,8 @@ def preload(code: Path) -> dict[str, Any]:
     """Import what every trial will import; a module that fails is the trial's to report."""
     started = time.perf_counter()
     failed = {}
-    for name in ["jsml_runtime.runner", *cell_imports(code)]:
+    # cloudpickle: how a trial's model is saved (see flavors.save), else imported per trial
+    for name in ["jsml_runtime.runner", "cloudpickle", *cell_imports(code)]:
         try:
             importlib.import_module(name)
         except BaseException as exc:  # the trial will say it again

@@ -183,11 +183,11 @@ class JobManager:
         spec = dict(
             job["spec"], id=job_id, name=job["name"], attempt=job["attempt"], home=str(self.home)
         )
-        state.write_json(job_dir / "job.json", spec)
         if spec.get("trial_host"):  # forked from its study's zygote, supervised by its host
             pid, start = trial_hosts.launch(self.home, job, spec, self._supervisor_env)
             self.store.update_job(job_id, supervisor_pid=pid, supervisor_start=start)
             return
+        state.write_json(job_dir / "job.json", spec)
         # -S: the supervisor needs only the standard library and this package
         proc = procs.spawn_detached(
             [
@@ -290,6 +290,10 @@ class JobManager:
 
     def check(self, job_id: str) -> bool:
         """Fold the job directory's files into the store; True when anything changed."""
+        with self.store.batch():  # status, metrics and result: one commit
+            return self._check(job_id)
+
+    def _check(self, job_id: str) -> bool:
         job = self.store.job(job_id)
         if job is None or job["status"] in JOB_TERMINAL:
             return False

@@ -21,12 +21,14 @@ import contextlib
 import fcntl
 import json
 import os
+import queue
 import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -39,9 +41,27 @@ from .limits import DEFAULT_MAX_DISK, JobLimits
 from .supervisor import GRACE_SECONDS, Supervisor
 
 TICK = 0.01
+#: a running trial's news (Running, new metric lines) reaches the daemon at most this often,
+#: the first time this long after it started: a trial that ends sooner says Running, its
+#: metrics and its end in one nudge (one daemon round, one commit); its end is told at once
+PROGRESS_NUDGE = 0.1
 READY_TIMEOUT = 300.0
 IDLE_EXIT = float(os.environ.get("JSML_TRIAL_HOST_IDLE") or 600)
 _METRICS_CHUNK = 4 << 20
+
+
+class TrialSupervisor(Supervisor):
+    """A trial job's supervisor side, in its study's host: it tells the daemon's tuning service
+    of news (``/v1/studies/NAME/nudge/ID``), whose next round reads the job's files and moves
+    the study on (the trial's end, the next trial's job) in one store commit."""
+
+    def __init__(self, job_dir: Path, study: str) -> None:
+        super().__init__(job_dir)
+        self.study = study
+
+    def _nudge(self) -> None:
+        path = f"/v1/studies/{self.study}/nudge/{self.spec['id']}"
+        state.nudge(Path(self.spec["home"]), path, timeout=0.5)
 
 
 class Trial:
@@ -57,6 +77,47 @@ class Trial:
         self.metrics_offset = 0
         self.outcome: tuple[str, str] | None = None
         self.deadline: float | None = None
+        self.news = False  # Running or metric lines the daemon has not been told of
+        self.next_nudge = 0.0
+
+
+class Trash:
+    """Removes ended trials' folders on a thread of its own. Removing a directory can cost a
+    journal commit (1-2 ms each where the file system discards freed blocks) and a trial
+    leaves about ten: the host moves the folder here (one rename, outside the sandbox's
+    view) and goes on to the next trial."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        folder.mkdir(exist_ok=True)
+        self.pending: queue.Queue[Path] = queue.Queue()
+        for entry in os.listdir(folder):  # left by a host that was killed
+            self.pending.put(folder / entry)
+        self.thread = threading.Thread(target=self._run, name="jsml-trash", daemon=True)
+        self.thread.start()
+
+    def discard(self, path: Path) -> None:
+        """Move ``path`` aside and remove it soon (at once where it cannot be moved)."""
+        target = self.folder / path.name
+        try:
+            os.rename(path, target)
+        except FileNotFoundError:
+            return
+        except OSError:
+            jobfiles.remove_tree(path)
+            return
+        self.pending.put(target)
+
+    def _run(self) -> None:
+        while True:
+            path = self.pending.get()
+            with contextlib.suppress(OSError):
+                jobfiles.remove_tree(path)
+            self.pending.task_done()
+
+    def drain(self) -> None:
+        """Wait until every folder handed over is removed."""
+        self.pending.join()
 
 
 class TrialHost:
@@ -73,6 +134,7 @@ class TrialHost:
         self.control: socket.socket | None = None
         self.zygote: subprocess.Popen[bytes] | None = None
         self.idle_since = time.monotonic()
+        self.trash = Trash(folder / "trash")
 
     def log(self, message: str) -> None:
         """A line in host.log (this process's stdout)."""
@@ -90,6 +152,7 @@ class TrialHost:
 
     def start_zygote(self) -> None:
         """Start the zygote (sandboxed where jobs are) and wait until it has imported."""
+        begun = time.monotonic()
         code = Path(self.config["bundle"]) / "code"
         python = str(self.config["python"])
         (self.work / "trials").mkdir(parents=True, exist_ok=True)
@@ -135,7 +198,9 @@ class TrialHost:
         mine.settimeout(None)
         ready = message[0]
         self.log(
-            f"zygote ready in {ready.get('seconds', 0):.2f}s; failed imports: {ready.get('failed')}"
+            f"zygote ready {time.monotonic() - begun:.3f}s after its start (imports "
+            f"{ready.get('seconds', 0):.3f}s), {process_age():.3f}s after the "
+            f"host's; failed imports: {ready.get('failed')}"
         )
 
     def _recv(self) -> tuple[dict[str, Any], list[int]] | None:
@@ -182,7 +247,7 @@ class TrialHost:
 
     def start_trial(self, job_dir: Path) -> None:
         """Lay out the trial's folder and ask the zygote to fork it."""
-        sup = Supervisor(job_dir)
+        sup = TrialSupervisor(job_dir, self.folder.name)
         spec = sup.spec
         folder = self.work / "trials" / str(spec["id"])
         jobfiles.remove_tree(folder)
@@ -256,10 +321,14 @@ class TrialHost:
                 with contextlib.suppress(OSError):
                     Path(procs_file).write_text(str(pid))
         self._send({"op": "go", "id": trial.id})
-        trial.sup.set_status(JobStatus.RUNNING)
+        trial.started = time.monotonic()
+        trial.next_nudge = trial.started + PROGRESS_NUDGE
+        trial.news = True
+        write_status(trial.sup, JobStatus.RUNNING)
 
     def pump_metrics(self, trial: Trial) -> None:
-        """Copy the trial's complete new metric lines into its job's metrics file."""
+        """Copy the trial's complete new metric lines into its job's metrics file (news for
+        the daemon: see :meth:`watch`)."""
         try:
             data = jobfiles.read_bytes(
                 trial.folder, "output/metrics.jsonl", _METRICS_CHUNK, trial.metrics_offset
@@ -276,11 +345,15 @@ class TrialHost:
         with open(trial.sup.dir / "ml" / "output" / "metrics.jsonl", "ab") as out:
             out.write(complete)
         trial.metrics_offset += len(complete)
-        trial.sup._nudge()
+        trial.news = True
 
     def watch(self, trial: Trial, now: float) -> None:
         """Stop requests, --max-runtime and limits of one running trial."""
         max_runtime = trial.sup.spec.get("max_runtime")
+        if trial.news and now >= trial.next_nudge:  # progress, coalesced (PROGRESS_NUDGE)
+            trial.news = False
+            trial.next_nudge = now + PROGRESS_NUDGE
+            trial.sup._nudge()
         if trial.outcome is None and (self.folder / "stop" / trial.id).exists():
             trial.outcome = (JobStatus.STOPPED, "stopped on request")
         elif trial.outcome is None and max_runtime and now - trial.started > max_runtime:
@@ -350,7 +423,7 @@ class TrialHost:
         finally:
             trial.limits.close()
             sup.log.close()
-            jobfiles.remove_tree(trial.folder)
+            self.trash.discard(trial.folder)
             with contextlib.suppress(FileNotFoundError):
                 (self.folder / "stop" / trial.id).unlink()
 
@@ -361,7 +434,7 @@ class TrialHost:
             with contextlib.suppress(Exception):
                 trial.sup.finish(JobStatus.FAILED, reason, retryable=False)
                 trial.limits.close()
-                jobfiles.remove_tree(trial.folder)
+                self.trash.discard(trial.folder)
 
     # -- the loop ---------------------------------------------------------------
 
@@ -373,6 +446,7 @@ class TrialHost:
         closing = (self.folder / "close").exists() or now - self.idle_since > IDLE_EXIT
         if not closing:
             return False
+        self.trash.drain()
         with contextlib.suppress(FileNotFoundError):
             (self.folder / "host.pid").unlink()
         if [e for e in os.listdir(self.folder / "queue") if not e.startswith(".")]:
@@ -424,6 +498,36 @@ class TrialHost:
                 self.watch(trial, now)
             if self.should_exit(now):
                 return
+
+
+def process_age() -> float:
+    """Seconds since this process started (from /proc; 0 where unknown)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def write_status(sup: Supervisor, status: str, message: str = "") -> None:
+    """``status.json`` as :meth:`.Supervisor.set_status` writes it, without its fsync and
+    nudge: a hint the daemon reads at its next look (a torn or lost one is ignored), where
+    ``result.json`` is the record it trusts."""
+    path = sup.dir / "status.json"
+    temporary = sup.dir / ".status.json.host"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump(
+            {
+                "status": str(status),
+                "ts": time.time(),
+                "message": message,
+                "attempt": sup.spec["attempt"],
+            },
+            out,
+        )
+    os.replace(temporary, path)
 
 
 def main(argv: list[str] | None = None) -> int:

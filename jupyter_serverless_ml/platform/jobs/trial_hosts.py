@@ -18,6 +18,7 @@ exactly as a dead supervisor does. Folder layout::
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -31,6 +32,17 @@ from .. import state
 from . import procs
 
 HOSTS_DIR = "tuning/hosts"
+#: the host's program: ``-m jupyter_serverless_ml.platform.jobs.trial_host`` without running
+#: the package's ``__init__`` (it looks the version up among the installed distributions,
+#: 60-80 ms of a study's start that the host has no use for; nothing it imports needs it)
+_BOOT = """import sys, types
+package = types.ModuleType("jupyter_serverless_ml")
+package.__path__ = [sys.argv[1]]
+sys.modules["jupyter_serverless_ml"] = package
+from jupyter_serverless_ml.platform.jobs import trial_host
+sys.exit(trial_host.main(sys.argv[2:]))
+"""
+_PACKAGE_DIR = str(Path(__file__).resolve().parents[2])
 START_TIMEOUT = 30.0
 _spawned: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -69,8 +81,9 @@ def launch(
 ) -> tuple[int, str]:
     """Queue a trial job at its host (started when none runs); returns the host's identity.
 
-    ``spec`` is the job's ``job.json`` (already written in the job directory)."""
+    ``spec`` is the job's ``job.json``, written here into the job directory."""
     folder = _checked(home, str(spec["trial_host"]))
+    _write_new(Path(str(job["job_dir"])) / "job.json", json.dumps(spec, indent=2, default=str))
     for sub in ("queue", "stop", "work"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     if not (folder / "host.json").exists():
@@ -92,14 +105,14 @@ def launch(
         )
     with contextlib.suppress(FileNotFoundError):
         (folder / "close").unlink()
-    state.write_private(folder / "queue" / str(job["id"]), str(job["job_dir"]))
+    _write_new(folder / "queue" / str(job["id"]), str(job["job_dir"]))
     found = live_host(folder)
     if found is not None:
         with contextlib.suppress(OSError):
             os.kill(found[0], signal.SIGUSR1)  # look at the queue now
         return found
     proc = procs.spawn_detached(
-        [sys.executable, "-S", "-m", "jupyter_serverless_ml.platform.jobs.trial_host", str(folder)],
+        [sys.executable, "-S", "-c", _BOOT, _PACKAGE_DIR, str(folder)],
         folder / "host.log",
         folder,
         env,
@@ -116,6 +129,18 @@ def launch(
             deadline = min(deadline, time.monotonic() + 1.0)
         time.sleep(0.005)
     raise OSError(f"the study's trial host did not start; see {folder / 'host.log'}")
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write a file atomically (a reader never sees it half written; the host skips the
+    dot-named temporary in its queue), mode 0600. No fsync: a trial's job.json and queue entry
+    matter only to a host that runs now; the job's row in the store is the record, and an
+    entry lost with the machine makes the job lost (its host is gone too)."""
+    temporary = path.with_name(f".{path.name}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(temporary, path)
 
 
 def request_stop(job: Mapping[str, Any]) -> None:

@@ -9,6 +9,8 @@ Routes (under ``/v1``; JSON shapes in :mod:`.views`)::
                                            ``since``, or after ``wait`` seconds (at most 60)
     POST /studies/{name}/stop              stop it (its running trials' jobs are stopped)
     POST /studies/{name}/resume            {"trials": N, "parallel": P} (both optional)
+    POST /studies/{name}/nudge/{job}       a trial host says a trial job's files changed: the
+                                           next tuning round folds them and moves the study on
 """
 
 from __future__ import annotations
@@ -61,12 +63,17 @@ def routes(platform_: Platform, guarded: Callable[[Handler], Handler]) -> list[R
     async def resume(request: Request) -> Response:
         return json_response(service.resume(request.path_params["name"], await _body(request)))
 
+    async def nudge(request: Request) -> Response:
+        service.nudged(request.path_params["job"])
+        return json_response({"ok": True})
+
     return [
         Route("/v1/studies", guarded(create), methods=["POST"]),
         Route("/v1/studies", guarded(listing), methods=["GET"]),
         Route("/v1/studies/{name}", guarded(one)),
         Route("/v1/studies/{name}/stop", guarded(stop), methods=["POST"]),
         Route("/v1/studies/{name}/resume", guarded(resume), methods=["POST"]),
+        Route("/v1/studies/{name}/nudge/{job}", guarded(nudge), methods=["POST"]),
     ]
 
 

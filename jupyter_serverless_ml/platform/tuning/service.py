@@ -121,6 +121,7 @@ class TuningService:
         self.optuna = OptunaStudies()
         self._events: dict[str, asyncio.Event] = {}
         self._wake: asyncio.Event | None = None
+        self._nudged: set[str] = set()
 
     # -- requests --------------------------------------------------------------
 
@@ -135,15 +136,16 @@ class TuningService:
                 f"continues it (--trials N for a larger budget), %tune {name} shows it, or "
                 "choose another --name"
             )
-        self.store.insert_study(
-            {
-                "name": name,
-                "status": StudyStatus.RUNNING,
-                "spec": spec,
-                "model_name": spec["model_name"],
-            }
-        )
-        self.advance(name)
+        with self.store.batch():  # the study and its first trials: one commit
+            self.store.insert_study(
+                {
+                    "name": name,
+                    "status": StudyStatus.RUNNING,
+                    "spec": spec,
+                    "model_name": spec["model_name"],
+                }
+            )
+            self.advance(name)
         self.wake()
         return self.describe(name)
 
@@ -169,6 +171,12 @@ class TuningService:
         """Stop a study: its running trials' jobs are stopped, and the study can be resumed."""
         study = self._get(name)
         if study["status"] == StudyStatus.RUNNING:
+            self._stop_running(study)
+        return self.describe(name)
+
+    def _stop_running(self, study: dict[str, Any]) -> None:
+        name = study["name"]
+        with self.store.batch():
             for trial in self.store.trials(name):
                 if trial["status"] == TrialStatus.RUNNING:
                     self._stop_job(trial["job_id"], f"stopped with study {name}")
@@ -176,9 +184,8 @@ class TuningService:
                         study, trial, "fail", TrialStatus.STOPPED, None, "stopped with the study"
                     )
             self.store.update_study(name, status=StudyStatus.STOPPED, ended_at=time.time())
-            trial_hosts.close(trial_hosts.host_dir(self.manager.home, name))
-            self._changed(name)
-        return self.describe(name)
+        trial_hosts.close(trial_hosts.host_dir(self.manager.home, name))
+        self._changed(name)
 
     def resume(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
         """Continue a study: a stopped or failed one runs again; ``trials`` raises the budget and
@@ -207,8 +214,9 @@ class TuningService:
         ):
             fields.update(status=StudyStatus.RUNNING, ended_at=None, failure_reason=None)
         if fields:
-            self.store.update_study(name, **fields)
-            self.advance(name)
+            with self.store.batch():
+                self.store.update_study(name, **fields)
+                self.advance(name)
             self.wake()
             self._changed(name)
         return self.describe(name)
@@ -232,6 +240,24 @@ class TuningService:
         """Make the loop look at the studies now."""
         if self._wake is not None:
             self._wake.set()
+
+    def nudged(self, job_id: str) -> None:
+        """A trial host wrote news of a trial job (its status, metrics or result): the next
+        round folds the job's files into the store with the study's own changes, one commit
+        (the job manager's poll still looks at every job, whoever nudged)."""
+        self._nudged.add(job_id)
+        self.wake()
+
+    def _check_nudged(self) -> None:
+        nudged, self._nudged = self._nudged, set()
+        for job_id in sorted(nudged):
+            try:
+                changed = self.manager.check(job_id)
+            except Exception:
+                log.exception("checking job %s failed", job_id)
+                continue
+            if changed:
+                self.platform.changed(job_id)
 
     def _changed(self, name: str) -> None:
         event = self._events.pop(name, None)
@@ -261,7 +287,13 @@ class TuningService:
             self._wake.clear()
 
     def advance_all(self) -> list[str]:
-        """Advance every running study; returns the job ids of their running trials."""
+        """Advance every running study; returns the job ids of their running trials. What a
+        round records (trials ended, the next trials' jobs) is one commit."""
+        with self.store.batch():
+            return self._advance_all()
+
+    def _advance_all(self) -> list[str]:
+        self._check_nudged()
         jobs: list[str] = []
         for study in self.store.studies(status=list(_ACTIVE)):
             try:
