@@ -217,3 +217,23 @@ def run_from_palette(page: Any, label: str) -> None:
 def toast(page: Any, text: str) -> Any:
     """A Lab notification (toast) that contains ``text``."""
     return page.locator(".Toastify__toast", has_text=text)
+
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def keep_screenshot(page_or_locator: Any, tmp_path: Path, name: str) -> None:
+    """Screenshot to tmp; copied to docs/ when JSML_UPDATE_SCREENSHOT is set."""
+    import shutil
+
+    shot = tmp_path / name
+    page_or_locator.screenshot(path=str(shot))
+    if os.environ.get("JSML_UPDATE_SCREENSHOT"):
+        shutil.copyfile(shot, DOCS / name)
+
+
+def confirm_dialog(page: Any) -> None:
+    """Press the accept button (OK or warn) of Lab's open dialog and wait until it closes."""
+    dialog = page.locator(".jp-Dialog")
+    dialog.locator("button.jp-mod-accept, button.jp-mod-warn").last.click()
+    dialog.wait_for(state="detached", timeout=10_000)

@@ -129,6 +129,36 @@ export interface IVariant {
   starting: number;
   min_replicas: number;
   max_replicas: number;
+  /** On a multi-model endpoint, the models it serves (`fleet:* (20 models)`). */
+  model_set?: string | null;
+  /** The process that loaded the model once and forks replicas (null: none). */
+  template?: IProcessMemory | null;
+  /** Each replica's memory (`template`: forked from the template). */
+  replica_memory?: (IProcessMemory & { id: string; template?: boolean })[];
+}
+
+/** A process' memory, bytes (null where the process is gone or the kernel does not say). */
+export interface IProcessMemory {
+  pid: number;
+  pss_bytes: number | null;
+  rss_bytes: number | null;
+  load_ms?: number;
+}
+
+/** One model of a multi-model endpoint (`multi_model.models["name:version"]`). */
+export interface IModelStats {
+  requests: number;
+  errors: number;
+  client_errors?: number;
+  p50_ms: number | null;
+  p95_ms: number | null;
+  loads: number;
+  evictions: number;
+  load_failures?: number;
+  last_load_ms?: number | null;
+  last_error?: string | null;
+  /** Replicas that hold it loaded now (0: evicted or not loaded). */
+  loaded_in_replicas: number;
 }
 
 export interface IStats {
@@ -163,6 +193,20 @@ export interface IEndpoint {
   invocation_url?: string;
   curl?: string;
   history?: IEvent[];
+  /** Variants keep a template (`--keep-warm`) so a replica starts by a fork. */
+  keep_warm?: boolean | null;
+  /** PSS of the endpoint's processes; the templates' part is what it holds at zero replicas. */
+  memory?: {
+    templates_pss_bytes: number;
+    replicas_pss_bytes: number;
+    total_pss_bytes: number;
+  } | null;
+  /** A multi-model endpoint's models, one entry per model requested so far. */
+  multi_model?: {
+    source?: string;
+    cache_bytes?: number | null;
+    models: Record<string, IModelStats>;
+  } | null;
 }
 
 export interface IModel {
@@ -170,6 +214,10 @@ export interface IModel {
   version: number;
   flavor: string;
   stage: string;
+  /** PendingManualApproval, Approved or Rejected. */
+  approval?: string;
+  promoted_at?: number | null;
+  backend?: string;
   job_id?: string;
   metrics: Record<string, number>;
   metadata: { class?: string };
@@ -182,6 +230,20 @@ export interface ICosts {
   total: ICost;
   by_day: (ICost & { day: string })[];
   by_resource: (ICost & { kind: string })[];
+  /** Resources a `--max-cost` budget stopped. */
+  budgets_hit?: IBudgetHit[];
+}
+
+/** A ledger item a `--max-cost` stopped (`budgets_hit` of `GET costs`). */
+export interface IBudgetHit extends ICost {
+  kind: string;
+  resource: string;
+  name: string;
+  backend: string;
+  instance_type?: string;
+  max_cost: number | null;
+  stopped_reason: string;
+  ended_at?: number | null;
 }
 
 export interface IAlert {
@@ -263,11 +325,20 @@ export interface ITrial {
 }
 
 /** A pipeline (`server/pipeline_handlers.py`). */
+/** An edge of a pipeline's graph: data, ordering (`after`) or a condition's branch. */
+export interface IPipelineEdge {
+  from: string;
+  to: string;
+  kind: string;
+  branch?: boolean;
+}
+
 export interface IPipeline {
   name: string;
   backend: string;
   created_at: number;
   steps: { name: string; kind: string; upstream: string[] }[];
+  edges?: IPipelineEdge[];
   last_run: IPipelineRun | null;
 }
 
@@ -290,7 +361,9 @@ export interface IPipelineRun {
     job_id: string | null;
     duration: number | null;
     failure_reason: string | null;
+    upstream?: string[];
   }[];
+  edges?: IPipelineEdge[];
 }
 
 /** A notebook schedule (`server/schedule_handlers.py`). */
@@ -401,6 +474,33 @@ export class ServerlessService {
   metrics(id: string): Promise<{ metrics: IMetric[] }> {
     return requestAPI(`dashboard/jobs/${enc(id)}/metrics`);
   }
+  /** Promote (or move) a model version; 409 with the reason when its gate refuses it. */
+  setStage(
+    name: string,
+    version: number,
+    body: {
+      stage: string;
+      require?: string[];
+      reason?: string;
+      backend?: string;
+    }
+  ): Promise<IModel> {
+    return requestAPI(`models/${enc(name)}/${version}/stage`, {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
+  /** Approve or reject a model version. */
+  setApproval(
+    name: string,
+    version: number,
+    body: { approval: string; reason?: string; backend?: string }
+  ): Promise<IModel> {
+    return requestAPI(`models/${enc(name)}/${version}/approval`, {
+      method: 'POST',
+      body: JSON.stringify(body)
+    });
+  }
   studies(): Promise<{ studies: IStudy[] }> {
     return requestAPI('studies');
   }
@@ -412,6 +512,9 @@ export class ServerlessService {
   }
   pipelineRuns(name: string): Promise<{ runs: IPipelineRun[] }> {
     return requestAPI(`pipelines/${enc(name)}/runs?limit=20`);
+  }
+  pipelineRun(id: string): Promise<IPipelineRun> {
+    return requestAPI(`pipeline-runs/${enc(id)}`);
   }
   schedules(): Promise<{ schedules: ISchedule[] }> {
     return requestAPI('schedules');

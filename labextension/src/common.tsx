@@ -69,11 +69,16 @@ export const seconds = (job: IJob) =>
 /** Each status's icon (Lab's own); the colour comes from the CSS class. */
 const STATUS_ICONS: Record<string, LabIcon> = {
   completed: checkIcon,
+  succeeded: checkIcon,
+  approved: checkIcon,
+  production: checkIcon,
   inservice: checkIcon,
   ok: checkIcon,
   failed: closeIcon,
+  rejected: closeIcon,
   inalert: closeIcon,
   running: runningIcon,
+  executing: runningIcon,
   starting: runningIcon,
   preparing: runningIcon,
   creating: runningIcon,

@@ -1,7 +1,7 @@
 /**
  * The Endpoints tab. Sidebar: a compact list (name, status, replicas, requests
- * a minute, p50) whose rows expand to the invocation URL, curl, traffic split
- * and Undeploy. Dashboard: a full table; an endpoint's page (endpointpage.tsx).
+ * a minute, p50) whose rows expand to the invocation URL, curl, traffic split,
+ * a multi-model endpoint's models, memory (endpointscale.tsx) and Undeploy. Dashboard: a full table; an endpoint's page (endpointpage.tsx).
  */
 import { Clipboard, Dialog, showDialog } from '@jupyterlab/apputils';
 import {
@@ -15,6 +15,7 @@ import * as React from 'react';
 
 import { IEndpoint, ServerlessService } from './api';
 import { activate, arrowKeys, ms, Status } from './common';
+import { EndpointMemory, ModelSet } from './endpointscale';
 import { usePolled } from './hooks';
 import { ITab, IViewProps } from './registry';
 import { DataTable, IColumn } from './table';
@@ -168,6 +169,8 @@ export function EndpointsSidebar(view: IViewProps): JSX.Element {
                 {e.backend} · errors {(e.stats.error_rate * 100).toFixed(1)}% ·
                 cold starts {e.cold_starts}
               </div>
+              <ModelSet endpoint={e} />
+              <EndpointMemory endpoint={e} />
             </div>
           )}
         </li>

@@ -1,10 +1,15 @@
-/** The Models tab: registered versions, their metrics, and what serves each. */
+/**
+ * The Models tab: registered versions with their stage and approval, metrics and
+ * what serves each; a version opens to Promote, Approve and Reject
+ * (modelactions.tsx), in the sidebar and in the dashboard.
+ */
 import { LabIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IModel } from './api';
-import { arrowKeys, pairs, Status } from './common';
+import { activate, arrowKeys, pairs, Status, when } from './common';
 import { usePolled } from './hooks';
+import { ModelActions } from './modelactions';
 import { ITab, IViewProps } from './registry';
 import { DataTable, IColumn } from './table';
 
@@ -28,8 +33,44 @@ function useModels(view: IViewProps) {
   ).data;
 }
 
+const refOf = (m: IModel) => `${m.name}:${m.version}`;
+
+/** The approval as a badge (a backend without approvals has none). */
+function Approval(props: { model: IModel }): JSX.Element | null {
+  const approval = props.model.approval;
+  return approval ? (
+    <span className="jsml-approval" aria-label={`approval ${approval}`}>
+      <Status status={approval} />
+    </span>
+  ) : null;
+}
+
+/** What a version's opened row shows: stage, approval, serving, actions. */
+function ModelDetails(props: { view: IViewProps; model: IModel }) {
+  const { model } = props;
+  return (
+    <div className="jsml-details" data-details={refOf(model)}>
+      <dl>
+        <dt>stage</dt>
+        <dd>
+          <Status status={model.stage} />
+          {model.promoted_at ? ` since ${when(model.promoted_at)}` : ''}
+        </dd>
+        <dt>approval</dt>
+        <dd>{model.approval ? <Status status={model.approval} /> : '-'}</dd>
+        <dt>metrics</dt>
+        <dd>{pairs(model.metrics)}</dd>
+        <dt>served by</dt>
+        <dd>{servedBy(model)}</dd>
+      </dl>
+      <ModelActions view={props.view} model={model} />
+    </div>
+  );
+}
+
 export function ModelsSidebar(view: IViewProps): JSX.Element {
   const data = useModels(view);
+  const [open, setOpen] = React.useState<string | null>(null);
   const models = data?.models || [];
   if (data && models.length === 0) {
     return (
@@ -45,15 +86,26 @@ export function ModelsSidebar(view: IViewProps): JSX.Element {
           key={`${m.name}:${m.version}`}
           data-model={`${m.name}:${m.version}`}
         >
-          <div className="jsml-row" data-row="" tabIndex={0}>
+          <div
+            className="jsml-row"
+            data-row=""
+            role="button"
+            tabIndex={0}
+            aria-expanded={open === refOf(m)}
+            {...activate(() => setOpen(open === refOf(m) ? null : refOf(m)))}
+          >
             <span className="jsml-row-name" title={m.metadata?.class}>
               {m.name}:{m.version}
             </span>
-            <Status status={m.stage} />
+            <span className="jsml-badges">
+              <Status status={m.stage} />
+              <Approval model={m} />
+            </span>
             <span className="jsml-row-meta" title={servedBy(m)}>
               {m.flavor} · {pairs(m.metrics)}
             </span>
           </div>
+          {open === refOf(m) && <ModelDetails view={view} model={m} />}
         </li>
       ))}
     </ul>
@@ -81,6 +133,12 @@ const MODEL_COLUMNS: IColumn<IModel>[] = [
     value: m => m.stage
   },
   {
+    id: 'approval',
+    label: 'approval',
+    render: m => (m.approval ? <Status status={m.approval} /> : '-'),
+    value: m => m.approval || ''
+  },
+  {
     id: 'metrics',
     label: 'metrics',
     render: m => pairs(m.metrics),
@@ -91,15 +149,26 @@ const MODEL_COLUMNS: IColumn<IModel>[] = [
 
 export function ModelsDashboard(view: IViewProps): JSX.Element {
   const data = useModels(view);
+  const [chosen, setChosen] = React.useState<string | null>(null);
+  const picked = (data?.models || []).find(m => refOf(m) === chosen);
   return (
-    <DataTable
-      label="models"
-      rows={data?.models || []}
-      columns={MODEL_COLUMNS}
-      rowKey={m => `${m.name}:${m.version}`}
-      rowProps={m => ({ 'data-model': `${m.name}:${m.version}` })}
-      empty={data ? 'No models match.' : 'loading models...'}
-    />
+    <>
+      <DataTable
+        label="models"
+        rows={data?.models || []}
+        columns={MODEL_COLUMNS}
+        rowKey={refOf}
+        rowProps={m => ({ 'data-model': refOf(m) })}
+        onOpen={m => setChosen(refOf(m))}
+        empty={data ? 'No models match.' : 'loading models...'}
+      />
+      {picked && (
+        <section className="jsml-page" data-model-page={refOf(picked)}>
+          <h3>{refOf(picked)}</h3>
+          <ModelDetails view={view} model={picked} />
+        </section>
+      )}
+    </>
   );
 }
 

@@ -1,6 +1,7 @@
 /**
  * The Costs and Alerts tabs. Costs: totals and this month in the sidebar; bars
- * by day and a table by resource in the dashboard. Alerts: open ones first,
+ * by day and a table by resource in the dashboard; in both, what a `--max-cost`
+ * budget stopped and why. Alerts: open ones first,
  * acknowledged in place; the tab shows how many are open.
  */
 import {
@@ -11,7 +12,7 @@ import {
 } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
-import { IAlert, ICost, ICosts } from './api';
+import { IAlert, IBudgetHit, ICost, ICosts } from './api';
 import { BarChart } from './charts';
 import { ago, arrowKeys, money, Status, when } from './common';
 import { usePolled } from './hooks';
@@ -47,6 +48,40 @@ function Totals(props: { total: ICost; month?: number | null }): JSX.Element {
         </>
       )}
     </dl>
+  );
+}
+
+/** Resources a `--max-cost` budget stopped, each with the reason recorded. */
+function BudgetsHit(props: { items?: IBudgetHit[] }): JSX.Element | null {
+  const items = props.items || [];
+  if (items.length === 0) {
+    return null;
+  }
+  return (
+    <section className="jsml-budgets" aria-label="stopped by budget">
+      <h3>Stopped by --max-cost</h3>
+      <ul className="jsml-list">
+        {items.map(i => (
+          <li
+            key={`${i.kind}/${i.resource}`}
+            data-budget-hit={i.name}
+            data-kind={i.kind}
+          >
+            <div className="jsml-row">
+              <span className="jsml-row-name" title={i.resource}>
+                {i.kind} {i.name}
+              </span>
+              <span>
+                {money(i.billed ?? i.sagemaker)} / {money(i.max_cost)}
+              </span>
+            </div>
+            <p className="jsml-failure jsml-budget-reason">
+              {i.stopped_reason}
+            </p>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
@@ -95,6 +130,7 @@ export function CostsSidebar(view: IViewProps): JSX.Element {
           </li>
         ))}
       </ul>
+      <BudgetsHit items={costs.budgets_hit} />
       <p className="jsml-note">{costs.note}</p>
     </div>
   );
@@ -142,6 +178,7 @@ export function CostsDashboard(view: IViewProps): JSX.Element {
         rowKey={r => r.kind}
         empty="Nothing has run yet, so nothing has cost anything."
       />
+      <BudgetsHit items={costs.budgets_hit} />
       <p className="jsml-note">{costs.note}</p>
     </div>
   );

@@ -1,7 +1,7 @@
 /**
  * The dashboard's pages of one job (live log, metrics chart from `log_metric`
  * steps, hyperparameters) and of one endpoint (latency and replicas over time,
- * traffic split, variants, invocation).
+ * traffic split, variants, a multi-model endpoint's models, memory, invocation).
  */
 import {
   stopIcon,
@@ -14,6 +14,7 @@ import { APIError, IEndpoint, IMetric } from './api';
 import { ISeries, LineChart } from './charts';
 import { duration, jobStatuses, money, ms, Status, when } from './common';
 import { confirmUndeploy, Invocation, TrafficSplit } from './endpoints';
+import { EndpointMemory, ModelSet } from './endpointscale';
 import { useJobFollow } from './follow';
 import { usePolled } from './hooks';
 import { IViewProps } from './registry';
@@ -252,6 +253,14 @@ export function EndpointPage(props: {
           ))}
         </tbody>
       </table>
+      {endpoint.multi_model && (
+        <>
+          <h3>Models</h3>
+          <ModelSet endpoint={endpoint} wide />
+        </>
+      )}
+      <h3>Memory</h3>
+      <EndpointMemory endpoint={endpoint} />
       <p className="jsml-row-meta">
         cold starts:{' '}
         {(endpoint.cold_start_ms || [])

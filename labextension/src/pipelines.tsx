@@ -1,13 +1,15 @@
 /**
  * The Pipelines tab (feature `pipelines`): pipelines with their last run's
- * status; one opens to its steps. Dashboard: the pipelines' table and, for the
- * one chosen, its runs and the newest run's steps.
+ * status; one opens to its graph (dag.tsx) with each step's status in the last
+ * run. Dashboard: the pipelines' table and, for the one chosen, its runs and the
+ * newest run's graph and steps.
  */
 import { LabIcon } from '@jupyterlab/ui-components';
 import * as React from 'react';
 
 import { IPipeline, IPipelineRun } from './api';
 import { ago, span, Status, when } from './common';
+import { PipelineGraph } from './dag';
 import { usePolled } from './hooks';
 import { ITab, IViewProps } from './registry';
 import { ExpandingList } from './rows';
@@ -31,6 +33,33 @@ function usePipelines(view: IViewProps) {
 const lastRun = (p: IPipeline) =>
   p.last_run ? `last run ${ago(p.last_run.created_at)}` : 'never run';
 
+/** A pipeline's graph with each step's status in its last run (polled while open). */
+function SidebarGraph(props: { view: IViewProps; pipeline: IPipeline }) {
+  const { view, pipeline } = props;
+  const runId = pipeline.last_run?.id || null;
+  const run = usePolled(
+    view.model,
+    async () => (runId ? view.model.service.pipelineRun(runId) : null),
+    [runId, pipeline.last_run?.status],
+    view.visible,
+    view.onError
+  ).data;
+  const steps = run?.steps || pipeline.steps;
+  return (
+    <>
+      <PipelineGraph
+        label={`graph of ${pipeline.name}`}
+        steps={steps}
+        edges={run?.edges || pipeline.edges}
+        onOpen={s => s.job_id && view.open({ kind: 'job', id: s.job_id })}
+      />
+      {run?.failure_reason && (
+        <pre className="jsml-failure">{run.failure_reason}</pre>
+      )}
+    </>
+  );
+}
+
 export function PipelinesSidebar(view: IViewProps): JSX.Element {
   const data = usePipelines(view);
   if (data && data.pipelines.length === 0) {
@@ -47,16 +76,7 @@ export function PipelinesSidebar(view: IViewProps): JSX.Element {
       status={p => p.last_run?.status || null}
       rowProps={p => ({ 'data-pipeline': p.name })}
       meta={p => `${p.backend} · ${p.steps.length} steps · ${lastRun(p)}`}
-      details={p => (
-        <ol className="jsml-steps">
-          {p.steps.map(s => (
-            <li key={s.name}>
-              {s.name} ({s.kind})
-              {s.upstream.length ? ` after ${s.upstream.join(', ')}` : ''}
-            </li>
-          ))}
-        </ol>
-      )}
+      details={p => <SidebarGraph view={view} pipeline={p} />}
     />
   );
 }
@@ -170,6 +190,12 @@ function PipelineRuns(props: { view: IViewProps; name: string }): JSX.Element {
       {newest && (
         <>
           <h3>Steps of the newest run ({newest.id})</h3>
+          <PipelineGraph
+            label={`graph of ${newest.id}`}
+            steps={newest.steps || []}
+            edges={newest.edges}
+            onOpen={s => s.job_id && view.open({ kind: 'job', id: s.job_id })}
+          />
           <DataTable
             label={`steps of ${newest.id}`}
             rows={newest.steps || []}

@@ -1,6 +1,7 @@
 /**
  * The Tuning tab (feature `tuning`): studies with their status, best value and
- * trials done; a study opens to its best parameters. Dashboard: the studies'
+ * trials done; a study opens to its best parameters and its trials (status,
+ * objective, best so far). Dashboard: the studies'
  * table and, for the one chosen, the objective and best-so-far by trial and
  * its trials.
  */
@@ -37,6 +38,51 @@ function useStudies(view: IViewProps) {
     view.visible,
     view.onError
   ).data;
+}
+
+const num = (v: number | null | undefined) =>
+  v === null || v === undefined ? '-' : Number(v).toPrecision(4);
+
+/** A study's trials, compact (fetched while its row is open): number, status,
+ * objective and best so far. */
+function SidebarTrials(props: { view: IViewProps; name: string }) {
+  const { view, name } = props;
+  const study = usePolled(
+    view.model,
+    () => view.model.service.study(name),
+    [name],
+    view.visible,
+    view.onError
+  ).data;
+  if (!study) {
+    return <p className="jsml-empty">loading trials...</p>;
+  }
+  return (
+    <table className="jsml-trials" aria-label={`trials of ${name}`}>
+      <thead>
+        <tr>
+          <th scope="col">#</th>
+          <th scope="col">status</th>
+          <th scope="col" title={`objective: ${study.objective}`}>
+            {study.objective}
+          </th>
+          <th scope="col">best so far</th>
+        </tr>
+      </thead>
+      <tbody>
+        {(study.trials || []).map(t => (
+          <tr key={t.number} data-trial={t.number} title={pairs(t.params)}>
+            <td>{t.number}</td>
+            <td>
+              <Status status={t.status} />
+            </td>
+            <td className="jsml-num">{num(t.value)}</td>
+            <td className="jsml-num">{num(t.best_so_far)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }
 
 export function TuningSidebar(view: IViewProps): JSX.Element {
@@ -76,6 +122,7 @@ export function TuningSidebar(view: IViewProps): JSX.Element {
           {s.failure_reason && (
             <pre className="jsml-failure">{s.failure_reason}</pre>
           )}
+          <SidebarTrials view={view} name={s.name} />
         </>
       )}
     />
@@ -127,8 +174,14 @@ const TRIAL_COLUMNS: IColumn<ITrial>[] = [
   {
     id: 'value',
     label: 'value',
-    render: t => t.value ?? '-',
+    render: t => num(t.value),
     value: t => t.value ?? -Infinity
+  },
+  {
+    id: 'best',
+    label: 'best so far',
+    render: t => num(t.best_so_far),
+    value: t => t.best_so_far ?? -Infinity
   },
   {
     id: 'params',
