@@ -21,7 +21,7 @@ export function modelState(m: IModelStats): string {
   if (m.loaded_in_replicas > 0) {
     return m.loaded_in_replicas === 1
       ? 'loaded'
-      : `loaded ×${m.loaded_in_replicas}`;
+      : `loaded in ${m.loaded_in_replicas} replicas`;
   }
   return m.evictions > 0 ? 'evicted' : 'not loaded';
 }
