@@ -35,6 +35,10 @@ class LocalPipelines(Pipelines):
         reply = self._call("POST", f"/v1/pipelines/{_q(name)}/runs", body, timeout=120.0)
         return PipelineRunRecord.from_wire(reply)
 
+    def pipeline_spec(self, name: str) -> PipelineSpec:
+        reply = self._call("GET", f"/v1/pipelines/{_q(name)}/spec")
+        return PipelineSpec.from_wire(reply["spec"])
+
     def pipelines(self) -> list[PipelineRecord]:
         return [PipelineRecord.from_wire(p) for p in self._call("GET", "/v1/pipelines")["pipelines"]]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 
+from ..errors import UsageError
 from ..platform.pipelines.records import PipelineRecord, PipelineRunRecord
 from ..platform.pipelines.spec import PipelineSpec
 from ..records import LogPage
@@ -51,6 +52,14 @@ class Pipelines(abc.ABC):
     @abc.abstractmethod
     def pipeline_step_logs(self, run_id: str, step: str, cursor: str | None = None) -> LogPage:
         """A step's log (what the backend did for it, then its job's output) after ``cursor``."""
+
+    def pipeline_spec(self, name: str) -> PipelineSpec:
+        """The stored definition of ``name`` with its built steps (what an export reads);
+        a backend that keeps none refuses."""
+        raise UsageError(
+            f"the {type(self).__name__} backend keeps no pipeline definitions to export; "
+            "export the Pipeline object (p.to_sagemaker(), p.to_vertex())"
+        )
 
 
 def run_fingerprint(run: PipelineRunRecord) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import pipelines as api
 from ..display import clock, text_table
+from ..errors import UsageError
 
 
 def _json(data: Any) -> None:
@@ -49,7 +50,26 @@ def _runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from ..pipelines.export import export_stored
+
+    if not args.to:
+        raise UsageError("jsml pipeline export NAME --to sagemaker|vertex [--out FILE] [--submit]")
+    data = export_stored(
+        args.target, args.to, backend=args.backend, out=args.out, submit=args.submit
+    )
+    if args.out:
+        print(f"exported pipeline {args.target} to {args.to}: {args.out}")
+    else:
+        _json(data)
+    if args.submit:
+        print(f"submitted pipeline {args.target} to {args.to}", file=sys.stderr)
+    return 0
+
+
 def _pipeline(args: argparse.Namespace) -> int:
+    if args.action == "export":
+        return _export(args)
     if args.action == "stop":
         run = api.stop_pipeline_run(args.target, backend=args.backend)
     else:
@@ -76,9 +96,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--backend")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=_runs)
-    p = sub.add_parser("pipeline", help="run a stored pipeline again, or stop a run")
-    p.add_argument("action", choices=["run", "stop"])
-    p.add_argument("target", metavar="NAME|RUN_ID", help="pipeline name (run) or run id (stop)")
+    p = sub.add_parser(
+        "pipeline", help="run a stored pipeline again, stop a run, or export it to a cloud"
+    )
+    p.add_argument("action", choices=["run", "stop", "export"])
+    p.add_argument(
+        "target", metavar="NAME|RUN_ID", help="pipeline name (run, export) or run id (stop)"
+    )
+    p.add_argument("--to", choices=["sagemaker", "vertex"], help="export: the target cloud")
+    p.add_argument("--out", metavar="FILE", help="export: write the definition here (JSON)")
+    p.add_argument("--submit", action="store_true", help="export: also create/run it there")
     p.add_argument("--no-cache", action="store_true", help="run every step, even unchanged ones")
     p.add_argument("--no-wait", action="store_true", help="return once the run started")
     p.add_argument("--backend")

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..backends import get_backend
 from ..errors import UsageError
+from ..platform.pipelines.spec import PipelineSpec
 
 if TYPE_CHECKING:
     from .builder import Pipeline
@@ -97,6 +98,38 @@ def to_vertex(
     return data
 
 
+class StoredPipeline:
+    """A pipeline as the backend stored it when it last ran (its steps' bundles as they
+    were built then): what ``jsml pipeline export`` exports, with no kernel to declare it."""
+
+    def __init__(self, name: str, backend: str | None = None) -> None:
+        from ..backends.pipelines_part import Pipelines
+        from ..backends.protocol import require
+
+        self.name = name
+        self._spec = require(get_backend(backend), Pipelines).pipeline_spec(name)
+        for step in self._spec.steps:
+            if step.bundle and not (Path(step.bundle) / "manifest.json").is_file():
+                raise UsageError(
+                    f"pipeline {name}, step {step.name!r}: its bundle {step.bundle} is gone; "
+                    f"run the pipeline's %%pipeline cell (or p.run()) again, then export"
+                )
+
+    def spec(self, bundle_root: Path | None = None) -> PipelineSpec:
+        """The stored definition (already built; ``bundle_root`` is not used)."""
+        return self._spec
+
+
+def export_stored(
+    name: str, to: str, *, backend: str | None = None, **kwargs: Any
+) -> dict[str, Any]:
+    """Export the pipeline ``name`` as the (local) ``backend`` stored it, to ``to``
+    (``sagemaker`` or ``vertex``); ``kwargs`` as :func:`to_sagemaker` takes them."""
+    if to not in TARGETS:
+        raise UsageError(f"export --to {to!r}: choose one of {', '.join(TARGETS)}")
+    return export(StoredPipeline(name, backend), to, **kwargs)  # type: ignore[arg-type]
+
+
 def export(pipeline: Pipeline, to: str, **kwargs: Any) -> dict[str, Any]:
     """``to_sagemaker`` or ``to_vertex`` by name (what ``%pipeline export`` and the CLI call)."""
     if to == "sagemaker":
@@ -106,4 +139,4 @@ def export(pipeline: Pipeline, to: str, **kwargs: Any) -> dict[str, Any]:
     raise UsageError(f"export --to {to!r}: choose one of {', '.join(TARGETS)}")
 
 
-__all__ = ["TARGETS", "export", "to_sagemaker", "to_vertex"]
+__all__ = ["TARGETS", "StoredPipeline", "export", "export_stored", "to_sagemaker", "to_vertex"]

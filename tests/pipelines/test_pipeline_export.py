@@ -276,3 +276,31 @@ def test_pipeline_export_magic(
             ipython.run_line_magic("pipeline", "export churn --to azure")
     finally:
         backends.use_backend(None)
+
+
+def test_jsml_pipeline_export_reads_the_stored_definition(
+    home: Path, tmp_path: Path, notebook: dict[str, Any], cancer_csv: Path,
+    sagemaker: dict[str, Any], capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    from jupyter_serverless_ml.frontends import cli
+
+    sagemaker.pop("emulator")
+    run = declare(notebook, tmp_path, cancer_csv).run(wait=False)  # stores the definition
+    run.stop()
+    backends.use_backend("sagemaker", **sagemaker)
+    try:
+        out = tmp_path / "cli.json"
+        code = cli.main(["pipeline", "export", "churn", "--to", "sagemaker", "--out", str(out),
+                         "--backend", "local"])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+        assert f"exported pipeline churn to sagemaker: {out}" in capsys.readouterr().out
+        data = json.loads(out.read_text())
+        assert {s["Name"] for s in data["Steps"]} == {"prep", "fit", "score", "good"}
+        steps = _by_name(data["Steps"])
+        assert steps["reg"]["Type"] == "RegisterModel" and steps["scores"]["Type"] == "Transform"
+        assert cli.main(["pipeline", "export", "nope", "--to", "vertex", "--backend", "local"]) != 0
+        assert "no pipeline 'nope'" in capsys.readouterr().err
+        assert cli.main(["pipeline", "export", "churn", "--backend", "local"]) == 2
+        assert "--to sagemaker|vertex" in capsys.readouterr().err
+    finally:
+        backends.use_backend(None)

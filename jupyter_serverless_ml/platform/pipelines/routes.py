@@ -3,6 +3,8 @@
     POST /pipelines                      {"spec": PIPELINE, "use_cache": true}: store it, start a run
     GET  /pipelines                      every pipeline with its newest run
     GET  /pipelines/{name}               one pipeline
+    GET  /pipelines/{name}/spec          its stored definition ({"name", "spec", "updated_at"};
+                                         job steps with their bundle paths: for export)
     GET  /pipelines/{name}/runs?limit=   its runs, newest first
     POST /pipelines/{name}/runs          {"use_cache": true}: run the stored definition again
     GET  /pipeline-runs?limit=           every run, newest first
@@ -63,6 +65,9 @@ def pipeline_routes(platform: Any, guarded: Callable[[Handler], Handler]) -> lis
     async def get_pipeline(request: Request) -> Response:
         return json_response(service.pipeline(request.path_params["name"]))
 
+    async def get_spec(request: Request) -> Response:
+        return json_response(service.stored_spec(request.path_params["name"]))
+
     async def list_runs(request: Request) -> Response:
         name = request.path_params.get("name")
         limit = query_int(request, "limit", 50, 1)
@@ -93,6 +98,7 @@ def pipeline_routes(platform: Any, guarded: Callable[[Handler], Handler]) -> lis
         Route("/v1/pipelines", guarded(submit), methods=["POST"]),
         Route("/v1/pipelines", guarded(list_pipelines), methods=["GET"]),
         Route("/v1/pipelines/{name}", guarded(get_pipeline), methods=["GET"]),
+        Route("/v1/pipelines/{name}/spec", guarded(get_spec), methods=["GET"]),
         Route("/v1/pipelines/{name}/runs", guarded(list_runs), methods=["GET"]),
         Route("/v1/pipelines/{name}/runs", guarded(rerun), methods=["POST"]),
         Route("/v1/pipeline-runs", guarded(list_runs), methods=["GET"]),

@@ -143,6 +143,14 @@ class PipelineService:
             raise NotFound(self._unknown(name))
         return views.pipeline_view(stored, self.store.runs(name, limit=1))
 
+    def stored_spec(self, name: str) -> dict[str, Any]:
+        """The stored definition as sent (steps with their bundle paths): what an export of
+        a pipeline no kernel declares any more reads."""
+        stored = self.store.pipeline(name)
+        if stored is None:
+            raise NotFound(self._unknown(name))
+        return {"name": name, "spec": stored["spec"], "updated_at": stored["updated_at"]}
+
     def runs(self, name: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Runs (of one pipeline), newest first, with their steps."""
         if name and self.store.pipeline(name) is None:
