@@ -1,8 +1,9 @@
 /**
  * A pipeline's graph as plain SVG: steps laid out by levels (a step sits one
  * level below its deepest upstream step), top to bottom, ordered within a level
- * by their parents' places; each step a box with its name and status, each edge
- * a curve (dashed for a condition's branch). No layout library: pipelines are
+ * by their parents' places; each step a box with its name and status (the
+ * status' colour on the border and a strip, the text on the theme's background
+ * so it reads in every theme), each edge a curve (dashed for a condition's branch). No layout library: pipelines are
  * small, and the bundle stays small.
  */
 import * as React from 'react';
@@ -190,11 +191,17 @@ export function PipelineGraph(props: {
             <title>
               {`${step.name} (${step.kind}): ${status}${step.cache_hit ? ' (cache hit)' : ''}`}
             </title>
-            <rect width={NODE_W} height={NODE_H} rx={4} />
-            <text x={6} y={14} className="jsml-dag-name">
+            <rect
+              className="jsml-dag-box"
+              width={NODE_W}
+              height={NODE_H}
+              rx={4}
+            />
+            <rect className="jsml-dag-mark" width={5} height={NODE_H} rx={2} />
+            <text x={10} y={14} className="jsml-dag-name">
               {fit(step.name, 16)}
             </text>
-            <text x={6} y={27} className="jsml-dag-status">
+            <text x={10} y={27} className="jsml-dag-status">
               {fit(
                 `${step.status || step.kind}${step.cache_hit ? ' · cached' : ''}`,
                 19

@@ -157,7 +157,11 @@ export function ModelActions(props: {
             label="Approve"
             tooltip={`Approve ${ref}`}
             onClick={() =>
-              view.act(() => confirmApproval(service, model, 'Approved'))
+              view.act(async () => {
+                if (await confirmApproval(service, model, 'Approved')) {
+                  setRefused(null);
+                }
+              })
             }
           />
         )}
@@ -168,7 +172,11 @@ export function ModelActions(props: {
             label="Reject"
             tooltip={`Reject ${ref}`}
             onClick={() =>
-              view.act(() => confirmApproval(service, model, 'Rejected'))
+              view.act(async () => {
+                if (await confirmApproval(service, model, 'Rejected')) {
+                  setRefused(null);
+                }
+              })
             }
           />
         )}

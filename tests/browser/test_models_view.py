@@ -91,6 +91,7 @@ def test_promote_behind_a_gate_approve_and_reject_from_the_sidebar(
     confirm_dialog(page)
     first.locator('[aria-label="approval Approved"]').wait_for(timeout=30_000)
     assert jsml.model("churn:1").approval == "Approved"
+    assert first.locator(".jsml-refused").count() == 0  # the old refusal no longer shows
     keep_screenshot(panel, tmp_path, "sidebar-models.png")
 
 

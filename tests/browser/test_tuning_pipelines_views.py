@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import api_get, keep_screenshot, open_lab, open_panel, set_left_width, visible_at_centre
+from lab import (
+    api_get,
+    keep_screenshot,
+    open_lab,
+    open_panel,
+    set_left_width,
+    set_theme,
+    visible_at_centre,
+)
 
 from jupyter_serverless_ml import pipelines, tuning
 from jupyter_serverless_ml.pipelines import Pipeline
@@ -159,3 +167,36 @@ def test_the_pipelines_view_draws_the_run_as_a_graph_with_each_steps_status(
     big = dashboard.locator(f'svg[aria-label="graph of {run.id}"]')
     big.locator('g[data-step="prep"]').wait_for(timeout=30_000)
     assert _graph_statuses(big) == expected
+
+
+#: WCAG contrast of a graph node's name against its box, in the page's theme.
+CONTRAST = """(node) => {
+    const rgb = c => c.match(/[0-9.]+/g).slice(0, 3).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const text = lum(rgb(getComputedStyle(node.querySelector('.jsml-dag-name')).fill));
+    const box = lum(rgb(getComputedStyle(node.querySelector('.jsml-dag-box')).fill));
+    return (Math.max(text, box) + 0.05) / (Math.min(text, box) + 0.05);
+}"""
+
+
+@pytest.mark.parametrize("theme", ["dark", "high-contrast"])
+def test_the_graph_reads_in_the_dark_and_high_contrast_themes(
+    lab: Any, page: Any, run: Any, theme: str
+) -> None:
+    set_theme(lab, theme)
+    try:
+        open_lab(page, lab)
+        panel = open_panel(page)
+        panel.locator('button[data-tab="pipelines"]').click()
+        row = panel.locator('li[data-pipeline="flow"]')
+        row.locator(".jsml-row").click()
+        graph = row.locator('svg[aria-label="graph of flow"]')
+        for status in ("Succeeded", "Skipped"):
+            node = graph.locator(f'g[data-status="{status}"]').first
+            node.wait_for(timeout=30_000)
+            assert node.evaluate(CONTRAST) >= 4.5, (theme, status)
+    finally:
+        set_theme(lab, "light")
