@@ -1,4 +1,4 @@
-"""Store.batch(): the transactions inside commit together, once, each still atomic alone."""
+"""Store.batched(): the transactions inside commit together, once, each still atomic alone."""
 
 from __future__ import annotations
 
@@ -38,12 +38,12 @@ def test_a_batch_commits_its_writes_together_at_its_end(tmp_path: Path) -> None:
     store = Store(tmp_path / "db")
     store.insert_job(_job("a"))
     assert _ids(tmp_path / "db") == ["a"]  # outside a batch: committed at once
-    with store.batch():
+    with store.batched():
         store.insert_job(_job("b"))
         store.update_job("b", status="Running", event="started")
         assert store.job("b")["status"] == "Running"  # the daemon reads its own writes
         assert _ids(tmp_path / "db") == ["a"]  # nobody else sees them yet
-        with store.batch():  # nested: the outer batch's commit covers it
+        with store.batched():  # nested: the outer batch's commit covers it
             store.insert_job(_job("c"))
         assert _ids(tmp_path / "db") == ["a"]
     assert _ids(tmp_path / "db") == ["a", "b", "c"]
@@ -53,7 +53,7 @@ def test_a_batch_commits_its_writes_together_at_its_end(tmp_path: Path) -> None:
 
 def test_a_failed_transaction_in_a_batch_is_undone_alone(tmp_path: Path) -> None:
     store = Store(tmp_path / "db")
-    with pytest.raises(RuntimeError), store.batch():
+    with pytest.raises(RuntimeError), store.batched():
         store.insert_job(_job("kept"))
         with pytest.raises(sqlite3.IntegrityError):
             store.insert_job(_job("kept"))  # the same id again: this transaction fails
@@ -75,7 +75,7 @@ def test_a_batch_cut_short_by_a_kill_leaves_nothing_half_written(tmp_path: Path)
 import os, time
 from jupyter_serverless_ml.platform.store import Store
 store = Store({str(path)!r})
-with store.batch():
+with store.batched():
     for i in range(3):
         store.insert_job({{"id": f"j{{i}}", "name": "n", "backend": "local", "status": "Pending",
                           "created_at": time.time(), "spec": {{}}, "bundle_hash": "h",

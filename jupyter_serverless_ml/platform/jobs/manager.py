@@ -290,7 +290,7 @@ class JobManager:
 
     def check(self, job_id: str) -> bool:
         """Fold the job directory's files into the store; True when anything changed."""
-        with self.store.batch():  # status, metrics and result: one commit
+        with self.store.batched():  # status, metrics and result: one commit
             return self._check(job_id)
 
     def _check(self, job_id: str) -> bool:

@@ -3,7 +3,7 @@
 Every write of the store is a transaction, and with ``synchronous=FULL`` every commit
 is an fsync of the write-ahead log (2-5 ms on a busy disk). A daemon round that records
 several things at once (a tuning round ends a trial and submits the next one's job; a
-job check folds status, metrics and result) opens a :meth:`Batching.batch`: each
+job check folds status, metrics and result) opens a :meth:`Batching.batched`: each
 :meth:`~.base.StoreBase.transaction` inside it becomes a savepoint (still atomic on its
 own: one that raises is rolled back alone, as before), and the batch commits them all
 with one fsync when it ends, whether or not the code inside raised. The batch runs in
@@ -29,7 +29,7 @@ class Batching(StoreBase):
     _savepoints = 0
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batched(self) -> Iterator[None]:
         """Defer the commits of the transactions inside to one commit at the end."""
         if self._batch_thread is not None or self.db.in_transaction:
             yield  # inside a batch or a transaction already: its commit covers this

@@ -136,7 +136,7 @@ class TuningService:
                 f"continues it (--trials N for a larger budget), %tune {name} shows it, or "
                 "choose another --name"
             )
-        with self.store.batch():  # the study and its first trials: one commit
+        with self.store.batched():  # the study and its first trials: one commit
             self.store.insert_study(
                 {
                     "name": name,
@@ -176,7 +176,7 @@ class TuningService:
 
     def _stop_running(self, study: dict[str, Any]) -> None:
         name = study["name"]
-        with self.store.batch():
+        with self.store.batched():
             for trial in self.store.trials(name):
                 if trial["status"] == TrialStatus.RUNNING:
                     self._stop_job(trial["job_id"], f"stopped with study {name}")
@@ -214,7 +214,7 @@ class TuningService:
         ):
             fields.update(status=StudyStatus.RUNNING, ended_at=None, failure_reason=None)
         if fields:
-            with self.store.batch():
+            with self.store.batched():
                 self.store.update_study(name, **fields)
                 self.advance(name)
             self.wake()
@@ -289,7 +289,7 @@ class TuningService:
     def advance_all(self) -> list[str]:
         """Advance every running study; returns the job ids of their running trials. What a
         round records (trials ended, the next trials' jobs) is one commit."""
-        with self.store.batch():
+        with self.store.batched():
             return self._advance_all()
 
     def _advance_all(self) -> list[str]:
