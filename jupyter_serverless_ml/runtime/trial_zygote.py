@@ -12,6 +12,14 @@ JSON datagrams on the inherited SEQPACKET socket FD:
   host knows its pid outside this PID namespace. The trial waits for ``go``.
 - ``{"op": "go", "id"}``: the host has placed the trial in its control groups; it runs
   the bundle with :func:`jsml_runtime.runner.main`.
+- ``{"op": "spare"}``: fork a child ahead and park it (one at most): the answer
+  ``{"op": "spare", "pid"}`` carries its pidfd (a spare parked before is killed: the host
+  asks only when it has none), and the host puts it in control groups
+  made for the next trial while the current one runs. A ``run`` with ``"spare": true``
+  hands the trial to the parked child (its orders and log over a private socket), so the
+  fork and the slow move into the groups are off the trial's path; with ``"go": true`` as
+  well it starts at once. The ``started`` answer says ``"spare": true`` when the spare
+  took it (else the trial was forked as above: no spare was parked, or it had died).
 
 When a trial exits the zygote sends ``{"op": "exited", "id", "status"}`` (the raw
 wait status). The zygote exits, killing its trials, when the host closes the socket.
@@ -80,8 +88,9 @@ class TrialZygote:
 
     def __init__(self, control: socket.socket) -> None:
         self.control = control
-        self.children: dict[int, str] = {}
+        self.children: dict[int, str] = {}  # pid -> trial id ("" for the parked spare)
         self.gates: dict[str, int] = {}
+        self.spare: tuple[int, int, socket.socket] | None = None  # pid, gate, orders
 
     def send(self, message: dict[str, Any], fds: list[int] | None = None) -> None:
         """One datagram to the host."""
@@ -105,6 +114,8 @@ class TrialZygote:
             command = json.loads(message)
             if command.get("op") == "run" and fds:
                 self.spawn(command, fds[0])
+            elif command.get("op") == "spare":
+                self.park()
             elif command.get("op") == "go":
                 gate = self.gates.pop(str(command.get("id")), None)
                 if gate is not None:
@@ -114,8 +125,74 @@ class TrialZygote:
             for fd in fds[1:] if command.get("op") == "run" else fds:
                 os.close(fd)
 
+    def park(self) -> None:
+        """Fork the spare: it waits for its orders (a ``run`` command and the log). The host
+        asks only when it has none: one still parked here was given up on."""
+        if self.spare is not None:
+            pid = self.spare[0]
+            self._drop_spare()
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+        gate_r, gate_w = os.pipe()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+        if pid == 0:
+            os.close(gate_w)
+            mine.close()
+            self._parked(theirs, gate_r)
+        os.close(gate_r)
+        theirs.close()
+        self.spare = (pid, gate_w, mine)
+        self.children[pid] = ""
+        self._announce({"op": "spare", "pid": pid}, pid)
+
+    def _announce(self, message: dict[str, Any], pid: int) -> None:
+        pidfds: list[int] = []
+        with contextlib.suppress(OSError, AttributeError):
+            pidfds.append(os.pidfd_open(pid))
+        self.send(message, pidfds)
+        for fd in pidfds:
+            os.close(fd)
+
+    def _drop_spare(self) -> None:
+        if self.spare is not None:
+            _, gate, orders = self.spare
+            self.spare = None
+            with contextlib.suppress(OSError):
+                os.close(gate)
+            orders.close()
+
+    def _hand_to_spare(self, command: dict[str, Any], log_fd: int) -> bool:
+        """Give the trial to the parked spare; False when there is none (or it is gone)."""
+        if self.spare is None:
+            return False
+        pid, gate, orders = self.spare
+        self.spare = None
+        try:
+            socket.send_fds(orders, [json.dumps(command).encode()], [log_fd])
+        except OSError:  # it died: reaped as a spare, the trial is forked instead
+            with contextlib.suppress(OSError):
+                os.close(gate)
+            orders.close()
+            return False
+        orders.close()
+        os.close(log_fd)
+        trial_id = str(command["id"])
+        self.children[pid] = trial_id
+        if command.get("go"):
+            with contextlib.suppress(OSError):
+                os.write(gate, b"g")
+            os.close(gate)
+        else:
+            self.gates[trial_id] = gate
+        self._announce({"op": "started", "id": trial_id, "pid": pid, "spare": True}, pid)
+        return True
+
     def spawn(self, command: dict[str, Any], log_fd: int) -> None:
-        """Fork one trial; it waits on a pipe for ``go``."""
+        """Start one trial: the parked spare where asked (see :meth:`park`), else a fork;
+        it waits on a pipe for ``go``."""
+        if command.get("spare") and self._hand_to_spare(command, log_fd):
+            return
         trial_id = str(command["id"])
         gate_r, gate_w = os.pipe()
         pid = os.fork()
@@ -126,12 +203,7 @@ class TrialZygote:
         os.close(log_fd)
         self.children[pid] = trial_id
         self.gates[trial_id] = gate_w
-        pidfds: list[int] = []
-        with contextlib.suppress(OSError, AttributeError):
-            pidfds.append(os.pidfd_open(pid))
-        self.send({"op": "started", "id": trial_id, "pid": pid}, pidfds)
-        for fd in pidfds:
-            os.close(fd)
+        self._announce({"op": "started", "id": trial_id, "pid": pid}, pid)
 
     def reap(self) -> None:
         """Collect exited trials and report each."""
@@ -143,12 +215,35 @@ class TrialZygote:
             if pid == 0:
                 return
             trial_id = self.children.pop(pid, None)
+            if trial_id == "":  # the parked spare died unused
+                if self.spare is not None and self.spare[0] == pid:
+                    self._drop_spare()
+                continue
             if trial_id is not None:
                 gate = self.gates.pop(trial_id, None)
                 if gate is not None:
                     os.close(gate)
                 with contextlib.suppress(OSError):
                     self.send({"op": "exited", "id": trial_id, "status": status})
+
+    def _parked(self, orders: socket.socket, gate: int) -> None:
+        """The spare's life until its orders come (then :meth:`_trial`); never returns."""
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            self.control.close()
+            for other in self.gates.values():  # a trial's gate is its own (EOF: host gone)
+                os.close(other)
+            self.gates = {}
+            data, fds, _, _ = socket.recv_fds(orders, 1 << 20, 2)
+            orders.close()
+            for extra in fds[1:]:
+                os.close(extra)
+            if not data or not fds:  # the zygote went away
+                os._exit(1)
+            command = dict(json.loads(data))
+        except BaseException:
+            os._exit(1)
+        self._trial(command, fds[0], gate)
 
     def _trial(self, command: dict[str, Any], log_fd: int, gate: int) -> None:
         code = 1
@@ -157,6 +252,9 @@ class TrialZygote:
             self.control.close()
             for other in self.gates.values():
                 os.close(other)
+            if self.spare is not None:  # the spare's gate and orders are not this trial's
+                os.close(self.spare[1])
+                self.spare[2].close()
             os.setpgid(0, 0)
             os.dup2(log_fd, 1)
             os.dup2(log_fd, 2)

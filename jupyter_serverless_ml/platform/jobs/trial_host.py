@@ -21,14 +21,12 @@ import contextlib
 import fcntl
 import json
 import os
-import queue
 import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -36,9 +34,10 @@ from typing import Any
 from ...runtime import contract
 from ...statuses import JobStatus
 from .. import state
-from . import jobfiles, procs, sandbox
+from . import cgroups, jobfiles, procs, sandbox
 from .limits import DEFAULT_MAX_DISK, JobLimits
 from .supervisor import GRACE_SECONDS, Supervisor
+from .trial_support import Spare, Trash, TrialSupervisor, process_age, write_status
 
 TICK = 0.01
 #: a running trial's news (Running, new metric lines) reaches the daemon at most this often,
@@ -48,20 +47,6 @@ PROGRESS_NUDGE = 0.1
 READY_TIMEOUT = 300.0
 IDLE_EXIT = float(os.environ.get("JSML_TRIAL_HOST_IDLE") or 600)
 _METRICS_CHUNK = 4 << 20
-
-
-class TrialSupervisor(Supervisor):
-    """A trial job's supervisor side, in its study's host: it tells the daemon's tuning service
-    of news (``/v1/studies/NAME/nudge/ID``), whose next round reads the job's files and moves
-    the study on (the trial's end, the next trial's job) in one store commit."""
-
-    def __init__(self, job_dir: Path, study: str) -> None:
-        super().__init__(job_dir)
-        self.study = study
-
-    def _nudge(self) -> None:
-        path = f"/v1/studies/{self.study}/nudge/{self.spec['id']}"
-        state.nudge(Path(self.spec["home"]), path, timeout=0.5)
 
 
 class Trial:
@@ -81,45 +66,6 @@ class Trial:
         self.next_nudge = 0.0
 
 
-class Trash:
-    """Removes ended trials' folders on a thread of its own. Removing a directory can cost a
-    journal commit (1-2 ms each where the file system discards freed blocks) and a trial
-    leaves about ten: the host moves the folder here (one rename, outside the sandbox's
-    view) and goes on to the next trial."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        folder.mkdir(exist_ok=True)
-        self.pending: queue.Queue[Path] = queue.Queue()
-        for entry in os.listdir(folder):  # left by a host that was killed
-            self.pending.put(folder / entry)
-        self.thread = threading.Thread(target=self._run, name="jsml-trash", daemon=True)
-        self.thread.start()
-
-    def discard(self, path: Path) -> None:
-        """Move ``path`` aside and remove it soon (at once where it cannot be moved)."""
-        target = self.folder / path.name
-        try:
-            os.rename(path, target)
-        except FileNotFoundError:
-            return
-        except OSError:
-            jobfiles.remove_tree(path)
-            return
-        self.pending.put(target)
-
-    def _run(self) -> None:
-        while True:
-            path = self.pending.get()
-            with contextlib.suppress(OSError):
-                jobfiles.remove_tree(path)
-            self.pending.task_done()
-
-    def drain(self) -> None:
-        """Wait until every folder handed over is removed."""
-        self.pending.join()
-
-
 class TrialHost:
     """The host's loop (see the module docstring)."""
 
@@ -135,6 +81,8 @@ class TrialHost:
         self.zygote: subprocess.Popen[bytes] | None = None
         self.idle_since = time.monotonic()
         self.trash = Trash(folder / "trash")
+        self.spare: Spare | None = None
+        self.spares = 0
 
     def log(self, message: str) -> None:
         """A line in host.log (this process's stdout)."""
@@ -284,6 +232,8 @@ class TrialHost:
             max_processes=int(spec.get("max_processes") or 4096),
             max_disk=int(spec.get("max_disk") or DEFAULT_MAX_DISK),
         )
+        key = (spec.get("memory"), limits.max_processes)
+        spare = self.take_spare(limits, key, str(spec["id"]))
         trial = Trial(sup, folder, limits)
         sup.say(
             "trial of a tuning study: forked from the study's zygote "
@@ -299,28 +249,61 @@ class TrialHost:
                 "env": env,
                 "cwd": self.code_dir,
                 "memory": None if limits.groups else spec.get("memory"),
+                "spare": spare,
+                "go": spare,  # the spare is in the job's groups already
             },
             [sup.log.fileno()],
         )
 
+    def take_spare(self, limits: JobLimits, key: tuple[int | None, int], job_id: str) -> bool:
+        """Whether the trial takes the parked spare, its groups now the job's (see
+        :mod:`.trial_support`). A spare still being placed is left for the next trial."""
+        spare = self.spare
+        if spare is None or not spare.ready.is_set():
+            return False
+        self.spare = None
+        if spare.fits(limits, key) and spare.become(limits):
+            return True
+        spare.discard()
+        if limits.groups is not None:  # put back what a failed handover took
+            memory, max_processes = key
+            limits.groups = cgroups.create(self.home, job_id, memory, max_processes)
+        return False
+
+    def want_spare(self, key: tuple[int | None, int]) -> None:
+        """Have a spare parked for the next trial (one at most)."""
+        if self.spare is None:
+            self.spares += 1
+            self.spare = Spare(self.home, f"spare-{os.getpid()}-{self.spares}", *key)
+            self._send({"op": "spare"})
+
+    def on_spare(self, fds: list[int]) -> None:
+        """The zygote parked the spare asked for: place it in its groups (on a thread)."""
+        pid = _pid_of(fds)
+        if self.spare is not None and self.spare.pid == 0 and pid > 0:
+            self.spare.place(pid)
+        elif pid > 0:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
     def on_started(self, message: dict[str, Any], fds: list[int]) -> None:
-        """The zygote forked a trial: learn its pid here, put it in its groups, let it go."""
+        """The zygote started a trial: learn its pid here; unless the parked spare took it
+        (in the job's groups, started), put it in its groups and let it go. Then park the
+        next spare."""
         trial = self.trials.get(str(message.get("id")))
-        pid = 0
-        for fd in fds:
-            with contextlib.suppress(OSError, ValueError):
-                for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
-                    if line.startswith("Pid:"):
-                        pid = int(line.split()[1])
-            os.close(fd)
+        pid = _pid_of(fds)
         if trial is None:
             return
         trial.pid = pid
-        if trial.limits.groups and pid > 0:
-            for procs_file in trial.limits.groups.procs_files:
-                with contextlib.suppress(OSError):
-                    Path(procs_file).write_text(str(pid))
-        self._send({"op": "go", "id": trial.id})
+        if message.get("spare"):
+            trial.sup.say("started by the study's spare, forked ahead into this job's limits")
+        else:
+            if trial.limits.groups and pid > 0:
+                for procs_file in trial.limits.groups.procs_files:
+                    with contextlib.suppress(OSError):
+                        Path(procs_file).write_text(str(pid))
+            self._send({"op": "go", "id": trial.id})
+        self.want_spare((trial.sup.spec.get("memory"), trial.limits.max_processes))
         trial.started = time.monotonic()
         trial.next_nudge = trial.started + PROGRESS_NUDGE
         trial.news = True
@@ -447,6 +430,9 @@ class TrialHost:
         if not closing:
             return False
         self.trash.drain()
+        if self.spare is not None:  # gone with its groups before the host says it left
+            self.spare.discard(wait=True)
+            self.spare = None
         with contextlib.suppress(FileNotFoundError):
             (self.folder / "host.pid").unlink()
         if [e for e in os.listdir(self.folder / "queue") if not e.startswith(".")]:
@@ -489,6 +475,9 @@ class TrialHost:
                 if body.get("op") == "started":
                     self.on_started(body, fds)
                     continue
+                if body.get("op") == "spare":
+                    self.on_spare(fds)
+                    continue
                 for fd in fds:
                     os.close(fd)
                 if body.get("op") == "exited":
@@ -500,34 +489,16 @@ class TrialHost:
                 return
 
 
-def process_age() -> float:
-    """Seconds since this process started (from /proc; 0 where unknown)."""
-    try:
-        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        uptime = float(Path("/proc/uptime").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0.0
-    return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
-
-
-def write_status(sup: Supervisor, status: str, message: str = "") -> None:
-    """``status.json`` as :meth:`.Supervisor.set_status` writes it, without its fsync and
-    nudge: a hint the daemon reads at its next look (a torn or lost one is ignored), where
-    ``result.json`` is the record it trusts."""
-    path = sup.dir / "status.json"
-    temporary = sup.dir / ".status.json.host"
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as out:
-        json.dump(
-            {
-                "status": str(status),
-                "ts": time.time(),
-                "message": message,
-                "attempt": sup.spec["attempt"],
-            },
-            out,
-        )
-    os.replace(temporary, path)
+def _pid_of(fds: list[int]) -> int:
+    """The pid of the pidfd among ``fds`` (0 when none); closes them all."""
+    pid = 0
+    for fd in fds:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
+                if line.startswith("Pid:"):
+                    pid = int(line.split()[1])
+        os.close(fd)
+    return pid
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -557,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
                     JobStatus.FAILED, f"the study's trial host failed: {exc}"
                 )
     finally:
+        if host.spare is not None:
+            host.spare.discard(wait=True)
         with contextlib.suppress(FileNotFoundError):
             (folder / "host.pid").unlink()
     return 0
