@@ -59,6 +59,11 @@ class Schedule:
 
     def __repr__(self) -> str:
         r = self.record
+        if r.details.get("deleted_at"):
+            return (
+                f"Schedule {r.name} deleted ({r.notebook}, {_fires(r)}); it fires no more, its "
+                f"runs and executed notebooks stay (%schedules shows them)"
+            )
         state = "" if r.enabled else " [paused]"
         return (
             f"Schedule {r.name}{state}: {r.notebook}, {_fires(r)}, catch-up "

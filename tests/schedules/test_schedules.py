@@ -172,7 +172,8 @@ def test_magics_and_cli(
     assert cli.main(["unschedule", "cli"]) == 0
     assert cli.main(["schedule", str(notebook), "--cron", "bad"]) == 2
     assert "is not valid" in capsys.readouterr().err
-    ipython.run_line_magic("unschedule", "report")
+    gone = repr(ipython.run_line_magic("unschedule", "report"))
+    assert gone.startswith("Schedule report deleted") and "next run" not in gone
 
 
 @needs_sandbox

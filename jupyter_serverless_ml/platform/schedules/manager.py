@@ -145,9 +145,9 @@ class ScheduleManager:
 
     def delete(self, name: str) -> dict[str, Any]:
         """Delete a schedule; its runs and executed notebooks stay."""
-        found = self.get(name)
+        found = self.describe(name)
         self.store.delete_schedule(name)
-        return found
+        return dict(found, enabled=False, next_run_at=None, deleted_at=time.time())
 
     def runs(self, name: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         """Runs, newest first (of one schedule)."""
