@@ -161,9 +161,35 @@ def _dedupe(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _fetch(url: str) -> dict[str, Any]:
-    with urllib.request.urlopen(url, timeout=60) as response:
-        data: dict[str, Any] = json.loads(response.read())
+    shown = url.split("?")[0]
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response:
+            raw = response.read()
+    except OSError as exc:
+        raise UsageError(
+            f"could not fetch {shown} ({exc}); download it elsewhere and pass it with "
+            "--aws-file/--gcp-file, with --offline"
+        ) from None
+    return _json_object(raw, shown)
+
+
+def _json_object(raw: bytes | str, where: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise UsageError(f"{where} is not JSON ({exc}); give the price list's JSON") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} is a JSON {type(data).__name__}, not a price list object")
     return data
+
+
+def _read(path: str, option: str, what: str) -> dict[str, Any]:
+    """A price-list file the user named, or a UsageError that says which and what it must be."""
+    try:
+        raw = Path(path).expanduser().read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot read it ({exc.strerror or exc})") from None
+    return _json_object(raw, f"{option} {path} ({what})")
 
 
 def update(
@@ -177,13 +203,15 @@ def update(
     notes: list[str] = []
     entries: list[dict[str, Any]] = []
     if aws:
-        entries += parse_aws(json.loads(Path(aws).read_text()), source=f"file:{aws}")
+        data = _read(aws, "--aws-file", "the AWS Price List bulk JSON for AmazonSageMaker")
+        entries += parse_aws(data, source=f"file:{aws}")
     elif fetch:
         for region in regions or ["us-east-1", "eu-west-1"]:
             url = AWS_URL.format(region=region)
             entries += parse_aws(_fetch(url), source=url)
     if gcp:
-        entries += parse_gcp(json.loads(Path(gcp).read_text()), source=f"file:{gcp}")
+        data = _read(gcp, "--gcp-file", "the Cloud Billing Catalog skus JSON for Vertex AI")
+        entries += parse_gcp(data, source=f"file:{gcp}")
     elif fetch:
         key = os.environ.get("GOOGLE_API_KEY")
         if key:

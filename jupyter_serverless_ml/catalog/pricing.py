@@ -19,7 +19,38 @@ from typing import Any
 
 from .prices import CLOUDS, SERVICE, cloud_of, hourly, serverless_rates, spot_discount, storage_rate
 
-__all__ = ["BY", "CLOUDS", "hourly", "item_cost", "price_items", "summarize", "usage_items"]
+__all__ = [
+    "BY",
+    "CLOUDS",
+    "SERVERLESS_MEMORY_GB",
+    "hourly",
+    "item_cost",
+    "price_items",
+    "serverless_memory_gb",
+    "summarize",
+    "usage_items",
+]
+
+#: SageMaker Serverless Inference memory sizes (MemorySizeInMB 1024 ... 6144, by 1024)
+SERVERLESS_MEMORY_GB = (1, 2, 3, 4, 5, 6)
+
+
+def serverless_memory_gb(value: Any) -> float:
+    """``value`` as a serverless memory size in GB; anything SageMaker Serverless Inference
+    does not offer is a :class:`UsageError` (it used to be clamped, silently)."""
+    from ..errors import UsageError
+
+    try:
+        gb = float(value)
+    except (TypeError, ValueError):
+        gb = float("nan")
+    if gb not in SERVERLESS_MEMORY_GB:
+        raise UsageError(
+            f"--memory-gb {value}: SageMaker Serverless Inference memory is 1, 2, 3, 4, 5 or "
+            "6 GB (1024-6144 MB); e.g. --memory-gb 2"
+        )
+    return gb
+
 
 BY = ("day", "resource", "backend", "name")
 _KEYS = ("instance_hours", "local", *CLOUDS, "billed")

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backends import Monitoring, get_backend, require
-from ..catalog.pricing import BY, group, total
+from ..catalog.pricing import BY, group, serverless_memory_gb, total
 from ..errors import JsmlError, UsageError
 from ..options import parse_duration
 
@@ -167,6 +167,7 @@ def cost_advice(endpoint: str, memory_gb: float = 2.0, backend: str | None = Non
     """Compare provisioned replicas with serverless inference for ``endpoint``'s captured
     traffic (cost, and the cold starts serverless would add at the measured cold-start
     time) and recommend one. Needs the endpoint's request capture (``--capture``)."""
+    memory_gb = serverless_memory_gb(memory_gb)
     chosen = get_backend(backend)
     advise = getattr(chosen, "cost_advice", None)
     if advise is None:

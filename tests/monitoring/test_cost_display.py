@@ -3,6 +3,7 @@ a budget (nan, inf, zero, negative) in the magics before anything is sent."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +76,37 @@ def test_jsml_refuses_nan_as_a_budget(capsys: pytest.CaptureFixture[str], home: 
         cli.main(["deploy", "capped:1", "--max-cost", "nan"])
     assert stopped.value.code == 2
     assert "'nan' is not a budget" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("memory", [0, -1, 0.5, 2.5, 7, 1000, float("nan")])
+def test_advice_refuses_a_memory_size_serverless_does_not_offer(memory: float) -> None:
+    from jupyter_serverless_ml.monitoring.cost_api import cost_advice
+
+    with pytest.raises(UsageError, match=r"memory is 1, 2, 3, 4, 5 or 6 GB .*--memory-gb 2"):
+        cost_advice("any-endpoint", memory)  # refused before any backend is asked
+
+
+def test_pricing_update_names_a_file_it_cannot_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("JSML_HOME", str(tmp_path / "home"))
+    (tmp_path / "not.json").write_text("<html>rate limited</html>")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    cases = {
+        ("--aws-file", "missing.json"): "--aws-file .*missing.json: cannot read it",
+        ("--aws-file", "not.json"): "AmazonSageMaker\\) is not JSON",
+        ("--gcp-file", "list.json"): "Vertex AI\\) is a JSON list, not a price list object",
+    }
+    for (option, name), expected in cases.items():
+        code = cli.main(["pricing", "update", option, str(tmp_path / name), "--offline"])
+        assert code == 2
+        assert re.search(expected, capsys.readouterr().err)
+    assert not (tmp_path / "home" / "prices.json").exists()  # nothing half-written
+
+
+def test_the_platforms_advice_route_refuses_it_too(home: Path) -> None:
+    from jupyter_serverless_ml.platform import client
+
+    platform = client.ensure_running(home)
+    with pytest.raises(UsageError, match="memory is 1, 2, 3, 4, 5 or 6 GB"):
+        platform.get("/v1/costs/advice/any-endpoint", memory_gb="64")

@@ -43,7 +43,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ...catalog import equivalence, prices
-from ...catalog.pricing import price_items, summarize
+from ...catalog.pricing import price_items, serverless_memory_gb, summarize
 from ...errors import NotFound, UsageError
 from ..http_io import json_response, query_float
 from . import budget
@@ -137,7 +137,7 @@ def cost_routes(platform_: Any, guarded: Callable[[Handler], Handler]) -> list[R
         return json_response(costs_view(platform_, since, limit))
 
     async def advice(request: Request) -> Response:
-        memory = query_float(request, "memory_gb", 2.0, 0.125, 64.0)
+        memory = serverless_memory_gb(request.query_params.get("memory_gb", "2"))
         idle = query_float(request, "idle", 300.0, 1.0, 86400.0)
         return json_response(advice_view(platform_, request.path_params["name"], memory, idle))
 
