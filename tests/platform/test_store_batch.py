@@ -88,3 +88,15 @@ with store.batched():
     store.insert_job(_job("next"))  # the lock the dead process held is gone
     assert _ids(path) == ["next"]
     store.close()
+
+
+def test_batching_shadows_no_table_group_method() -> None:
+    from jupyter_serverless_ml.platform.store.base import StoreBase
+    from jupyter_serverless_ml.platform.store.batch import Batching
+
+    mine = {name for name in vars(Batching) if not name.startswith("__")}
+    for part in Store.__mro__:
+        if part in (Store, Batching, object):
+            continue
+        clash = mine & set(vars(part))
+        assert clash <= ({"transaction"} if part is StoreBase else set()), (part, clash)
