@@ -27,7 +27,14 @@ def parse_model_ref(ref: str) -> tuple[str, int | None]:
     registry (:func:`resolve_ref`)."""
     if "@" in ref:
         raise UsageError(f"model reference {ref!r} names a stage; resolve it with resolve_ref()")
-    name, _, version = ref.partition(":")
+    name, colon, version = ref.partition(":")
+    if not name:
+        raise UsageError(f"model reference {ref!r}: give the model's name, e.g. cancer{ref}")
+    if colon and not version:
+        raise UsageError(
+            f"model reference {ref!r}: give a version after ':' (e.g. {name}:3), or just {name} "
+            "for the newest"
+        )
     if not version or version == "latest":
         return name, None
     try:
@@ -45,7 +52,13 @@ def stage_version(registry: Registry, name: str, stage: str) -> ModelRecord:
     except ValueError:
         known = ", ".join(s.value for s in ModelStage)
         raise UsageError(f"{name}@{stage}: {stage!r} is not a stage ({known})") from None
-    held = [m for m in registry.models(name) if m.stage == wanted]
+    if not name:
+        raise UsageError(f"model reference '@{stage}': give the model's name, e.g. cancer@{stage}")
+    versions = registry.models(name)
+    if not versions:
+        names = sorted({m.name for m in registry.models()})
+        raise NotFound(f"no model {name!r}; registered models: {', '.join(names) or 'none'}")
+    held = [m for m in versions if m.stage == wanted]
     if not held:
         raise NotFound(
             f"no version of {name} is in {wanted}; promote one first "

@@ -124,8 +124,9 @@ def set_approval(
     ref: str, approval: str, reason: str = "", backend: str | None = None
 ) -> ModelVersion:
     """Set a version's approval: ``Approved``, ``Rejected`` or ``PendingManualApproval``."""
+    by_lower = {a.value.lower(): a for a in ModelApproval}
     try:
-        chosen_approval = ModelApproval(approval)
+        chosen_approval = by_lower.get(approval.lower()) or ModelApproval(approval)
     except ValueError:
         known = ", ".join(a.value for a in ModelApproval)
         raise UsageError(f"approval {approval!r} is not one of {known}") from None

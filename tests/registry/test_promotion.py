@@ -136,6 +136,19 @@ def test_deploy_by_stage_and_rollback_to_the_previous_production(
         jsml.undeploy("reg-prod")
 
 
+def test_references_without_a_name_or_version_and_unknown_models(
+    versions: dict[str, Any], ipython: Any
+) -> None:
+    with pytest.raises(UsageError, match=r"'@production': give the model's name"):
+        ipython.run_line_magic("model", "@production")
+    with pytest.raises(UsageError, match=r"'cancer-reg:': give a version after ':'"):
+        ipython.run_line_magic("model", "cancer-reg:")  # it was the newest version, silently
+    with pytest.raises(NotFound, match=r"no model 'nosuch'; registered models: .*cancer-reg"):
+        ipython.run_line_magic("deploy", "nosuch@production")
+    assert ipython.run_line_magic("model", "cancer-reg").version == 2
+    assert registry.set_approval("cancer-reg:2", "approved").approval == "Approved"
+
+
 def test_rollback_keeps_the_endpoints_replica_bounds(
     versions: dict[str, Any], ipython: Any
 ) -> None:
