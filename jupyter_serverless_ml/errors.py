@@ -87,7 +87,10 @@ class JobFailed(JsmlError):
         self.status = status
         self.reason = reason
         self.log_tail = log_tail
-        message = f"job {job_id} {status.lower()}: {reason.strip() or 'no reason recorded'}"
+        said = reason.strip() or "no reason recorded"
+        if said.lower().startswith(f"{status.lower()}: "):  # "stopped: budget ..." once
+            said = said[len(status) + 2 :]
+        message = f"job {job_id} {status.lower()}: {said}"
         if log_tail.strip():
             message += f"\n--- last log lines of {job_id} ---\n{log_tail.rstrip()}"
         message += "\n" + (details or f"(full log: %logs {job_id}   details: %job {job_id})")

@@ -110,3 +110,12 @@ def test_the_platforms_advice_route_refuses_it_too(home: Path) -> None:
     platform = client.ensure_running(home)
     with pytest.raises(UsageError, match="memory is 1, 2, 3, 4, 5 or 6 GB"):
         platform.get("/v1/costs/advice/any-endpoint", memory_gb="64")
+
+
+def test_a_budget_stop_reads_stopped_once() -> None:
+    from jupyter_serverless_ml.errors import JobFailed
+
+    reason = "stopped: budget of $0.0020 reached (ledger $0.0034; --max-cost)"
+    error = JobFailed("pricey-1", "Stopped", reason)
+    assert str(error).startswith("job pricey-1 stopped: budget of $0.0020 reached")
+    assert error.reason == reason  # the record's reason is kept as it is
