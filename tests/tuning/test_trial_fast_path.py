@@ -115,7 +115,9 @@ def test_a_short_trial_records_running_then_its_end_and_a_long_one_says_running(
         job = jsml.job(trial.job_id or "").record
         statuses = [e.status for e in job.events]
         assert statuses.index(JobStatus.RUNNING) < statuses.index(JobStatus.COMPLETED)
-        assert job.started_at and job.ended_at and job.started_at <= job.ended_at
+        assert job.started_at and job.ended_at and job.started_at < job.ended_at
+        if trial.params["t"] == 2.5:
+            assert job.ended_at - job.started_at >= 2.5
 
 
 def test_a_trial_nudge_is_guarded_and_an_unknown_job_is_ignored(home: Path) -> None:

@@ -311,6 +311,7 @@ class JobManager:
             if phase == JobStatus.RUNNING and not job["started_at"]:
                 fields["started_at"] = status_file.get("ts")
             self.store.update_job(job_id, event=status_file.get("message", ""), **fields)
+            job.update(fields)  # a result in the same check must not undo started_at
         result = jobfiles.read_json(job_dir, "result.json")
         if result is None and not self._supervisor_alive(job):
             result = jobfiles.read_json(job_dir, "result.json")  # written just before it exited
