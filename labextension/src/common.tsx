@@ -118,14 +118,14 @@ function addIconSheet(): void {
  * A status badge: Lab's icon for the status (a `::before` masked by the icon),
  * the status' colour, and its name; one element, for lists of 1,000 rows.
  */
-export function Status(props: { status: string }): JSX.Element {
+export function Status(props: { status: string; label?: string }): JSX.Element {
   addIconSheet();
   return (
     <span
       className={`jsml-status jsml-status-${props.status.toLowerCase()}`}
       title={props.status}
     >
-      {props.status}
+      {props.label ?? props.status}
     </span>
   );
 }

@@ -35,12 +35,19 @@ function useModels(view: IViewProps) {
 
 const refOf = (m: IModel) => `${m.name}:${m.version}`;
 
+/** An approval's short name for a 250 px row (the full one is its tooltip). */
+const SHORT_APPROVAL: Record<string, string> = {
+  PendingManualApproval: 'pending',
+  Approved: 'approved',
+  Rejected: 'rejected'
+};
+
 /** The approval as a badge (a backend without approvals has none). */
 function Approval(props: { model: IModel }): JSX.Element | null {
   const approval = props.model.approval;
   return approval ? (
     <span className="jsml-approval" aria-label={`approval ${approval}`}>
-      <Status status={approval} />
+      <Status status={approval} label={SHORT_APPROVAL[approval]} />
     </span>
   ) : null;
 }

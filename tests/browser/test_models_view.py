@@ -8,7 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lab import confirm_dialog, keep_screenshot, open_lab, open_panel, set_left_width
+from lab import (
+    confirm_dialog,
+    keep_screenshot,
+    open_lab,
+    open_panel,
+    set_left_width,
+    visible_at_centre,
+)
 
 import jupyter_serverless_ml as jsml
 from jupyter_serverless_ml.registry import promote
@@ -50,6 +57,8 @@ def test_promote_behind_a_gate_approve_and_reject_from_the_sidebar(
     for row in (first, second):
         row.locator(".jsml-status-none").wait_for(timeout=30_000)
         assert row.locator('[aria-label="approval PendingManualApproval"]').count() == 1
+        name = row.locator(".jsml-row-name")  # at 250 px the badges leave the name whole
+        assert name.evaluate("n => n.scrollWidth <= n.clientWidth") and visible_at_centre(name)
 
     # a promotion the gate refuses: the server's reason, and nothing changed
     with pytest.raises(jsml.PromotionRefused) as refused:
@@ -62,6 +71,7 @@ def test_promote_behind_a_gate_approve_and_reject_from_the_sidebar(
     assert reason.inner_text() == f"Promotion refused: {refused.value}"
     assert "accuracy" in reason.inner_text() and "0.8" in reason.inner_text()
     assert jsml.model("churn:1").stage == "none"
+    keep_screenshot(panel, tmp_path, "sidebar-models.png")
 
     # the same gate passes churn:2: production (and so approved), in the row and the API
     second.locator(".jsml-row").click()
@@ -92,7 +102,6 @@ def test_promote_behind_a_gate_approve_and_reject_from_the_sidebar(
     first.locator('[aria-label="approval Approved"]').wait_for(timeout=30_000)
     assert jsml.model("churn:1").approval == "Approved"
     assert first.locator(".jsml-refused").count() == 0  # the old refusal no longer shows
-    keep_screenshot(panel, tmp_path, "sidebar-models.png")
 
 
 def test_the_dashboard_lists_stage_and_approval_and_promotes_to_staging(
