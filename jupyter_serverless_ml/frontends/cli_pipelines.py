@@ -56,7 +56,7 @@ def _export(args: argparse.Namespace) -> int:
     if not args.to:
         raise UsageError("jsml pipeline export NAME --to sagemaker|vertex [--out FILE] [--submit]")
     data = export_stored(
-        args.target, args.to, backend=args.backend, out=args.out, submit=args.submit
+        args.target, args.to, backend=args.backend or "local", out=args.out, submit=args.submit
     )
     if args.out:
         print(f"exported pipeline {args.target} to {args.to}: {args.out}")

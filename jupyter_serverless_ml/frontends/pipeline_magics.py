@@ -10,8 +10,8 @@ from typing import Any
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 
 from .. import pipelines as api
-from ..errors import UsageError
-from ..pipelines.export import export
+from ..errors import NotFound, UsageError
+from ..pipelines.export import export, export_stored
 
 #: the names a %%pipeline cell declares steps with (methods of its Pipeline)
 STEP_KINDS = ("function", "train", "evaluate", "condition", "register", "deploy", "batch")
@@ -88,7 +88,8 @@ class PipelineMagics(Magics):
         ./jsml-pipelines/NAME), --no-cache, --no-wait, --backend.
 
         ``%pipeline export NAME --to sagemaker|vertex [--out FILE] [--submit]`` exports the
-        pipeline NAME (declared by a %%pipeline cell, or a Pipeline variable) to a SageMaker
+        pipeline NAME (declared by a %%pipeline cell, a Pipeline variable, or else as the
+        platform stored it when it last ran) to a SageMaker
         Pipeline definition or a Vertex (KFP) PipelineSpec (see ``Pipeline.to_sagemaker``).
         """
         if cell is None:
@@ -106,11 +107,16 @@ class PipelineMagics(Magics):
         found = (self.shell.user_ns if self.shell is not None else {}).get(args.name)
         if not isinstance(found, api.Pipeline):
             found = self._declared.get(args.name)
-        if found is None:
-            raise UsageError(
-                f"%pipeline export: no pipeline {args.name!r} in this kernel; run its "
-                "%%pipeline cell first, or name a Pipeline variable"
-            )
+        if found is None:  # as the platform stored it when it last ran (jsml pipeline export)
+            try:
+                return export_stored(
+                    args.name, args.to, backend="local", out=args.out, submit=args.submit
+                )
+            except NotFound:
+                raise UsageError(
+                    f"%pipeline export: no pipeline {args.name!r} in this kernel or on the "
+                    "platform; run its %%pipeline cell first, or name a Pipeline variable"
+                ) from None
         return export(found, args.to, out=args.out, submit=args.submit)
 
     @line_magic

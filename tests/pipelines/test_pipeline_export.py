@@ -280,7 +280,7 @@ def test_pipeline_export_magic(
 
 def test_jsml_pipeline_export_reads_the_stored_definition(
     home: Path, tmp_path: Path, notebook: dict[str, Any], cancer_csv: Path,
-    sagemaker: dict[str, Any], capsys: pytest.CaptureFixture[str],
+    sagemaker: dict[str, Any], capsys: pytest.CaptureFixture[str], ipython: Any,
 ) -> None:  # fmt: skip
     from jupyter_serverless_ml.frontends import cli
 
@@ -290,17 +290,22 @@ def test_jsml_pipeline_export_reads_the_stored_definition(
     backends.use_backend("sagemaker", **sagemaker)
     try:
         out = tmp_path / "cli.json"
-        code = cli.main(["pipeline", "export", "churn", "--to", "sagemaker", "--out", str(out),
-                         "--backend", "local"])  # fmt: skip
+        code = cli.main(["pipeline", "export", "churn", "--to", "sagemaker", "--out", str(out)])
         assert code == 0, capsys.readouterr().err
         assert f"exported pipeline churn to sagemaker: {out}" in capsys.readouterr().out
         data = json.loads(out.read_text())
         assert {s["Name"] for s in data["Steps"]} == {"prep", "fit", "score", "good"}
         steps = _by_name(data["Steps"])
         assert steps["reg"]["Type"] == "RegisterModel" and steps["scores"]["Type"] == "Transform"
-        assert cli.main(["pipeline", "export", "nope", "--to", "vertex", "--backend", "local"]) != 0
+        assert cli.main(["pipeline", "export", "nope", "--to", "vertex"]) != 0
         assert "no pipeline 'nope'" in capsys.readouterr().err
-        assert cli.main(["pipeline", "export", "churn", "--backend", "local"]) == 2
+        assert cli.main(["pipeline", "export", "churn"]) == 2
         assert "--to sagemaker|vertex" in capsys.readouterr().err
+        # %pipeline export in a kernel that never declared it: the stored definition
+        ipython.user_ns.pop("churn", None)
+        again = ipython.run_line_magic("pipeline", "export churn --to sagemaker")
+        assert {s["Name"] for s in again["Steps"]} == {"prep", "fit", "score", "good"}
+        with pytest.raises(UsageError, match="no pipeline 'nope' in this kernel or on the"):
+            ipython.run_line_magic("pipeline", "export nope --to sagemaker")
     finally:
         backends.use_backend(None)
