@@ -17,7 +17,20 @@ from ..statuses import ScheduleRunStatus
 def _fires(record: ScheduleRecord) -> str:
     if record.cron:
         return f"cron {record.cron} ({record.timezone})"
-    return f"every {record.interval:g}s" if record.interval else "-"
+    return f"every {every(record.interval)}" if record.interval else "-"
+
+
+def every(seconds: float) -> str:
+    """An interval as ``--every`` takes it: 3600 -> ``1h``, 5400 -> ``1h30m``, 0.5 -> ``0.5s``."""
+    whole = int(seconds)
+    if whole != seconds or whole <= 0:
+        return f"{seconds:g}s"
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, whole = divmod(whole, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 def _params(values: Any) -> str:

@@ -75,6 +75,9 @@ def test_cli_lists_reruns_and_shows_logs(home: Path, ipython: Any, tmp_path: Pat
     assert first.id in table.stdout and table.stdout.count("clinums-") >= 3
     logs = jsml_cli(home, "pipeline-runs", "--run", first.id, "--logs", "total")
     assert "started job clinums-total" in logs.stdout
+    typo = jsml_cli(home, "pipeline-runs", "--run", first.id, "--logs", "totl")
+    assert typo.returncode != 0 and "has no step 'totl'; its steps: " in typo.stderr
+    assert "total" in typo.stderr.split("its steps: ")[1]
     missing = jsml_cli(home, "pipeline", "run", "no-such-pipeline")
     assert missing.returncode == 2 and "no pipeline 'no-such-pipeline'" in missing.stderr
 

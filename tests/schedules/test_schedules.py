@@ -167,7 +167,8 @@ def test_magics_and_cli(
         cli.main(["schedule", str(notebook), "--every", "1h", "--name", "cli", "-p", "value", "2"])
         == 0
     )
-    assert "Schedule cli" in capsys.readouterr().out
+    made_cli = capsys.readouterr().out
+    assert "Schedule cli" in made_cli and "every 1h," in made_cli  # as --every takes it
     assert cli.main(["schedule-pause", "cli"]) == 0 and "[paused]" in capsys.readouterr().out
     assert cli.main(["unschedule", "cli"]) == 0
     assert cli.main(["schedule", str(notebook), "--cron", "bad"]) == 2

@@ -171,9 +171,11 @@ class PipelineService:
     def step_log(self, run_id: str, step: str, offset: int) -> dict[str, Any]:
         """What the platform did for a step, and its job's log from byte ``offset``."""
         self._run(run_id)
-        row = next((r for r in self.store.run_steps(run_id) if r["name"] == step), None)
+        rows = self.store.run_steps(run_id)
+        row = next((r for r in rows if r["name"] == step), None)
         if row is None:
-            raise NotFound(f"pipeline run {run_id} has no step {step!r}")
+            names = ", ".join(r["name"] for r in rows)
+            raise NotFound(f"pipeline run {run_id} has no step {step!r}; its steps: {names}")
         text, next_offset = "", offset
         if row.get("job_id") and self.store.job(row["job_id"]) is not None:
             text, next_offset = self.runner.jobs.read_log(row["job_id"], offset)
