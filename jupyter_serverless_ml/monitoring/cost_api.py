@@ -99,6 +99,7 @@ def cost(
         raise UsageError(f"--since must be a positive duration such as 7d or 12h, not {since!r}")
     start = time.time() - back if back else 0.0
     names = [backend] if backend is None or isinstance(backend, str) else list(backend)
+    names = list(dict.fromkeys(names))  # a backend named twice is counted once
     items: list[dict[str, Any]] = []
     errors: list[str] = []
     first: dict[str, Any] = {}

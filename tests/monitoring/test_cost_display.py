@@ -119,3 +119,21 @@ def test_a_budget_stop_reads_stopped_once() -> None:
     error = JobFailed("pricey-1", "Stopped", reason)
     assert str(error).startswith("job pricey-1 stopped: budget of $0.0020 reached")
     assert error.reason == reason  # the record's reason is kept as it is
+
+
+def test_a_backend_named_twice_is_counted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_serverless_ml.monitoring import cost_api
+
+    asked: list[str | None] = []
+    row = {"kind": "training", "name": "churn", "backend": "local", "instance_hours": 1.0,
+           "local": 0.0, "sagemaker": 0.115, "vertex": 0.095, "billed": 0.0,
+           "ended_at": 1e12}  # fmt: skip
+
+    def ledger(name: str | None, since: float) -> dict[str, Any]:
+        asked.append(name)
+        return {"items": [dict(row)]}
+
+    monkeypatch.setattr(cost_api, "_ledger", ledger)
+    report = cost_api.cost(backend=["local", "local"])
+    assert asked == ["local"] and len(report["items"]) == 1
+    assert report.total["sagemaker"] == pytest.approx(0.115)
