@@ -241,3 +241,18 @@ def test_papermills_own_error_is_the_failure_reason(
             run.wait(timeout=120)
     finally:
         schedules.delete_schedule("later")
+
+
+def test_a_second_run_while_one_runs_names_the_active_one(
+    home: Path, workdir: Path, make_notebook: Callable[..., Path]
+) -> None:
+    notebook = make_notebook(workdir / "slow.ipynb", body="import time\ntime.sleep(3)\n")
+    schedules.schedule(notebook, every="1h", name="slow")
+    try:
+        first = schedules.run_schedule("slow")
+        with pytest.raises(JsmlError, match=rf"in progress \({first.id}\); run it again once"):
+            schedules.run_schedule("slow")
+        assert first.wait(timeout=120).status == "Completed"
+        assert schedules.run_schedule("slow", wait=True, timeout=120).status == "Completed"
+    finally:
+        schedules.delete_schedule("slow")

@@ -183,8 +183,12 @@ class ScheduleManager:
     ) -> dict[str, Any]:
         """Start a run of ``name`` now (``parameters`` override the schedule's)."""
         found = self.get(name)
-        if self.store.schedule_runs(name, status=ACTIVE, limit=1):
-            raise Conflict(f"schedule {name!r} has a run in progress; wait for it to end")
+        active = self.store.schedule_runs(name, status=ACTIVE, limit=1)
+        if active:
+            raise Conflict(
+                f"schedule {name!r} has a run in progress ({active[0]['id']}); run it again "
+                f"once that one ends (%schedules {name} shows it)"
+            )
         return self._launch(found, trigger, time.time(), parameters)
 
     def _launch(
