@@ -137,3 +137,18 @@ def test_a_backend_named_twice_is_counted_once(monkeypatch: pytest.MonkeyPatch) 
     report = cost_api.cost(backend=["local", "local"])
     assert asked == ["local"] and len(report["items"]) == 1
     assert report.total["sagemaker"] == pytest.approx(0.115)
+
+
+def test_a_deployment_undeployed_at_once_is_in_the_ledger(home: Path) -> None:
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    import jupyter_serverless_ml as jsml
+    from jupyter_serverless_ml import serving
+
+    X = np.random.default_rng(1).normal(size=(50, 2))
+    fitted = LogisticRegression().fit(X, (X[:, 0] > 0).astype(int))
+    # deployed and undeployed well inside one round of the cost service (5 s by default)
+    serving.deploy(fitted, name="brief-ep", min_replicas=0).undeploy()
+    rows = [i for i in jsml.cost()["items"] if i["name"] == "brief-ep"]
+    assert len(rows) == 1 and rows[0]["kind"] == "endpoint"

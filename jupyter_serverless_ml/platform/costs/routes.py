@@ -173,15 +173,17 @@ async def deploy(platform_: Any, body: dict[str, Any]) -> dict[str, Any]:
     answer: dict[str, Any] = await platform_.endpoints.deploy(body)
     endpoint = platform_.endpoints.endpoints.get(answer.get("name") or body.get("name"))
     if endpoint is not None:
-        budget.record(
-            store,
-            "endpoint",
-            endpoint_resource(endpoint.name, endpoint.created_at),
-            body,
-            name=endpoint.name,
-            instance_type=endpoint.config.get("instance_type"),
-            started_at=endpoint.created_at,
-        )
+        resource = endpoint_resource(endpoint.name, endpoint.created_at)
+        row = {
+            "name": endpoint.name,
+            "instance_type": endpoint.config.get("instance_type"),
+            "started_at": endpoint.created_at,
+        }
+        if store.ledger_row("endpoint", resource) is None:
+            # in the ledger from its deploy on: one undeployed before the next round of the
+            # cost service is still there (and is the endpoint's last deployment)
+            store.ledger_write([dict(row, kind="endpoint", resource=resource)])
+        budget.record(store, "endpoint", resource, body, **row)
     return answer
 
 
