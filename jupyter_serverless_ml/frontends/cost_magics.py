@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -19,6 +18,7 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from ..catalog.pricing import BY
 from ..errors import UsageError
 from ..monitoring.cost_api import cost, cost_advice
+from . import magic_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,7 +69,7 @@ class CostMagics(Magics):
         bill at list price (equivalent types), and what each backend billed.
         """
         try:
-            words = shlex.split(line)
+            words = magic_line.split(line)
         except ValueError as exc:
             raise UsageError(f"%cost: {exc}") from None
         return run(words)  # shown once, as its table (text) or HTML

@@ -13,7 +13,6 @@ Errors raise (a papermill run fails), as every magic here does.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -21,13 +20,13 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from .. import monitoring
 from ..errors import UsageError
 from ..monitoring import drift_api
-from . import drift_options
+from . import drift_options, magic_line
 
 
 def run(line: str, prog: str = "%drift") -> Any:
     """Run one ``drift`` command line; returns what the magic shows."""
     try:
-        words = shlex.split(line)
+        words = magic_line.split(line)
     except ValueError as exc:
         raise UsageError(f"{prog}: {exc}") from None
     return run_words(words, prog)

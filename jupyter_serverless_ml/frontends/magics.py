@@ -27,6 +27,7 @@ from ..errors import UsageError
 from ..registry import ModelList
 from ..serving import Endpoint, EndpointList
 from ..training import Job, JobList
+from .magic_line import strip_comment
 from .model_args import resolve_model_arg
 from .serving_options import (
     BATCH_OPTIONS,
@@ -55,7 +56,7 @@ class _History:
 def _parse(magic: Callable[..., Any], line: str, name: str) -> Any:
     """Parse magic arguments; argparse's complaints become one UsageError line."""
     try:
-        return ma.parse_argstring(magic, line)
+        return ma.parse_argstring(magic, strip_comment(line))
     except IPythonUsageError as exc:
         message = str(exc)
         options = [

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from typing import Any
 
 from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
@@ -12,6 +11,7 @@ from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class
 from .. import pipelines as api
 from ..errors import NotFound, UsageError
 from ..pipelines.export import export, export_stored
+from . import magic_line
 
 #: the names a %%pipeline cell declares steps with (methods of its Pipeline)
 STEP_KINDS = ("function", "train", "evaluate", "condition", "register", "deploy", "batch")
@@ -94,7 +94,7 @@ class PipelineMagics(Magics):
         """
         if cell is None:
             return self._export(line)
-        args = _pipeline_parser().parse_args(shlex.split(line))
+        args = _pipeline_parser().parse_args(magic_line.split(line))
         built = api.Pipeline(args.name, output=args.output, backend=args.backend)
         self._declared[args.name] = built
         namespace = dict(self.shell.user_ns) if self.shell is not None else {}
@@ -103,7 +103,7 @@ class PipelineMagics(Magics):
         return built.run(wait=not args.no_wait, use_cache=not args.no_cache)
 
     def _export(self, line: str) -> Any:
-        args = _export_parser().parse_args(shlex.split(line))
+        args = _export_parser().parse_args(magic_line.split(line))
         found = (self.shell.user_ns if self.shell is not None else {}).get(args.name)
         if not isinstance(found, api.Pipeline):
             found = self._declared.get(args.name)
@@ -124,7 +124,7 @@ class PipelineMagics(Magics):
         """Pipeline runs, newest first: ``%pipeline_runs [NAME] [--limit N]``; one run's steps
         (status, cache hit, duration, metrics, outputs): ``%pipeline_runs --run RUN_ID``; a
         step's log: ``%pipeline_runs --run RUN_ID --logs STEP``."""
-        args = _runs_parser().parse_args(shlex.split(line))
+        args = _runs_parser().parse_args(magic_line.split(line))
         if args.run and args.logs:
             return _Text(api.step_logs(args.run, args.logs, backend=args.backend))
         if args.run:

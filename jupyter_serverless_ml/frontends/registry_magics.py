@@ -6,7 +6,6 @@ A refused promotion raises, so a papermill run of the notebook fails.
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -14,12 +13,13 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from .. import registry as api
 from ..errors import UsageError
 from ..registry import ModelVersion
+from . import magic_line
 from .cli_registry import approval_parser, model_parser, promote_parser
 
 
 def _parse(parser: Any, line: str, magic: str) -> Any:
     try:
-        return parser.parse_args(shlex.split(line))
+        return parser.parse_args(magic_line.split(line))
     except SystemExit:
         raise UsageError(f"%{magic} {line}: see %{magic}? for the options") from None
 

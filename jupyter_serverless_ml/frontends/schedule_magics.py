@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import shlex
 from typing import Any
 
 from IPython.core.magic import Magics, line_magic, magics_class
@@ -11,12 +10,13 @@ from IPython.core.magic import Magics, line_magic, magics_class
 from .. import schedules as api
 from ..errors import UsageError
 from ..schedules import RunList, Schedule, ScheduleRun
+from . import magic_line
 from .cli_schedules import schedule_parser, schedules_parser, simple_parser
 
 
 def _parse(parser: Any, line: str, magic: str) -> Any:
     try:
-        return parser.parse_args(shlex.split(line))
+        return parser.parse_args(magic_line.split(line))
     except SystemExit:
         raise UsageError(f"%{magic} {line}: see %{magic}? for the options") from None
 
