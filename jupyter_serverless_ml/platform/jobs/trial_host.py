@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
 import subprocess
@@ -34,10 +33,19 @@ from typing import Any
 from ...runtime import contract
 from ...statuses import JobStatus
 from .. import state
-from . import cgroups, jobfiles, procs, sandbox
+from . import cgroups, jobfiles, procs
 from .limits import DEFAULT_MAX_DISK, JobLimits
 from .supervisor import GRACE_SECONDS, Supervisor
-from .trial_support import Spare, Trash, TrialSupervisor, process_age, write_status
+from .trial_support import (
+    Nudger,
+    Spare,
+    Trash,
+    TrialSupervisor,
+    process_age,
+    write_status,
+    zygote_command,
+)
+from .trial_support import channels as study_channels
 
 TICK = 0.01
 #: a running trial's news (Running, new metric lines) reaches the daemon at most this often,
@@ -78,9 +86,10 @@ class TrialHost:
         self.root = contract.ML_ROOT if self.sandboxed else str(self.work)
         self.trials: dict[str, Trial] = {}
         self.control: socket.socket | None = None
-        self.zygote: subprocess.Popen[bytes] | None = None
+        self.zygote_pid = 0
         self.idle_since = time.monotonic()
         self.trash = Trash(folder / "trash")
+        self.nudger = Nudger(self.home)
         self.spare: Spare | None = None
         self.spares = 0
 
@@ -90,54 +99,29 @@ class TrialHost:
 
     # -- the zygote -------------------------------------------------------------
 
-    def channels(self) -> dict[str, tuple[Path, str | None]]:
-        """The study's data channels as (host path, file name or None for a directory)."""
-        out: dict[str, tuple[Path, str | None]] = {}
-        for name, raw in dict(self.config.get("channels") or {}).items():
-            path = Path(raw)
-            out[name] = (path, path.name if path.is_file() else None)
-        return out
-
-    def start_zygote(self) -> None:
-        """Start the zygote (sandboxed where jobs are) and wait until it has imported."""
+    def start_zygote(self, early: tuple[int, socket.socket, str] | None = None) -> None:
+        """Start the zygote (sandboxed where jobs are) and wait until it has imported;
+        ``early``: the one :mod:`.trial_boot` started already (pid, socket, code dir)."""
         begun = time.monotonic()
-        code = Path(self.config["bundle"]) / "code"
-        python = str(self.config["python"])
-        (self.work / "trials").mkdir(parents=True, exist_ok=True)
-        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        command = [python, "-m", "jsml_runtime.trial_zygote", str(theirs.fileno())]
-        max_disk = int(self.config.get("max_disk") or DEFAULT_MAX_DISK)
-        if self.sandboxed:
-            code_dir = f"{contract.ML_ROOT}/code"
-            command = sandbox.bwrap_command(
-                command,
-                ml_dir=self.work,
-                code_dir=code,
-                channels=self.channels(),
-                extra_ro=sandbox.interpreter_paths(python),
-                network=bool(self.config.get("network")),
-                masked=sandbox.masked_paths(self.home),
-                tmp_size=max_disk,
-                shm_size=max_disk,
-            )
+        if early is not None:
+            self.zygote_pid, mine, self.code_dir = early
         else:
-            own = self.work / "code"  # a copy: a trial writing into its cwd leaves the bundle
-            if not own.is_dir():
-                shutil.copytree(code, own, symlinks=True)
-            code_dir = str(own)
-        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "TZ")}
-        env.update(PYTHONPATH=code_dir, JSML_CODE_DIR=code_dir, PYTHONUNBUFFERED="1", HOME="/tmp")
-        self.code_dir = code_dir
-        self.zygote = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=sys.stdout,
-            stderr=subprocess.STDOUT,
-            pass_fds=[theirs.fileno()],
-            env=env,
-            preexec_fn=procs.die_with_parent,
-        )
-        theirs.close()
+            command, env, self.code_dir = zygote_command(
+                self.config, self.folder, os.environ, "{fd}"
+            )
+            mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            command = [a.replace("{fd}", str(theirs.fileno())) for a in command]
+            zygote = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=sys.stdout,
+                stderr=subprocess.STDOUT,
+                pass_fds=[theirs.fileno()],
+                env=env,
+                preexec_fn=procs.die_with_parent,
+            )
+            self.zygote_pid = zygote.pid
+            theirs.close()
         self.control = mine
         mine.settimeout(READY_TIMEOUT)
         message = self._recv()
@@ -195,14 +179,14 @@ class TrialHost:
 
     def start_trial(self, job_dir: Path) -> None:
         """Lay out the trial's folder and ask the zygote to fork it."""
-        sup = TrialSupervisor(job_dir, self.folder.name)
+        sup = TrialSupervisor(job_dir, self.folder.name, self.nudger)
         spec = sup.spec
         folder = self.work / "trials" / str(spec["id"])
         jobfiles.remove_tree(folder)
         for sub in ("model", "output/data", "input/data", "checkpoints"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         (job_dir / "ml" / "output").mkdir(parents=True, exist_ok=True)
-        channels = self.channels()
+        channels = study_channels(self.config)
         for name, (path, file_name) in channels.items():
             target = folder / "input" / "data" / name
             if self.sandboxed:  # the sandbox binds the channel at /opt/ml/input/data/NAME
@@ -446,9 +430,10 @@ class TrialHost:
         pid = os.getpid()
         state.write_json(self.folder / "host.pid", {"pid": pid, "start": procs.start_time(pid)})
 
-    def run(self) -> None:
-        """Serve trials until closed and idle, or until the zygote dies."""
-        self.start_zygote()
+    def run(self, early: tuple[int, socket.socket, str] | None = None) -> None:
+        """Serve trials until closed and idle, or until the zygote dies (``early``: see
+        :meth:`start_zygote`)."""
+        self.start_zygote(early)
         assert self.control is not None
         selector = selectors.DefaultSelector()
         selector.register(self.control, selectors.EVENT_READ, "control")
@@ -501,8 +486,9 @@ def _pid_of(fds: list[int]) -> int:
     return pid
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point: one host per folder (the lock), then serve."""
+def main(argv: list[str] | None = None, early: tuple[int, socket.socket, str] | None = None) -> int:
+    """Entry point: one host per folder (the lock), then serve (``early``: the zygote
+    :mod:`.trial_boot` started)."""
     folder = Path((argv or sys.argv[1:])[0])
     lock = open(folder / "host.lock", "a")  # noqa: SIM115 - held for the process's life
     try:
@@ -514,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     host = TrialHost(folder)
     host.publish()
     try:
-        host.run()
+        host.run(early)
     except Exception as exc:
         import traceback
 

@@ -34,13 +34,17 @@ from . import procs
 HOSTS_DIR = "tuning/hosts"
 #: the host's program: ``-m jupyter_serverless_ml.platform.jobs.trial_host`` without running
 #: the package's ``__init__`` (it looks the version up among the installed distributions,
-#: 60-80 ms of a study's start that the host has no use for; nothing it imports needs it)
+#: 60-80 ms of a study's start that the host has no use for; nothing it imports needs it),
+#: and the study's zygote started first (:mod:`.trial_boot`), while the host imports
 _BOOT = """import sys, types
 package = types.ModuleType("jupyter_serverless_ml")
 package.__path__ = [sys.argv[1]]
 sys.modules["jupyter_serverless_ml"] = package
+from pathlib import Path
+from jupyter_serverless_ml.platform.jobs import trial_boot
+early = trial_boot.start_zygote(Path(sys.argv[2]))
 from jupyter_serverless_ml.platform.jobs import trial_host
-sys.exit(trial_host.main(sys.argv[2:]))
+sys.exit(trial_host.main(sys.argv[2:], early))
 """
 _PACKAGE_DIR = str(Path(__file__).resolve().parents[2])
 START_TIMEOUT = 30.0
@@ -87,22 +91,21 @@ def launch(
     for sub in ("queue", "stop", "work"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     if not (folder / "host.json").exists():
-        state.write_json(
-            folder / "host.json",
-            {
-                key: spec.get(key)
-                for key in (
-                    "home",
-                    "bundle",
-                    "python",
-                    "channels",
-                    "network",
-                    "sandbox",
-                    "sandbox_reason",
-                    "max_disk",
-                )
-            },
-        )
+        config: dict[str, Any] = {
+            key: spec.get(key)
+            for key in (
+                "home",
+                "bundle",
+                "python",
+                "channels",
+                "network",
+                "sandbox",
+                "sandbox_reason",
+                "max_disk",
+            )
+        }
+        config["zygote"] = _zygote_plan(config, folder, env)
+        state.write_json(folder / "host.json", config)
     with contextlib.suppress(FileNotFoundError):
         (folder / "close").unlink()
     _write_new(folder / "queue" / str(job["id"]), str(job["job_dir"]))
@@ -129,6 +132,20 @@ def launch(
             deadline = min(deadline, time.monotonic() + 1.0)
         time.sleep(0.005)
     raise OSError(f"the study's trial host did not start; see {folder / 'host.log'}")
+
+
+def _zygote_plan(
+    config: dict[str, Any], folder: Path, env: Mapping[str, str]
+) -> dict[str, Any] | None:
+    """The zygote's command for the host to start first (see :mod:`.trial_boot`); None
+    when it cannot be made here (the host makes it itself)."""
+    from .trial_support import zygote_command
+
+    try:
+        argv, zygote_env, code_dir = zygote_command(config, folder, dict(env), "{fd}")
+    except Exception:  # the host tries again and reports it in host.log
+        return None
+    return {"argv": argv, "env": zygote_env, "code_dir": code_dir}
 
 
 def _write_new(path: Path, text: str) -> None:

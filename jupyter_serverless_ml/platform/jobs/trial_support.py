@@ -12,20 +12,68 @@ job's (renamed to its id, after the job's own empty ones are removed) and it sta
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import os
 import queue
+import shutil
 import signal
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from ...runtime import contract
 from .. import state
-from . import cgroups, jobfiles
+from . import cgroups, jobfiles, sandbox
 from .cgroups import JobGroups
-from .limits import JobLimits
+from .limits import DEFAULT_MAX_DISK, JobLimits
 from .supervisor import Supervisor
+
+
+def channels(config: dict[str, Any]) -> dict[str, tuple[Path, str | None]]:
+    """A study's data channels (``host.json``) as (host path, file name or None for a
+    directory)."""
+    out: dict[str, tuple[Path, str | None]] = {}
+    for name, raw in dict(config.get("channels") or {}).items():
+        path = Path(raw)
+        out[name] = (path, path.name if path.is_file() else None)
+    return out
+
+
+def zygote_command(
+    config: dict[str, Any], folder: Path, environ: dict[str, str] | os._Environ[str], fd: str
+) -> tuple[list[str], dict[str, str], str]:
+    """The study's zygote: its command (``fd``: its socket's descriptor), environment and
+    code directory, from the host folder's ``host.json`` (``config``): in the job sandbox
+    where jobs have one, else a plain process in a copy of the bundle's code."""
+    code = Path(str(config["bundle"])) / "code"
+    python = str(config["python"])
+    work = folder / "work"
+    (work / "trials").mkdir(parents=True, exist_ok=True)
+    command = [python, "-m", "jsml_runtime.trial_zygote", fd]
+    max_disk = int(config.get("max_disk") or DEFAULT_MAX_DISK)
+    if config.get("sandbox"):
+        code_dir = f"{contract.ML_ROOT}/code"
+        command = sandbox.bwrap_command(
+            command,
+            ml_dir=work,
+            code_dir=code,
+            channels=channels(config),
+            extra_ro=sandbox.interpreter_paths(python),
+            network=bool(config.get("network")),
+            masked=sandbox.masked_paths(Path(str(config["home"]))),
+            tmp_size=max_disk,
+            shm_size=max_disk,
+        )
+    else:
+        own = work / "code"  # a copy: a trial writing into its cwd leaves the bundle
+        if not own.is_dir():
+            shutil.copytree(code, own, symlinks=True)
+        code_dir = str(own)
+    env = {k: v for k, v in environ.items() if k in ("PATH", "LANG", "TZ")}
+    env.update(PYTHONPATH=code_dir, JSML_CODE_DIR=code_dir, PYTHONUNBUFFERED="1", HOME="/tmp")
+    return command, env, code_dir
 
 
 class TrialSupervisor(Supervisor):
@@ -38,9 +86,10 @@ class TrialSupervisor(Supervisor):
     the trial's files with it (its model was never synced either) and the trial is recorded
     lost, never half done."""
 
-    def __init__(self, job_dir: Path, study: str) -> None:
+    def __init__(self, job_dir: Path, study: str, nudger: Nudger | None = None) -> None:
         super().__init__(job_dir)
         self.study = study
+        self.nudger = nudger or Nudger(Path(self.spec["home"]))
 
     def finish(
         self,
@@ -67,8 +116,46 @@ class TrialSupervisor(Supervisor):
         self._nudge()
 
     def _nudge(self) -> None:
-        path = f"/v1/studies/{self.study}/nudge/{self.spec['id']}"
-        state.nudge(Path(self.spec["home"]), path, timeout=0.5)
+        self.nudger.post(f"/v1/studies/{self.study}/nudge/{self.spec['id']}")
+
+
+class Nudger:
+    """A host's nudges to the daemon over one kept-alive connection (as
+    :func:`..state.nudge`, without a connection and the state files read each time);
+    reconnects, reading where the daemon listens again, when the connection has gone."""
+
+    def __init__(self, home: Path, timeout: float = 0.5) -> None:
+        self.home = home
+        self.timeout = timeout
+        self.conn: http.client.HTTPConnection | None = None
+        self.token = ""
+
+    def post(self, path: str) -> bool:
+        """POST ``path``; False when no daemon answered (a hint: the daemon polls too)."""
+        for _ in range(2):
+            try:
+                if self.conn is None:
+                    found = state.read_state(self.home)
+                    if not found:
+                        return False
+                    self.token = state.token(self.home)
+                    self.conn = http.client.HTTPConnection(
+                        "127.0.0.1", int(found["port"]), timeout=self.timeout
+                    )
+                headers = {"Authorization": f"Bearer {self.token}", "Content-Length": "0"}
+                self.conn.request("POST", path, headers=headers)
+                response = self.conn.getresponse()
+                response.read()
+                return response.status < 300
+            except (OSError, KeyError, ValueError, http.client.HTTPException):
+                self.close()
+        return False
+
+    def close(self) -> None:
+        """Drop the connection."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
 
 
 class Trash:
@@ -221,4 +308,14 @@ def write_status(sup: Supervisor, status: str, message: str = "") -> None:
     )
 
 
-__all__ = ["Spare", "Trash", "TrialSupervisor", "process_age", "write_atomic", "write_status"]
+__all__ = [
+    "Nudger",
+    "Spare",
+    "Trash",
+    "TrialSupervisor",
+    "channels",
+    "process_age",
+    "write_atomic",
+    "write_status",
+    "zygote_command",
+]
