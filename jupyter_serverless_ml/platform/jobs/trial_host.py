@@ -41,6 +41,7 @@ from .trial_support import (
     Spare,
     Trash,
     TrialSupervisor,
+    attach,
     process_age,
     write_status,
     zygote_command,
@@ -283,9 +284,7 @@ class TrialHost:
             trial.sup.say("started by the study's spare, forked ahead into this job's limits")
         else:
             if trial.limits.groups and pid > 0:
-                for procs_file in trial.limits.groups.procs_files:
-                    with contextlib.suppress(OSError):
-                        Path(procs_file).write_text(str(pid))
+                attach(pid, trial.limits.groups.procs_files)
             self._send({"op": "go", "id": trial.id})
         self.want_spare((trial.sup.spec.get("memory"), trial.limits.max_processes))
         trial.started = time.monotonic()

@@ -218,9 +218,13 @@ class Spare:
         memory, max_processes = self.key
         try:
             self.groups = cgroups.create(self.home, self.name, memory, max_processes)
-            for procs_file in self.groups.procs_files if self.groups else []:
-                Path(procs_file).write_text(str(self.pid))
-            self.placed = self.pid > 0
+            if self.groups is not None:
+                attach(self.pid, self.groups.procs_files)
+                mine = Path(f"/proc/{self.pid}/cgroup").read_text()
+                placed = all(d.name in mine for d in self.groups.dirs.values())
+            else:
+                placed = True
+            self.placed = self.pid > 0 and placed
         except OSError:
             self.placed = False
         finally:
@@ -284,6 +288,14 @@ def process_age() -> float:
     return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
 
 
+def attach(pid: int, procs_files: list[str]) -> None:
+    """Move ``pid`` into every group of ``procs_files`` (failures show as a process that is
+    not in its groups: see :meth:`Spare._place`)."""
+    for path in procs_files:
+        with contextlib.suppress(OSError):
+            Path(path).write_text(str(pid))
+
+
 def write_atomic(path: Path, data: dict[str, Any]) -> None:
     """Write JSON atomically (a reader sees the old file or the new one), mode 0600, without
     an fsync (see :class:`TrialSupervisor`)."""
@@ -313,6 +325,7 @@ __all__ = [
     "Spare",
     "Trash",
     "TrialSupervisor",
+    "attach",
     "channels",
     "process_age",
     "write_atomic",
