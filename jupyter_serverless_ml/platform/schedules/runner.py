@@ -77,6 +77,19 @@ def _papermill_error(run_dir: Path) -> str | None:
         return last_error(fh.read(65536).decode("utf-8", "replace"))
 
 
+def _visible(python: str) -> list[str]:
+    """Read-only binds that keep the interpreter and this package visible under the
+    sandbox's fresh /tmp (a checkout or virtual environment under /tmp, as in CI)."""
+    from ..jobs.sandbox import interpreter_paths
+
+    package_root = Path(__file__).resolve().parents[3]  # the checkout of an editable install
+    binds: list[str] = []
+    for path in dict.fromkeys([*interpreter_paths(python), package_root]):
+        if path.is_dir() and str(path) != "/":
+            binds += ["--ro-bind", str(path), str(path)]
+    return binds
+
+
 def _sandboxed(argv: list[str], spec: dict[str, Any], work: Path) -> list[str]:
     from ..jobs.sandbox import base_mounts, hardening_args
 
@@ -86,7 +99,8 @@ def _sandboxed(argv: list[str], spec: dict[str, Any], work: Path) -> list[str]:
     # the notebook's kernel is a platform client (it reads the token, builds bundles in the
     # home), but every run's directory and kept notebook are read-only to it; its own work
     # directory and the schedule's working directory are writable (mounts later win)
-    binds = ["--ro-bind", str(Path(spec["notebook"]).parent), str(Path(spec["notebook"]).parent)]
+    binds = _visible(argv[0])
+    binds += ["--ro-bind", str(Path(spec["notebook"]).parent), str(Path(spec["notebook"]).parent)]
     binds += ["--bind", str(home), str(home)]
     binds += ["--ro-bind", str(runs), str(runs), "--ro-bind", str(kept), str(kept)]
     for path in dict.fromkeys([str(work), spec["cwd"]]):
