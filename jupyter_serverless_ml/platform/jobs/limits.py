@@ -44,13 +44,36 @@ def tree_bytes(path: Path) -> int:
     return total
 
 
+def _tmpfs_mounts(pid: int) -> set[str]:
+    """The mount points where ``pid`` sees a tmpfs (from ``/proc/<pid>/mounts``)."""
+    try:
+        with open(f"/proc/{pid}/mounts", encoding="utf-8", errors="replace") as table:
+            lines = table.read().splitlines()
+    except OSError:
+        return set()
+    seen: dict[str, str] = {}
+    for line in lines:  # the last mount on a point is the one in effect
+        fields = line.split()
+        if len(fields) >= 3:
+            seen[fields[1]] = fields[2]
+    return {point for point, kind in seen.items() if kind == "tmpfs"}
+
+
 def _tmpfs_used(pids: list[int], mounts: tuple[str, ...]) -> int:
-    """Bytes in the sandbox's own tmpfs mounts, seen through a job process's root."""
+    """Bytes in the sandbox's own tmpfs mounts, seen through a job process's root.
+
+    Only a process that sees a tmpfs of its own there counts: one still inside bubblewrap's
+    set-up (before its pivot to the new root) sees other file systems at those paths, and
+    their usage (the host's disk) is not the job's.
+    """
     host = {m: os.stat(m).st_dev for m in mounts if os.path.exists(m)}
     for pid in pids:
         used = 0
         private = False
+        tmpfs = _tmpfs_mounts(pid)
         for mount in mounts:
+            if mount not in tmpfs:
+                continue
             try:
                 seen = f"/proc/{pid}/root{mount}"
                 if os.stat(seen).st_dev == host.get(mount):
