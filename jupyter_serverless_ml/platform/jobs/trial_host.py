@@ -247,8 +247,12 @@ class TrialHost:
         if spare is None or not spare.ready.is_set():
             return False
         self.spare = None
-        if spare.fits(limits, key) and spare.become(limits):
+        fits = spare.fits(limits, key)
+        if fits and spare.become(limits):
             return True
+        if fits:  # the groups could not be handed over (cgroup v2 renames none): no spares
+            self.spares = -1
+            self.log("no spares: a spare's control groups could not become a trial's")
         spare.discard()
         if limits.groups is not None:  # put back what a failed handover took
             memory, max_processes = key
@@ -256,8 +260,9 @@ class TrialHost:
         return False
 
     def want_spare(self, key: tuple[int | None, int]) -> None:
-        """Have a spare parked for the next trial (one at most)."""
-        if self.spare is None:
+        """Have a spare parked for the next trial (one at most; none once a handover
+        failed, see :meth:`take_spare`)."""
+        if self.spare is None and self.spares >= 0:
             self.spares += 1
             self.spare = Spare(self.home, f"spare-{os.getpid()}-{self.spares}", *key)
             self._send({"op": "spare"})
