@@ -5,21 +5,23 @@ the bundle's cell imports once, then forks one process per trial, so a trial cos
 a fork rather than an interpreter start, imports and a sandbox. Commands arrive as
 JSON datagrams on the inherited SEQPACKET socket FD:
 
-- ``{"op": "run", "id", "env", "cwd", "memory"}`` with the trial's log file as an
-  SCM_RIGHTS descriptor: fork a trial (its stdout and stderr go to the log, its
-  environment is exactly ``env``, ``memory`` bytes of address space at most). The
-  answer ``{"op": "started", "id", "pid"}`` carries a pidfd of the trial, so the
-  host knows its pid outside this PID namespace. The trial waits for ``go``.
+- ``{"op": "run", "id", "env", "cwd", "memory", "go"}`` with the trial's log file and
+  then its control groups' files (opened for writing by the host) as SCM_RIGHTS
+  descriptors: fork a trial (its stdout and stderr go to the log, its environment is
+  exactly ``env``, ``memory`` bytes of address space at most). The trial moves itself into
+  its groups first (see :func:`_join`). The answer ``{"op": "started", "id", "pid",
+  "joined"}`` carries a pidfd of the trial, so the host knows its pid outside this PID
+  namespace. A trial that joined its groups starts at once when the command said ``go``;
+  else it waits for ``go``.
 - ``{"op": "go", "id"}``: the host has placed the trial in its control groups; it runs
   the bundle with :func:`jsml_runtime.runner.main`.
 - ``{"op": "spare"}``: fork a child ahead and park it (one at most): the answer
   ``{"op": "spare", "pid"}`` carries its pidfd (a spare parked before is killed: the host
-  asks only when it has none), and the host puts it in control groups
-  made for the next trial while the current one runs. A ``run`` with ``"spare": true``
-  hands the trial to the parked child (its orders and log over a private socket), so the
-  fork and the slow move into the groups are off the trial's path; with ``"go": true`` as
-  well it starts at once. The ``started`` answer says ``"spare": true`` when the spare
-  took it (else the trial was forked as above: no spare was parked, or it had died).
+  asks only when it has none). A ``run`` with ``"spare": true`` hands the trial to the
+  parked child (the command and the descriptors over a private socket; it joins the
+  groups and says so), so the fork is off the trial's path. The ``started`` answer says
+  ``"spare": true`` when the spare took it (else the trial was forked as above: no spare
+  was parked, or it had died).
 
 When a trial exits the zygote sends ``{"op": "exited", "id", "status"}`` (the raw
 wait status). The zygote exits, killing its trials, when the host closes the socket.
@@ -35,6 +37,7 @@ import importlib
 import json
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -43,6 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from . import runner
+
+MAX_FDS = 8  # a trial's log and its control groups' files
+REAP_SECONDS = 0.1
 
 
 def cell_imports(code: Path) -> list[str]:
@@ -101,7 +107,10 @@ class TrialZygote:
         signal.signal(signal.SIGCHLD, lambda *_: self.reap())
         while True:
             try:
-                message, fds, _, _ = socket.recv_fds(self.control, 1 << 20, 2)
+                if not select.select([self.control], [], [], REAP_SECONDS)[0]:
+                    self.reap()  # SIGCHLD reaps at once; this is the safety net
+                    continue
+                message, fds, _, _ = socket.recv_fds(self.control, 1 << 20, MAX_FDS)
             except InterruptedError:
                 continue
             except OSError:
@@ -113,8 +122,9 @@ class TrialZygote:
                 return 0
             command = json.loads(message)
             if command.get("op") == "run" and fds:
-                self.spawn(command, fds[0])
-            elif command.get("op") == "spare":
+                self.spawn(command, fds)  # its descriptors are the trial's now
+                continue
+            if command.get("op") == "spare":
                 self.park()
             elif command.get("op") == "go":
                 gate = self.gates.pop(str(command.get("id")), None)
@@ -122,7 +132,7 @@ class TrialZygote:
                     with contextlib.suppress(OSError):
                         os.write(gate, b"g")
                     os.close(gate)
-            for fd in fds[1:] if command.get("op") == "run" else fds:
+            for fd in fds:
                 os.close(fd)
 
     def park(self) -> None:
@@ -162,48 +172,65 @@ class TrialZygote:
                 os.close(gate)
             orders.close()
 
-    def _hand_to_spare(self, command: dict[str, Any], log_fd: int) -> bool:
+    def _hand_to_spare(self, command: dict[str, Any], fds: list[int]) -> bool:
         """Give the trial to the parked spare; False when there is none (or it is gone)."""
         if self.spare is None:
             return False
         pid, gate, orders = self.spare
         self.spare = None
         try:
-            socket.send_fds(orders, [json.dumps(command).encode()], [log_fd])
+            socket.send_fds(orders, [json.dumps(command).encode()], fds)
+            joined = orders.recv(1) == b"j"
         except OSError:  # it died: reaped as a spare, the trial is forked instead
             with contextlib.suppress(OSError):
                 os.close(gate)
             orders.close()
             return False
         orders.close()
-        os.close(log_fd)
+        for fd in fds:
+            os.close(fd)
+        self._started(command, pid, gate, joined, spare=True)
+        return True
+
+    def _started(
+        self, command: dict[str, Any], pid: int, gate: int, joined: bool, spare: bool
+    ) -> None:
         trial_id = str(command["id"])
         self.children[pid] = trial_id
-        if command.get("go"):
+        if joined and command.get("go"):
             with contextlib.suppress(OSError):
                 os.write(gate, b"g")
             os.close(gate)
         else:
             self.gates[trial_id] = gate
-        self._announce({"op": "started", "id": trial_id, "pid": pid, "spare": True}, pid)
-        return True
+        message = {"op": "started", "id": trial_id, "pid": pid, "joined": joined}
+        self._announce({**message, "spare": True} if spare else message, pid)
 
-    def spawn(self, command: dict[str, Any], log_fd: int) -> None:
-        """Start one trial: the parked spare where asked (see :meth:`park`), else a fork;
-        it waits on a pipe for ``go``."""
-        if command.get("spare") and self._hand_to_spare(command, log_fd):
+    def spawn(self, command: dict[str, Any], fds: list[int]) -> None:
+        """Start one trial (``fds``: its log, then its control groups' files): the parked
+        spare where asked (see :meth:`park`), else a fork. It joins its groups and, where
+        it did and the command says ``go``, starts at once; else it waits for ``go``."""
+        if command.get("spare") and self._hand_to_spare(command, fds):
             return
-        trial_id = str(command["id"])
         gate_r, gate_w = os.pipe()
+        said_r, said_w = os.pipe()
         pid = os.fork()
         if pid == 0:
             os.close(gate_w)
-            self._trial(command, log_fd, gate_r)
+            os.close(said_r)
+            joined = _join(fds[1:])
+            os.write(said_w, b"j" if joined else b"x")
+            os.close(said_w)
+            self._trial(command, fds[0], gate_r)
         os.close(gate_r)
-        os.close(log_fd)
-        self.children[pid] = trial_id
-        self.gates[trial_id] = gate_w
-        self._announce({"op": "started", "id": trial_id, "pid": pid}, pid)
+        os.close(said_w)
+        for fd in fds:
+            os.close(fd)
+        try:
+            joined = os.read(said_r, 1) == b"j"  # EOF: it died first
+        finally:
+            os.close(said_r)
+        self._started(command, pid, gate_w, joined, spare=False)
 
     def reap(self) -> None:
         """Collect exited trials and report each."""
@@ -234,13 +261,12 @@ class TrialZygote:
             for other in self.gates.values():  # a trial's gate is its own (EOF: host gone)
                 os.close(other)
             self.gates = {}
-            data, fds, _, _ = socket.recv_fds(orders, 1 << 20, 2)
-            orders.close()
-            for extra in fds[1:]:
-                os.close(extra)
+            data, fds, _, _ = socket.recv_fds(orders, 1 << 20, MAX_FDS)
             if not data or not fds:  # the zygote went away
                 os._exit(1)
             command = dict(json.loads(data))
+            orders.send(b"j" if _join(fds[1:]) else b"x")
+            orders.close()
         except BaseException:
             os._exit(1)
         self._trial(command, fds[0], gate)
@@ -279,6 +305,22 @@ class TrialZygote:
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code)
+
+
+def _join(fds: list[int]) -> bool:
+    """Move this (single-threaded) process into a trial's control groups: "0" written to
+    each group's file the host opened for it (cgroup v1 ``tasks``: the caller's own thread,
+    which the kernel moves without the global lock a move of another process takes and
+    every fork and exit on the machine waits for); closes them. True when every move took."""
+    joined = True
+    for fd in fds:
+        try:
+            os.write(fd, b"0")
+        except OSError:
+            joined = False
+        finally:
+            os.close(fd)
+    return joined
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,10 +21,15 @@ from typing import Any
 import pytest
 
 from jupyter_serverless_ml.packaging import build_cell_bundle
+from jupyter_serverless_ml.platform.jobs import cgroups
+from jupyter_serverless_ml.platform.jobs.trial_support import group_files
 from jupyter_serverless_ml.runtime import contract
 
 pytestmark = pytest.mark.timeout(120)
-CELL = "import os\nlog_metric('v', hp.v)\nmodel = {'v': hp.v, 'pid': os.getpid()}\n"
+CELL = (
+    "import os, time\ntime.sleep(hp.v / 20)\nlog_metric('v', hp.v)\n"
+    "model = {'v': hp.v, 'pid': os.getpid()}\n"
+)
 
 
 def _pid(fds: list[int]) -> int:
@@ -71,7 +76,9 @@ class Host:
         data, fds, _, _ = socket.recv_fds(self.sock, 1 << 16, 2)
         return json.loads(data), fds
 
-    def run(self, trial: str, v: int, **flags: bool) -> tuple[dict[str, Any], int]:
+    def run(
+        self, trial: str, v: int, joins: list[int] | None = None, **flags: bool
+    ) -> tuple[dict[str, Any], int]:
         root = self.tmp / trial
         for sub in ("model", "output"):
             (root / sub).mkdir(parents=True)
@@ -80,8 +87,10 @@ class Host:
         env["JSML_CODE_DIR"] = str(self.code)
         log = os.open(root / "job.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         command = {"op": "run", "id": trial, "env": env, "cwd": str(self.code), "memory": None}
-        self.send({**command, **flags}, [log])
+        self.send({**command, **flags}, [log, *(joins or [])])
         os.close(log)
+        for fd in joins or []:
+            os.close(fd)
         started, fds = self.recv()
         assert started["op"] == "started" and started["id"] == trial
         return started, _pid(fds)
@@ -131,9 +140,18 @@ def test_forks_wait_for_go_and_the_parked_spare_takes_a_trial_at_once(tmp_path: 
             time.sleep(0.02)
         time.sleep(0.2)  # the zygote reaps it
         started, pid = host.run("replaced", 3, spare=True, go=True)
-        assert "spare" not in started and pid != dead  # forked instead; it waits for go
-        host.send({"op": "go", "id": "replaced"})
+        assert "spare" not in started and pid != dead  # forked instead
+        assert started["joined"] is True  # no groups to join: it starts at once
         assert host.exited("replaced") == 0 and host.model("replaced")["v"] == 3
+
+        # a group file it cannot write: not joined, so it waits for go even with go
+        unwritable = os.open(os.devnull, os.O_RDONLY)
+        started, pid = host.run("unjoined", 4, joins=[unwritable], go=True)
+        assert started["joined"] is False
+        time.sleep(0.5)
+        assert _alive(pid)
+        host.send({"op": "go", "id": "unjoined"})
+        assert host.exited("unjoined") == 0
 
         first = host.park()
         second = host.park()  # the host asks only when it has none: the first is given up
@@ -149,3 +167,26 @@ def test_forks_wait_for_go_and_the_parked_spare_takes_a_trial_at_once(tmp_path: 
     while _alive(second) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert not _alive(second)
+
+
+def test_a_trial_moves_itself_into_its_control_groups(tmp_path: Path) -> None:
+    groups = cgroups.create(tmp_path / "home", "joining-trial", 1 << 30, 64)
+    if groups is None:
+        pytest.skip("no control groups can be made here")
+    host = Host(tmp_path)
+    try:
+        for spare in (False, True):
+            if spare:
+                host.park()
+            trial = f"joined-{spare}"
+            started, pid = host.run(trial, 5, joins=group_files(groups), spare=spare, go=True)
+            assert started["joined"] is True and started.get("spare", False) is spare
+            mine = Path(f"/proc/{pid}/cgroup").read_text()
+            assert all(f"/{d.name}\n" in mine for d in groups.dirs.values()), mine
+            assert host.exited(trial) == 0  # started at once, in the groups
+    finally:
+        host.sock.close()
+        host.proc.wait(timeout=30)
+        groups.kill_all()
+        time.sleep(0.1)
+        groups.remove()

@@ -33,7 +33,7 @@ from typing import Any
 from ...runtime import contract
 from ...statuses import JobStatus
 from .. import state
-from . import cgroups, jobfiles, procs
+from . import jobfiles, procs
 from .limits import DEFAULT_MAX_DISK, JobLimits
 from .supervisor import GRACE_SECONDS, Supervisor
 from .trial_support import (
@@ -42,6 +42,7 @@ from .trial_support import (
     Trash,
     TrialSupervisor,
     attach,
+    group_files,
     process_age,
     write_status,
     zygote_command,
@@ -73,6 +74,7 @@ class Trial:
         self.deadline: float | None = None
         self.news = False  # Running or metric lines the daemon has not been told of
         self.next_nudge = 0.0
+        self.self_join = False  # it moves itself into its groups (see trial_zygote._join)
 
 
 class TrialHost:
@@ -92,7 +94,6 @@ class TrialHost:
         self.trash = Trash(folder / "trash")
         self.nudger = Nudger(self.home)
         self.spare: Spare | None = None
-        self.spares = 0
 
     def log(self, message: str) -> None:
         """A line in host.log (this process's stdout)."""
@@ -217,9 +218,10 @@ class TrialHost:
             max_processes=int(spec.get("max_processes") or 4096),
             max_disk=int(spec.get("max_disk") or DEFAULT_MAX_DISK),
         )
-        key = (spec.get("memory"), limits.max_processes)
-        spare = self.take_spare(limits, key, str(spec["id"]))
+        spare = self.take_spare()
+        joins = group_files(limits.groups)
         trial = Trial(sup, folder, limits)
+        trial.self_join = bool(joins) or limits.groups is None
         sup.say(
             "trial of a tuning study: forked from the study's zygote "
             + ("in its bubblewrap sandbox" if self.sandboxed else "(no sandbox here)")
@@ -227,71 +229,60 @@ class TrialHost:
         )
         sup.say(limits.describe())
         self.trials[trial.id] = trial
-        self._send(
-            {
-                "op": "run",
-                "id": trial.id,
-                "env": env,
-                "cwd": self.code_dir,
-                "memory": None if limits.groups else spec.get("memory"),
-                "spare": spare,
-                "go": spare,  # the spare is in the job's groups already
-            },
-            [sup.log.fileno()],
-        )
+        try:
+            self._send(
+                {
+                    "op": "run",
+                    "id": trial.id,
+                    "env": env,
+                    "cwd": self.code_dir,
+                    "memory": None if limits.groups else spec.get("memory"),
+                    "spare": spare,
+                    "go": trial.self_join,  # in its groups by its own move: no wait for go
+                },
+                [sup.log.fileno(), *joins],
+            )
+        finally:
+            for fd in joins:
+                os.close(fd)
 
-    def take_spare(self, limits: JobLimits, key: tuple[int | None, int], job_id: str) -> bool:
-        """Whether the trial takes the parked spare, its groups now the job's (see
-        :mod:`.trial_support`). A spare still being placed is left for the next trial."""
-        spare = self.spare
-        if spare is None or not spare.ready.is_set():
+    def take_spare(self) -> bool:
+        """Whether the next trial takes the parked spare (one parked already)."""
+        if self.spare is None or self.spare.pid <= 0:
             return False
         self.spare = None
-        fits = spare.fits(limits, key)
-        if fits and spare.become(limits):
-            return True
-        if fits:  # the groups could not be handed over (cgroup v2 renames none): no spares
-            self.spares = -1
-            self.log("no spares: a spare's control groups could not become a trial's")
-        spare.discard()
-        if limits.groups is not None:  # put back what a failed handover took
-            memory, max_processes = key
-            limits.groups = cgroups.create(self.home, job_id, memory, max_processes)
-        return False
+        return True
 
-    def want_spare(self, key: tuple[int | None, int]) -> None:
-        """Have a spare parked for the next trial (one at most; none once a handover
-        failed, see :meth:`take_spare`)."""
-        if self.spare is None and self.spares >= 0:
-            self.spares += 1
-            self.spare = Spare(self.home, f"spare-{os.getpid()}-{self.spares}", *key)
+    def want_spare(self) -> None:
+        """Have a spare forked ahead for the next trial (one at most)."""
+        if self.spare is None:
+            self.spare = Spare()
             self._send({"op": "spare"})
 
     def on_spare(self, fds: list[int]) -> None:
-        """The zygote parked the spare asked for: place it in its groups (on a thread)."""
+        """The zygote parked the spare asked for."""
         pid = _pid_of(fds)
         if self.spare is not None and self.spare.pid == 0 and pid > 0:
-            self.spare.place(pid)
+            self.spare.pid = pid
         elif pid > 0:
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
 
     def on_started(self, message: dict[str, Any], fds: list[int]) -> None:
-        """The zygote started a trial: learn its pid here; unless the parked spare took it
-        (in the job's groups, started), put it in its groups and let it go. Then park the
-        next spare."""
+        """The zygote started a trial: learn its pid here; unless it moved itself into its
+        groups (and started), put it there and let it go. Then park the next spare."""
         trial = self.trials.get(str(message.get("id")))
         pid = _pid_of(fds)
         if trial is None:
             return
         trial.pid = pid
         if message.get("spare"):
-            trial.sup.say("started by the study's spare, forked ahead into this job's limits")
-        else:
+            trial.sup.say("started by the study's spare, forked ahead of it")
+        if not (message.get("joined") and trial.self_join):
             if trial.limits.groups and pid > 0:
                 attach(pid, trial.limits.groups.procs_files)
             self._send({"op": "go", "id": trial.id})
-        self.want_spare((trial.sup.spec.get("memory"), trial.limits.max_processes))
+        self.want_spare()
         trial.started = time.monotonic()
         trial.next_nudge = trial.started + PROGRESS_NUDGE
         trial.news = True
@@ -418,8 +409,8 @@ class TrialHost:
         if not closing:
             return False
         self.trash.drain()
-        if self.spare is not None:  # gone with its groups before the host says it left
-            self.spare.discard(wait=True)
+        if self.spare is not None:  # gone before the host says it left
+            self.spare.discard()
             self.spare = None
         with contextlib.suppress(FileNotFoundError):
             (self.folder / "host.pid").unlink()
@@ -519,7 +510,7 @@ def main(argv: list[str] | None = None, early: tuple[int, socket.socket, str] | 
                 )
     finally:
         if host.spare is not None:
-            host.spare.discard(wait=True)
+            host.spare.discard()
         with contextlib.suppress(FileNotFoundError):
             (folder / "host.pid").unlink()
     return 0

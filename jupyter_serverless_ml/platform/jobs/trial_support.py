@@ -1,16 +1,12 @@
 """What a study's trial host (:mod:`.trial_host`) uses beside its loop: the trial jobs'
 supervisor side, status writes, the trash of ended trials' folders, and the parked spare.
 
-The spare: a child forked from the study's zygote ahead of the next trial and placed in
-control groups made for it while the current trial runs. Moving a process into a control
-group waits for the kernel (an RCU grace period with cgroup v1: 6-19 ms for a trial's two
-groups on a busy machine here, under 1 ms on a quiet one) and a fork of a zygote that
-imported a library costs milliseconds too; a trial that takes the spare pays neither: the
-spare's groups, made with the trial's limits, become the job's (renamed to its id, after the
-job's own empty ones are removed) and it starts at once. A move holds up forks and exits
-until it is done, so a trial shorter than the move still waits for part of it at its exit.
-Where groups cannot be renamed (cgroup v2) the first handover fails, that trial is forked and
-moved as before, and the host parks no more spares.
+Control groups: a trial moves itself into its job's groups, writing "0" to each group's file
+the host opened for it, before it runs anything of the job's. Moving *another* process
+into a cgroup v1 group takes a global lock that waits for an RCU grace period (6-19 ms for a
+trial's two groups on a busy machine here) and holds up every fork and exit meanwhile; a
+thread moving itself takes none (0.06 ms). The spare: a child forked from the study's zygote
+ahead of the next trial, so the fork is off the trial's path too.
 """
 
 from __future__ import annotations
@@ -29,9 +25,9 @@ from typing import Any
 
 from ...runtime import contract
 from .. import state
-from . import cgroups, jobfiles, sandbox
+from . import jobfiles, sandbox
 from .cgroups import JobGroups
-from .limits import DEFAULT_MAX_DISK, JobLimits
+from .limits import DEFAULT_MAX_DISK
 from .supervisor import Supervisor
 
 
@@ -202,84 +198,34 @@ class Trash:
 
 
 class Spare:
-    """One parked spare as its host sees it (see the module docstring)."""
+    """The parked spare as its host sees it: a child of the study's zygote forked ahead of
+    the next trial (its pid once the zygote has parked it; 0 before)."""
 
-    def __init__(self, home: Path, name: str, memory: int | None, max_processes: int) -> None:
-        self.home = home
-        self.name = name
-        self.key = (memory, max_processes)
+    def __init__(self) -> None:
         self.pid = 0
-        self.groups: JobGroups | None = None
-        self.placed = False
-        self.ready = threading.Event()
 
-    def place(self, pid: int) -> None:
-        """The zygote forked it: make its groups and move it in, on a thread."""
-        self.pid = pid
-        threading.Thread(target=self._place, name="jsml-spare", daemon=True).start()
-
-    def _place(self) -> None:
-        memory, max_processes = self.key
-        try:
-            self.groups = cgroups.create(self.home, self.name, memory, max_processes)
-            if self.groups is not None:
-                attach(self.pid, self.groups.procs_files)
-                mine = Path(f"/proc/{self.pid}/cgroup").read_text()
-                placed = all(d.name in mine for d in self.groups.dirs.values())
-            else:
-                placed = True
-            self.placed = self.pid > 0 and placed
-        except OSError:
-            self.placed = False
-        finally:
-            self.ready.set()
-
-    def fits(self, limits: JobLimits, key: tuple[int | None, int]) -> bool:
-        """Placed, with the trial's limits, in groups where the trial has them."""
-        return (
-            self.ready.is_set()
-            and self.placed
-            and key == self.key
-            and (self.groups is None) == (limits.groups is None)
-        )
-
-    def become(self, limits: JobLimits) -> bool:
-        """Make the spare's groups the job's (the job's empty ones removed, the spare's
-        renamed to their names); False when that failed part way."""
-        if limits.groups is None or self.groups is None:
-            return limits.groups is None and self.groups is None
-        theirs = self.groups.dirs
-        if set(theirs) != set(limits.groups.dirs):
-            return False
-        try:
-            for controller, target in limits.groups.dirs.items():
-                os.rmdir(target)
-                os.rename(theirs[controller], target)
-        except OSError:
-            return False
-        self.groups = None  # the job's now: its limits remove them when it ends
-        return True
-
-    def discard(self, wait: bool = False) -> None:
-        """Kill it and remove its groups once it is gone (on a thread unless ``wait``)."""
+    def discard(self) -> None:
+        """Kill it (the zygote reaps it)."""
         if self.pid > 0:
             with contextlib.suppress(OSError):
                 os.kill(self.pid, signal.SIGKILL)
-        if wait:
-            self._remove()
-        else:
-            threading.Thread(target=self._remove, name="jsml-spare", daemon=True).start()
 
-    def _remove(self) -> None:
-        self.ready.wait(30)
-        groups = self.groups
-        deadline = time.monotonic() + 5
-        while groups is not None and time.monotonic() < deadline:
-            groups.kill_all()
-            groups.remove()
-            if not any(d.exists() for d in groups.dirs.values()):
-                return
-            time.sleep(0.01)
+
+def group_files(groups: JobGroups | None) -> list[int]:
+    """Descriptors a trial writes "0" to, to move itself into its groups (see
+    ``jsml_runtime.trial_zygote._join``): each group's ``tasks`` (cgroup v1: the writer's own
+    thread, moved without the global lock) or ``cgroup.procs`` (v2). Empty when there are
+    no groups, or when one cannot be opened (the host then moves the trial itself)."""
+    fds: list[int] = []
+    try:
+        for directory in groups.dirs.values() if groups else []:
+            name = "tasks" if (directory / "tasks").exists() else "cgroup.procs"
+            fds.append(os.open(directory / name, os.O_WRONLY | os.O_CLOEXEC))
+    except OSError:
+        for fd in fds:
+            os.close(fd)
+        return []
+    return fds
 
 
 def process_age() -> float:
