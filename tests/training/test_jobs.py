@@ -180,9 +180,15 @@ def test_interrupting_the_wait_stops_the_job(home: Path) -> None:
         wait_for(lambda: [j for j in jsml.jobs(name="interrupted") if j.status == "Running"])
         os.kill(os.getpid(), signal.SIGINT)
 
+    # Ctrl-C as a kernel gets it: an earlier test's library (a server run in this process) may
+    # have left another SIGINT handler installed, under which the interrupt never arrives
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     threading.Thread(target=interrupt_once_running, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        run("import time\ntime.sleep(60)\n", name="interrupted")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run("import time\ntime.sleep(60)\n", name="interrupted")
+    finally:
+        signal.signal(signal.SIGINT, previous)
     job = jsml.job("interrupted")
     job.wait(timeout=30, raise_on_failure=False)
     assert job.status == "Stopped"
