@@ -312,20 +312,21 @@ class LocalBackend(
     ) -> Invocation:
         """POST to the endpoint's SageMaker-runtime route with the platform token, on a
         kept-alive connection; resent once when the platform moved (a restarted daemon)."""
+        return self._post_invocation(name, body, {"Content-Type": content_type, "Accept": accept})
+
+    def _post_invocation(self, name: str, body: bytes, headers: dict[str, str]) -> Invocation:
+        """One POST to ``name``'s invocations route with ``headers`` and the platform token
+        (shared by :meth:`invoke` and the multi-model part's ``invoke_model``)."""
         path = urlparse(f"{self.client.url}/endpoints/{self._ref(name)}/invocations").path
         for attempt in (1, 2):
-            headers = {
-                "Authorization": f"Bearer {self.client.token}",
-                "Content-Type": content_type,
-                "Accept": accept,
-            }
+            sent = {"Authorization": f"Bearer {self.client.token}", **headers}
             conn = self._connection(name)
             try:
                 with map_exceptions(
                     {(ConnectionError, http.client.HTTPException, OSError): PlatformUnavailable},
                     f"endpoint {name} at {self.client.url} did not answer",
                 ):
-                    conn.request("POST", path, body=body, headers=headers)
+                    conn.request("POST", path, body=body, headers=sent)
                     response = conn.getresponse()
                     return Invocation(
                         status=response.status,
