@@ -66,6 +66,22 @@ def _channels(data: Mapping[str, str | Path], native: frozenset[str]) -> dict[st
     return {**check_channels(download_channels(rest)), **in_place}
 
 
+def _check_limits(max_processes: int | None, max_disk: str | int | None) -> int | None:
+    """Refuse a process or disk limit no job could run under; the disk limit in bytes."""
+    if max_processes is not None and max_processes < 1:
+        raise UsageError(f"--max-processes must be 1 or more, not {max_processes}")
+    disk_limit = parse_size(max_disk)
+    if disk_limit is not None and disk_limit < 1024**2:
+        raise UsageError(f"--max-disk must be at least 1M, not {max_disk!r}; e.g. --max-disk 5G")
+    return disk_limit
+
+
+def _cpus(shape: Any) -> int:
+    """The CPUs a job of instance type ``shape`` gets here: its vCPUs, at most this host's."""
+    host = os.cpu_count() or 1
+    return min(shape.vcpus or host, host)
+
+
 def train(
     code: str | Callable[..., Any] | None = None,
     *,
@@ -122,11 +138,7 @@ def train(
         raise UsageError(f"--instance-count must be at least 1, not {instance_count}")
     if retries < 0:
         raise UsageError(f"--retries must be 0 or more, not {retries}")
-    if max_processes is not None and max_processes < 1:
-        raise UsageError(f"--max-processes must be 1 or more, not {max_processes}")
-    disk_limit = parse_size(max_disk)
-    if disk_limit is not None and disk_limit < 1024**2:
-        raise UsageError(f"--max-disk must be at least 1M, not {max_disk!r}; e.g. --max-disk 5G")
+    disk_limit = _check_limits(max_processes, max_disk)
     if not model_var.isidentifier():
         raise UsageError(f"--model-var {model_var!r} is not a Python variable name")
     check_hyperparameters(hp or {})
@@ -189,7 +201,7 @@ def train(
         hyperparameters=dict(hp or {}),
         instance_type=shape.name,
         instance_count=instance_count,
-        num_cpus=min(shape.vcpus or os.cpu_count() or 1, os.cpu_count() or 1),
+        num_cpus=_cpus(shape),
         num_gpus=shape.gpus,
         env=env,
         python=sys.executable,

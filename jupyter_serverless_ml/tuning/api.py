@@ -14,7 +14,6 @@ training job with the trial's parameters as hyperparameters (read as ``hp.C``).
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -28,7 +27,7 @@ from ..options import check_hyperparameters, parse_duration, parse_size, validat
 from ..packaging import build_cell_bundle
 from ..platform.tuning import space as spaces
 from ..records import TrainingRequest
-from ..training.api import ENVS, _channels
+from ..training.api import ENVS, _channels, _check_limits, _cpus
 from .handles import Study, StudyList, StudyProgress
 
 
@@ -92,7 +91,7 @@ def tune(
     chosen = get_backend(backend)
     tuning = require(chosen, Tuning)  # refused before anything is built
     shape = lookup_instance_type(instance_type)
-    disk_limit = parse_size(max_disk)
+    disk_limit = _check_limits(max_processes, max_disk)
     channels = _channels(data or {}, chosen.native_schemes)
     if namespace is None:
         namespace = sys._getframe(1).f_globals
@@ -112,7 +111,7 @@ def tune(
         channels=channels,
         hyperparameters=fixed,
         instance_type=shape.name,
-        num_cpus=min(shape.vcpus or os.cpu_count() or 1, os.cpu_count() or 1),
+        num_cpus=_cpus(shape),
         num_gpus=shape.gpus,
         env=env,
         python=sys.executable,
